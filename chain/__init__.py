@@ -1,0 +1,1 @@
+"""Chain client for scf-ledger: profiles, artifacts, compile, deploy, signing, revert decoding."""

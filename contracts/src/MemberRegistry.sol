@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {IMemberRegistry} from "./IMemberRegistry.sol";
+import {Roles} from "./Roles.sol";
+
+/// @title MemberRegistry
+/// @notice The permissioning layer of the ledger: who is a member, with which roles, whether
+/// active, and how much a core enterprise may owe. Node-level permissioning on Besu is not
+/// enforced on block import, so every other contract asks this registry before any state change.
+/// The registry also holds the consortium-wide pause switch.
+contract MemberRegistry is IMemberRegistry {
+    /// @dev One slot: roles, status and credit limit are read together on every check.
+    struct Member {
+        uint8 roles;
+        MemberStatus status;
+        uint128 creditLimit;
+    }
+
+    mapping(address account => Member) private _members;
+    mapping(address account => bytes32) private _entityIds;
+    uint256 private _activeOperators;
+    bool private _paused;
+
+    event MemberAdded(address indexed account, uint8 roles, bytes32 entityId, uint256 creditLimit);
+    event MemberRolesChanged(address indexed account, uint8 roles);
+    event MemberStatusChanged(address indexed account, MemberStatus status);
+    event CreditLimitChanged(address indexed account, uint256 creditLimit);
+    event Paused(address indexed operator);
+    event Unpaused(address indexed operator);
+
+    error MemberRegistryNotOperator(address caller);
+    error MemberRegistryZeroAddress();
+    error MemberRegistryAlreadyMember(address account);
+    error MemberRegistryInvalidRoles(uint8 roles);
+    error MemberRegistryCreditLimitNeedsCoreEnterprise(address account);
+    error MemberRegistryStatusUnchanged(address account, MemberStatus status);
+    error MemberRegistryLastOperator(address account);
+    error MemberRegistryAlreadyPaused();
+    error MemberRegistryNotPaused();
+
+    modifier onlyOperator() {
+        Member storage caller = _members[msg.sender];
+        if (caller.status != MemberStatus.Active || caller.roles & Roles.OPERATOR == 0) {
+            revert MemberRegistryNotOperator(msg.sender);
+        }
+        _;
+    }
+
+    /// @param operator the first operator of the consortium
+    /// @param operatorEntityId keccak of the operator's legal entity identifier
+    constructor(address operator, bytes32 operatorEntityId) {
+        _add(operator, Roles.OPERATOR, operatorEntityId, 0);
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Administration
+    // ----------------------------------------------------------------------------------------
+
+    /// @notice Admits `account` as an active member.
+    /// @dev Requirements:
+    /// - caller is an active operator;
+    /// - `account` is not zero and not yet a member;
+    /// - `roles` is a non-empty combination of the six roles;
+    /// - a non-zero `creditLimit` only for a core enterprise.
+    function addMember(address account, uint8 roles, bytes32 entityId, uint128 creditLimit)
+        external
+        onlyOperator
+    {
+        _add(account, roles, entityId, creditLimit);
+    }
+
+    /// @notice Replaces the roles of a member.
+    /// @dev Requirements:
+    /// - caller is an active operator; `account` is a member; `roles` valid;
+    /// - the last active operator cannot drop its operator role;
+    /// - a member with a credit limit keeps the core enterprise role.
+    function setRoles(address account, uint8 roles) external onlyOperator {
+        Member storage member = _requireMember(account);
+        _requireValidRoles(roles);
+        if (member.creditLimit != 0 && roles & Roles.CORE_ENTERPRISE == 0) {
+            revert MemberRegistryCreditLimitNeedsCoreEnterprise(account);
+        }
+        bool wasOperator = member.roles & Roles.OPERATOR != 0;
+        bool isOperator = roles & Roles.OPERATOR != 0;
+        if (member.status == MemberStatus.Active && wasOperator != isOperator) {
+            if (isOperator) {
+                ++_activeOperators;
+            } else {
+                _dropActiveOperator(account);
+            }
+        }
+        member.roles = roles;
+        emit MemberRolesChanged(account, roles);
+    }
+
+    /// @notice Suspends a member: from now on every contract refuses it as a party.
+    /// @dev Requirements: caller is an active operator; `account` is an active member and not the
+    /// last active operator.
+    function suspend(address account) external onlyOperator {
+        _setStatus(account, MemberStatus.Suspended);
+    }
+
+    /// @notice Restores a suspended member.
+    /// @dev Requirements: caller is an active operator; `account` is a suspended member.
+    function reactivate(address account) external onlyOperator {
+        _setStatus(account, MemberStatus.Active);
+    }
+
+    /// @notice Sets how much a core enterprise may have confirmed and not yet repaid.
+    /// @dev Lowering below current usage is allowed: it blocks new confirmations only.
+    /// Requirements: caller is an active operator; `account` is a core enterprise member.
+    function setCreditLimit(address account, uint128 creditLimit) external onlyOperator {
+        Member storage member = _requireMember(account);
+        if (member.roles & Roles.CORE_ENTERPRISE == 0) {
+            revert MemberRegistryCreditLimitNeedsCoreEnterprise(account);
+        }
+        member.creditLimit = creditLimit;
+        emit CreditLimitChanged(account, creditLimit);
+    }
+
+    /// @notice Stops every piece and cash movement on the ledger.
+    /// @dev Requirements: caller is an active operator; not paused.
+    function pause() external onlyOperator {
+        if (_paused) revert MemberRegistryAlreadyPaused();
+        _paused = true;
+        emit Paused(msg.sender);
+    }
+
+    /// @notice Lifts the pause.
+    /// @dev Requirements: caller is an active operator; paused.
+    function unpause() external onlyOperator {
+        if (!_paused) revert MemberRegistryNotPaused();
+        _paused = false;
+        emit Unpaused(msg.sender);
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Checks used by the other contracts
+    // ----------------------------------------------------------------------------------------
+
+    /// @inheritdoc IMemberRegistry
+    function requireActive(address account, uint8 anyOfRoles)
+        public
+        view
+        returns (uint256 creditLimit)
+    {
+        Member storage member = _members[account];
+        if (member.status != MemberStatus.Active) {
+            if (member.status == MemberStatus.None) revert MemberRegistryNotMember(account);
+            revert MemberRegistryMemberSuspended(account);
+        }
+        if (member.roles & anyOfRoles == 0) revert MemberRegistryMissingRole(account, anyOfRoles);
+        return member.creditLimit;
+    }
+
+    /// @inheritdoc IMemberRegistry
+    function requireActiveUnpaused(address account, uint8 anyOfRoles)
+        external
+        view
+        returns (uint256 creditLimit)
+    {
+        if (_paused) revert MemberRegistryPaused();
+        return requireActive(account, anyOfRoles);
+    }
+
+    /// @inheritdoc IMemberRegistry
+    function requireActivePairUnpaused(address a, uint8 aRoles, address b, uint8 bRoles)
+        external
+        view
+        returns (uint256 aCreditLimit, uint256 bCreditLimit)
+    {
+        if (_paused) revert MemberRegistryPaused();
+        return (requireActive(a, aRoles), requireActive(b, bRoles));
+    }
+
+    /// @inheritdoc IMemberRegistry
+    function requireActiveGroupUnpaused(
+        address first,
+        address[] calldata others,
+        uint8 anyOfRoles
+    ) external view {
+        if (_paused) revert MemberRegistryPaused();
+        requireActive(first, anyOfRoles);
+        for (uint256 i = 0; i < others.length; ++i) {
+            requireActive(others[i], anyOfRoles);
+        }
+    }
+
+    /// @inheritdoc IMemberRegistry
+    function requireMember(address account) external view {
+        if (_members[account].status == MemberStatus.None) revert MemberRegistryNotMember(account);
+    }
+
+    /// @inheritdoc IMemberRegistry
+    function paused() external view returns (bool) {
+        return _paused;
+    }
+
+    /// @notice Everything the registry knows about `account` (all zero for a non-member).
+    function memberOf(address account)
+        external
+        view
+        returns (uint8 roles, MemberStatus status, bytes32 entityId, uint256 creditLimit)
+    {
+        Member storage member = _members[account];
+        return (member.roles, member.status, _entityIds[account], member.creditLimit);
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Internals
+    // ----------------------------------------------------------------------------------------
+
+    function _add(address account, uint8 roles, bytes32 entityId, uint128 creditLimit) private {
+        if (account == address(0)) revert MemberRegistryZeroAddress();
+        if (_members[account].status != MemberStatus.None) {
+            revert MemberRegistryAlreadyMember(account);
+        }
+        _requireValidRoles(roles);
+        if (creditLimit != 0 && roles & Roles.CORE_ENTERPRISE == 0) {
+            revert MemberRegistryCreditLimitNeedsCoreEnterprise(account);
+        }
+        _members[account] = Member(roles, MemberStatus.Active, creditLimit);
+        _entityIds[account] = entityId;
+        if (roles & Roles.OPERATOR != 0) ++_activeOperators;
+        emit MemberAdded(account, roles, entityId, creditLimit);
+    }
+
+    function _setStatus(address account, MemberStatus status) private {
+        Member storage member = _requireMember(account);
+        if (member.status == status) revert MemberRegistryStatusUnchanged(account, status);
+        if (member.roles & Roles.OPERATOR != 0) {
+            if (status == MemberStatus.Active) {
+                ++_activeOperators;
+            } else {
+                _dropActiveOperator(account);
+            }
+        }
+        member.status = status;
+        emit MemberStatusChanged(account, status);
+    }
+
+    function _dropActiveOperator(address account) private {
+        if (_activeOperators == 1) revert MemberRegistryLastOperator(account);
+        --_activeOperators;
+    }
+
+    function _requireMember(address account) private view returns (Member storage member) {
+        member = _members[account];
+        if (member.status == MemberStatus.None) revert MemberRegistryNotMember(account);
+    }
+
+    function _requireValidRoles(uint8 roles) private pure {
+        if (roles == 0 || roles & ~Roles.ALL != 0) revert MemberRegistryInvalidRoles(roles);
+    }
+}
