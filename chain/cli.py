@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from rich.console import Console
 
 from chain.connection import connect, dev_account
@@ -65,18 +65,16 @@ def deploy_cmd(
 
     from chain.deploy import deploy
 
-    settings = ChainSettings(**({"profile": profile} if profile else {}))
+    settings = ChainSettings(profile=profile) if profile else ChainSettings()
     if operator_key is None and settings.profile == "rpc":
         console.print("[red]--operator-key (or SCF_OPERATOR_KEY) is required for rpc[/red]")
         raise typer.Exit(2)
     operator = Account.from_key(operator_key) if operator_key else dev_account(0)
     with connect(settings) as conn:
-        if operator_key is None and conn.fee_mode != "zero":
+        if operator_key is None:
             conn.fund(operator.address)
         try:
-            deployment = deploy(
-                conn, operator=operator, operator_entity_id=keccak(text=entity)
-            )
+            deployment = deploy(conn, operator=operator, operator_entity_id=keccak(text=entity))
         except ChainError as exc:
             console.print(f"[red]deploy failed:[/red] {exc}")
             raise typer.Exit(1) from exc
@@ -99,3 +97,64 @@ def demo_cmd() -> None:
         console.print("[yellow]chain.demo is not written yet[/yellow]")
         raise typer.Exit(1) from exc
     demo.run_demo()
+
+
+def _chain_overrides(profile: Profile | None, rpc_url: str | None) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if profile:
+        overrides["profile"] = profile
+    if rpc_url:
+        overrides["rpc_url"] = rpc_url
+    return overrides
+
+
+@app.command("index")
+def index_cmd(
+    to_block: Annotated[
+        int | None, typer.Option("--to-block", help="backfill up to this block and stop")
+    ] = None,
+    profile: Annotated[Profile | None, typer.Option(help="tester|anvil|rpc")] = None,
+    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC URL (rpc profile)")] = None,
+    deployment: Annotated[Path | None, typer.Option(help="deployment record path")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="mirror database URL (default SCF_INDEXER_DATABASE_URL)")
+    ] = None,
+    json_logs: Annotated[bool, typer.Option("--json-logs", help="one JSON object per log")] = False,
+    progress: Annotated[bool, typer.Option(help="progress bar while backfilling")] = True,
+) -> None:
+    """Mirror every ledger event into SQL: follow the chain, or backfill with --to-block."""
+    from indexer.cli import run_index
+
+    code = run_index(
+        console=console,
+        to_block=to_block,
+        chain_overrides=_chain_overrides(profile, rpc_url),
+        deployment_path=deployment,
+        database_url=database_url,
+        json_logs=json_logs,
+        progress=progress,
+    )
+    raise typer.Exit(code)
+
+
+@app.command("reconcile")
+def reconcile_cmd(
+    profile: Annotated[Profile | None, typer.Option(help="tester|anvil|rpc")] = None,
+    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC URL (rpc profile)")] = None,
+    deployment: Annotated[Path | None, typer.Option(help="deployment record path")] = None,
+    database_url: Annotated[str | None, typer.Option(help="mirror database URL")] = None,
+    block: Annotated[
+        int | None, typer.Option(help="compare at this block (default: the mirror's cursor)")
+    ] = None,
+) -> None:
+    """Compare the SQL mirror with the chain's current state; exit 1 on any mismatch."""
+    from indexer.cli import run_reconcile
+
+    code = run_reconcile(
+        console=console,
+        chain_overrides=_chain_overrides(profile, rpc_url),
+        deployment_path=deployment,
+        database_url=database_url,
+        block=block,
+    )
+    raise typer.Exit(code)

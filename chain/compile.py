@@ -18,9 +18,7 @@ from chain.settings import ChainSettings
 
 log = logging.getLogger(__name__)
 
-_IMPORT_RE = re.compile(
-    r"""^\s*import\s+(?:[^;"']*?\bfrom\s+)?["']([^"']+)["']""", re.MULTILINE
-)
+_IMPORT_RE = re.compile(r"""^\s*import\s+(?:[^;"']*?\bfrom\s+)?["']([^"']+)["']""", re.MULTILINE)
 _TOOLCHAIN_PACKAGES = ("solc", "@openzeppelin/contracts")
 
 

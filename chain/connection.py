@@ -17,7 +17,8 @@ from typing import Any, cast
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers import BaseProvider
@@ -31,7 +32,7 @@ from chain.settings import ChainSettings
 log = logging.getLogger(__name__)
 
 DEV_ACCOUNT_SEED = b"scf-ledger dev account "
-DEFAULT_FUNDING_WEI = 10_000 * 10**18
+DEFAULT_FUNDING_WEI = 100 * 10**18
 
 
 class _LockedTesterProvider(EthereumTesterProvider):
@@ -112,7 +113,7 @@ class ChainConnection:
     def rpc(self, method: str, params: list[Any] | None = None) -> Any:
         """Raw JSON-RPC call (anvil/rpc) returning `result` or raising ProfileError."""
         resp = self.w3.provider.make_request(RPCEndpoint(method), params or [])
-        if "error" in resp and resp["error"]:
+        if resp.get("error"):
             raise ProfileError(f"{method} failed: {resp['error']}")
         return resp.get("result")
 
@@ -128,8 +129,12 @@ class ChainConnection:
         if self.profile == "tester":
             target = self.latest_timestamp() + max(seconds, 1)
             with self._tester_lock():
-                pending = int(self.tester.get_block_by_number("pending")["timestamp"])
-                self.tester.time_travel(max(target, pending + 1))
+                # eth-tester's mined block may land a second short of the requested time.
+                for _ in range(3):
+                    pending = int(self.tester.get_block_by_number("pending")["timestamp"])
+                    self.tester.time_travel(max(target, pending + 1))
+                    if self.latest_timestamp() >= target:
+                        break
         elif self.profile == "anvil":
             self.rpc("evm_increaseTime", [seconds])
             self.rpc("evm_mine")
@@ -173,7 +178,7 @@ class ChainConnection:
     # -- accounts --------------------------------------------------------------------------
 
     def fund(self, address: str, wei: int = DEFAULT_FUNDING_WEI) -> None:
-        """Give `address` native currency for gas (no-op in zero fee mode on anvil/rpc)."""
+        """Give `address` native currency (tester: a faucet transfer; anvil: set the balance)."""
         address = to_checksum_address(address)
         if self.profile == "tester":
             with self._tester_lock():
@@ -183,21 +188,21 @@ class ChainConnection:
                 )
         elif self.profile == "anvil":
             self.rpc("anvil_setBalance", [address, hex(wei)])
-        elif self.fee_mode != "zero":
-            raise ProfileError("cannot fund accounts on an rpc chain with fees")
+        else:
+            raise ProfileError("cannot fund accounts on an rpc chain")
 
     def dev_accounts(self, count: int, *, fund: bool = True) -> list[LocalAccount]:
-        """Deterministic local keys for tests and the demo, funded where the profile allows."""
+        """Deterministic local keys for tests and the demo, funded unless on a real rpc chain."""
         accounts = [dev_account(i) for i in range(count)]
-        if fund and self.fee_mode != "zero":
+        if fund and self.profile != "rpc":
             for acct in accounts:
                 self.fund(acct.address)
         return accounts
 
     def new_account(self, *, fund: bool = True) -> LocalAccount:
-        """A fresh random key, funded where the profile allows."""
+        """A fresh random key, funded unless on a real rpc chain."""
         acct: LocalAccount = Account.create()
-        if fund and self.fee_mode != "zero":
+        if fund and self.profile != "rpc":
             self.fund(acct.address)
         return acct
 
@@ -268,8 +273,7 @@ def anvil_binary(settings: ChainSettings) -> Path:
     """The anvil executable: explicit setting, else contracts/node_modules, else PATH."""
     candidates = [
         settings.anvil_bin,
-        settings.contracts_dir
-        / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil",
+        settings.contracts_dir / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil",
         settings.contracts_dir / "node_modules/.bin/anvil",
     ]
     for cand in candidates:
@@ -309,11 +313,10 @@ def start_anvil(settings: ChainSettings) -> AnvilProcess:
         if settings.anvil_block_time:
             cmd += ["--block-time", str(settings.anvil_block_time)]
         log.info("starting anvil", extra={"cmd": " ".join(cmd)})
-        errlog = tempfile.NamedTemporaryFile(prefix="anvil-", suffix=".log", delete=False)
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=errlog, start_new_session=True
-        )
-        errlog.close()
+        with tempfile.NamedTemporaryFile(prefix="anvil-", suffix=".log", delete=False) as errlog:
+            proc = subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=errlog, start_new_session=True
+            )
         anvil = AnvilProcess(proc, port, Path(errlog.name))
         atexit.register(anvil.stop)
         if _wait_for_rpc(anvil, settings.anvil_start_timeout_seconds):
@@ -327,7 +330,7 @@ def _wait_for_rpc(anvil: AnvilProcess, timeout: float) -> bool:
     import requests
 
     deadline = time.monotonic() + timeout
-    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+    body: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
     while time.monotonic() < deadline:
         if anvil.proc.poll() is not None:
             return False

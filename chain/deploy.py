@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 
@@ -47,7 +47,9 @@ class Deployment:
     @property
     def start_block(self) -> int:
         """First block an indexer needs to read."""
-        return min(self.registry.block_number, self.token.block_number, self.receivables.block_number)
+        return min(
+            self.registry.block_number, self.token.block_number, self.receivables.block_number
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -36,7 +36,7 @@ class RootStatus(IntEnum):
 
 
 class PieceStatus(IntEnum):
-    """`PAID` is not stored on chain: an active piece is paid when its paid-out equals its amount."""
+    """`PAID` is not stored on chain: an active piece is paid once paid-out equals its amount."""
 
     NONE = 0
     PENDING = 1

@@ -8,9 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from chain.artifacts import _canonical_type, combined_error_abi
 from chain.errors import ArtifactError, ContractRevert
@@ -63,9 +65,7 @@ class RevertDecoder:
             log.warning("revert payload does not match %s", spec.signature)
             return ContractRevert("Unknown", {"data": data}, data=data, tx_hash=tx_hash)
         args = {n: _normalise(t, v) for n, t, v in zip(spec.names, spec.types, values, strict=True)}
-        return ContractRevert(
-            spec.name, args, data=data, signature=spec.signature, tx_hash=tx_hash
-        )
+        return ContractRevert(spec.name, args, data=data, signature=spec.signature, tx_hash=tx_hash)
 
 
 def _normalise(typ: str, value: Any) -> Any:
@@ -146,6 +146,4 @@ def revert_data_from_exception(exc: BaseException) -> bytes | None:
 
 
 def _encode_error_string(message: str) -> bytes:
-    from eth_abi import encode as abi_encode
-
     return ERROR_STRING_SELECTOR + abi_encode(["string"], [message])

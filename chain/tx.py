@@ -10,7 +10,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import BlockIdentifier
 from hexbytes import HexBytes
 from web3.exceptions import TimeExhausted, Web3Exception, Web3RPCError
-from web3.types import TxParams, TxReceipt, Wei
+from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from chain.connection import ChainConnection
 from chain.errors import ChainError, ContractRevert, NonceError, TransactionFailed
@@ -141,7 +141,7 @@ class TxSender:
             "from": account.address,
             "value": Wei(value),
             "chainId": self.conn.chain_id,
-            "nonce": 0,  # placeholder; allocated under the signer's lock in _submit
+            "nonce": Nonce(0),  # placeholder; allocated under the signer's lock in _submit
             "gas": 0,
         }
         params.update(self._fee_fields())
@@ -166,7 +166,7 @@ class TxSender:
         for attempt in range(_MAX_NONCE_RETRIES):
             with nonces.lock_for(address):
                 nonce = nonces.peek(address)
-                tx["nonce"] = nonce
+                tx["nonce"] = Nonce(nonce)
                 signed = account.sign_transaction(cast(dict[str, Any], tx))
                 try:
                     tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)

@@ -15,8 +15,8 @@ from tests.factories import World, build_world
 # CI runs a modest number of examples; `deep` is the long run (use with --chain=anvil).
 settings.register_profile(
     "ci",
-    max_examples=12,
-    stateful_step_count=25,
+    max_examples=10,
+    stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -45,9 +45,6 @@ interface IMemberRegistry {
         uint8 anyOfRoles
     ) external view;
 
-    /// @notice Reverts unless `account` is a member, active or suspended.
-    function requireMember(address account) external view;
-
     /// @notice Whether the operator has paused the ledger.
     function paused() external view returns (bool);
 }

@@ -188,11 +188,6 @@ contract MemberRegistry is IMemberRegistry {
     }
 
     /// @inheritdoc IMemberRegistry
-    function requireMember(address account) external view {
-        if (_members[account].status == MemberStatus.None) revert MemberRegistryNotMember(account);
-    }
-
-    /// @inheritdoc IMemberRegistry
     function paused() external view returns (bool) {
         return _paused;
     }

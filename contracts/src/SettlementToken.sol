@@ -75,16 +75,16 @@ contract SettlementToken is ERC20 {
 
     /// @dev Every movement is checked here. Mints and burns were checked by their callers. Cash
     /// enters escrow only through `escrowFrom`, so the ledger's balance always equals what it
-    /// owes. The ledger's payouts and refunds reach any member, even a suspended one: money owed
-    /// is not withheld by a suspension. Any other transfer is between two active members.
+    /// owes. The ledger pays out only to holders and financiers, who were active members when
+    /// they took their position; members are never removed, only suspended, and money owed is
+    /// not withheld by a suspension: so ledger payouts need no check here. Any other transfer is
+    /// between two active members.
     function _update(address from, address to, uint256 value) internal override {
         address ledger_ = _ledger;
         if (from == address(0)) {
             _registry.requireActive(to, Roles.ALL);
-        } else if (to == address(0)) {
-            // burn: checked by `burn`
-        } else if (from == ledger_) {
-            _registry.requireMember(to);
+        } else if (to == address(0) || from == ledger_) {
+            // burn: checked by `burn`; payout: see above
         } else if (to == ledger_) {
             if (msg.sender != ledger_) revert SettlementTokenDirectEscrowTransfer(from);
         } else {

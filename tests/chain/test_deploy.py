@@ -18,9 +18,7 @@ def test_deploy_wires_token_to_receivables(
     assert contracts.receivables.functions.token().call() == deployment.token.address
 
 
-def test_deploy_makes_the_operator_a_member(
-    operator: LocalAccount, contracts: Contracts
-) -> None:
+def test_deploy_makes_the_operator_a_member(operator: LocalAccount, contracts: Contracts) -> None:
     contracts.registry.functions.requireMember(operator.address).call()
 
 

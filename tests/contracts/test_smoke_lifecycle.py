@@ -9,7 +9,9 @@ from tests.factories import World
 def test_receivable_lifecycle_pays_every_holder_pro_rata(world: World) -> None:
     root = world.register(face=1_000_000)
     world.tx(world.core, world.receivables.functions.confirm(root))
-    kept, passed = world.split(root, [("supplier", 600_000), ("supplier2", 400_000)], holder="supplier")
+    kept, passed = world.split(
+        root, [("supplier", 600_000), ("supplier2", 400_000)], holder="supplier"
+    )
     offer = world.post_offer(passed, 390_000, financier="bank")
     world.tx(world.supplier2, world.receivables.functions.acceptOffer(offer))
     world.tx(world.core, world.receivables.functions.repay(root, 1_000_000))
