@@ -19,6 +19,7 @@ contract MemberRegistry is IMemberRegistry {
 
     mapping(address account => Member) private _members;
     mapping(address account => bytes32) private _entityIds;
+    mapping(bytes32 entityId => address account) private _accountByEntityId;
     uint256 private _activeOperators;
     bool private _paused;
 
@@ -31,6 +32,8 @@ contract MemberRegistry is IMemberRegistry {
 
     error MemberRegistryNotOperator(address caller);
     error MemberRegistryZeroAddress();
+    error MemberRegistryZeroEntityId();
+    error MemberRegistryEntityIdUsed(bytes32 entityId, address account);
     error MemberRegistryAlreadyMember(address account);
     error MemberRegistryInvalidRoles(uint8 roles);
     error MemberRegistryCreditLimitNeedsCoreEnterprise(address account);
@@ -61,6 +64,7 @@ contract MemberRegistry is IMemberRegistry {
     /// @dev Requirements:
     /// - caller is an active operator;
     /// - `account` is not zero and not yet a member;
+    /// - `entityId` is not zero and not held by another member (one legal entity, one member);
     /// - `roles` is a non-empty combination of the six roles;
     /// - a non-zero `creditLimit` only for a core enterprise.
     function addMember(address account, uint8 roles, bytes32 entityId, uint128 creditLimit)
@@ -202,6 +206,11 @@ contract MemberRegistry is IMemberRegistry {
         return (member.roles, member.status, _entityIds[account], member.creditLimit);
     }
 
+    /// @notice The member registered under a legal entity id, or zero.
+    function accountOf(bytes32 entityId) external view returns (address) {
+        return _accountByEntityId[entityId];
+    }
+
     // ----------------------------------------------------------------------------------------
     // Internals
     // ----------------------------------------------------------------------------------------
@@ -211,12 +220,16 @@ contract MemberRegistry is IMemberRegistry {
         if (_members[account].status != MemberStatus.None) {
             revert MemberRegistryAlreadyMember(account);
         }
+        if (entityId == bytes32(0)) revert MemberRegistryZeroEntityId();
+        address holder = _accountByEntityId[entityId];
+        if (holder != address(0)) revert MemberRegistryEntityIdUsed(entityId, holder);
         _requireValidRoles(roles);
         if (creditLimit != 0 && roles & Roles.CORE_ENTERPRISE == 0) {
             revert MemberRegistryCreditLimitNeedsCoreEnterprise(account);
         }
         _members[account] = Member(roles, MemberStatus.Active, creditLimit);
         _entityIds[account] = entityId;
+        _accountByEntityId[entityId] = account;
         if (roles & Roles.OPERATOR != 0) ++_activeOperators;
         emit MemberAdded(account, roles, entityId, creditLimit);
     }

@@ -212,8 +212,10 @@ contract Receivables is ERC1155 {
     error ReceivablesNothingToDistribute(uint256 rootId);
     error ReceivablesNothingToClaim(uint256 pieceId);
     error ReceivablesNotOverdue(uint256 rootId);
-    error ReceivablesAlreadyFrozen(uint256 id);
-    error ReceivablesNotFrozen(uint256 id);
+    error ReceivablesRootAlreadyFrozen(uint256 rootId);
+    error ReceivablesRootNotFrozen(uint256 rootId);
+    error ReceivablesPieceAlreadyFrozen(uint256 pieceId);
+    error ReceivablesPieceNotFrozen(uint256 pieceId);
     error ReceivablesInvalidLimits();
 
     /// @param registry_ the member registry every party is checked against
@@ -293,25 +295,27 @@ contract Receivables is ERC1155 {
 
     /// @notice The debtor refuses a registered invoice; its invoice key is released so that a
     /// corrected registration of the same invoice remains possible.
-    /// @dev Requirements: the root is Registered; caller is its debtor, an active core
-    /// enterprise; not paused.
+    /// @dev Requirements: the root is Registered and not frozen; caller is its debtor, an active
+    /// core enterprise; not paused.
     function reject(uint256 rootId, string calldata reason) external {
         Root storage root = _roots[rootId];
         _requireStatus(rootId, root.status, RootStatus.Registered);
         if (msg.sender != root.debtor) revert ReceivablesNotDebtor(rootId, msg.sender);
         _registry.requireActiveUnpaused(msg.sender, Roles.CORE_ENTERPRISE);
+        if (root.frozen) revert ReceivablesRootFrozen(rootId);
         _void(rootId, root, RootStatus.Rejected);
         emit ReceivableRejected(rootId, msg.sender, reason);
     }
 
     /// @notice The supplier withdraws a registration before the debtor confirmed it.
-    /// @dev Requirements: the root is Registered; caller is its supplier, an active supplier;
-    /// not paused.
+    /// @dev Requirements: the root is Registered and not frozen; caller is its supplier, an
+    /// active supplier; not paused.
     function cancel(uint256 rootId) external {
         Root storage root = _roots[rootId];
         _requireStatus(rootId, root.status, RootStatus.Registered);
         if (msg.sender != root.supplier) revert ReceivablesNotSupplier(rootId, msg.sender);
         _registry.requireActiveUnpaused(msg.sender, Roles.SUPPLIER);
+        if (root.frozen) revert ReceivablesRootFrozen(rootId);
         _void(rootId, root, RootStatus.Cancelled);
         emit ReceivableCancelled(rootId, msg.sender);
     }
@@ -391,12 +395,16 @@ contract Receivables is ERC1155 {
     }
 
     /// @dev Reached only through `safeTransferFrom` / `safeBatchTransferFrom` (the ledger mints
-    /// and burns by itself): moves whole pieces between active holders.
+    /// and burns by itself): moves whole pieces between active holders; an approved operator
+    /// acting for the holder must be an active member.
     function _update(address from, address to, uint256[] memory ids, uint256[] memory values)
         internal
         override
     {
+        if (ids.length != values.length) revert ERC1155InvalidArrayLength(ids.length, values.length);
         _registry.requireActivePairUnpaused(from, Roles.HOLDER, to, Roles.HOLDER);
+        // An approved operator moving someone else's pieces must be an active member too.
+        if (msg.sender != from) _registry.requireActive(msg.sender, Roles.ALL);
         for (uint256 i = 0; i < ids.length; ++i) {
             uint256 id = ids[i];
             Piece storage piece = _pieces[id];
@@ -597,7 +605,7 @@ contract Receivables is ERC1155 {
     /// is not frozen.
     function freezeRoot(uint256 rootId, string calldata reason) external {
         Root storage root = _requireRegulatorOnRoot(rootId);
-        if (root.frozen) revert ReceivablesAlreadyFrozen(rootId);
+        if (root.frozen) revert ReceivablesRootAlreadyFrozen(rootId);
         root.frozen = true;
         emit RootFrozen(rootId, msg.sender, reason);
     }
@@ -606,7 +614,7 @@ contract Receivables is ERC1155 {
     /// @dev Requirements: caller an active regulator; the root is frozen.
     function unfreezeRoot(uint256 rootId, string calldata reason) external {
         Root storage root = _requireRegulatorOnRoot(rootId);
-        if (!root.frozen) revert ReceivablesNotFrozen(rootId);
+        if (!root.frozen) revert ReceivablesRootNotFrozen(rootId);
         root.frozen = false;
         _restartPass(root);
         emit RootUnfrozen(rootId, msg.sender, reason);
@@ -617,7 +625,7 @@ contract Receivables is ERC1155 {
     /// and not frozen.
     function freezePiece(uint256 pieceId, string calldata reason) external {
         Piece storage piece = _requireRegulatorOnPiece(pieceId);
-        if (piece.frozen) revert ReceivablesAlreadyFrozen(pieceId);
+        if (piece.frozen) revert ReceivablesPieceAlreadyFrozen(pieceId);
         piece.frozen = true;
         emit PieceFrozen(pieceId, piece.rootId, msg.sender, reason);
     }
@@ -626,7 +634,7 @@ contract Receivables is ERC1155 {
     /// @dev Requirements: caller an active regulator; the piece is active and frozen.
     function unfreezePiece(uint256 pieceId, string calldata reason) external {
         Piece storage piece = _requireRegulatorOnPiece(pieceId);
-        if (!piece.frozen) revert ReceivablesNotFrozen(pieceId);
+        if (!piece.frozen) revert ReceivablesPieceNotFrozen(pieceId);
         piece.frozen = false;
         _restartPass(_roots[piece.rootId]);
         emit PieceUnfrozen(pieceId, piece.rootId, msg.sender, reason);
@@ -826,7 +834,7 @@ contract Receivables is ERC1155 {
     function _requirePayable(uint256 rootId, Root storage root) private view {
         RootStatus status = root.status;
         if (status != RootStatus.Confirmed && status != RootStatus.Overdue) {
-            revert ReceivablesInvalidStatus(rootId, status);
+            _requireStatus(rootId, status, RootStatus.Confirmed);
         }
         if (block.timestamp < root.dueDate) revert ReceivablesNotDue(rootId, root.dueDate);
     }

@@ -20,6 +20,7 @@ contract SettlementToken is ERC20 {
     error SettlementTokenLedgerAlreadySet(address ledger);
     error SettlementTokenZeroAddress();
     error SettlementTokenDirectEscrowTransfer(address from);
+    error SettlementTokenEscrowNotBurnable(address ledger);
 
     constructor(IMemberRegistry registry_) ERC20("SCF Settlement Token", "SCFC") {
         if (address(registry_) == address(0)) revert SettlementTokenZeroAddress();
@@ -44,9 +45,11 @@ contract SettlementToken is ERC20 {
     }
 
     /// @notice Redeems a member's cash (the bank pays it out off-ledger).
-    /// @dev Requirements: caller is an active operator; `from` holds `amount`; not paused.
+    /// @dev Requirements: caller is an active operator; `from` is not the ledger (escrow belongs
+    /// to the parties of open offers and repayments) and holds `amount`; not paused.
     function burn(address from, uint256 amount) external {
         _registry.requireActiveUnpaused(msg.sender, Roles.OPERATOR);
+        if (from == _ledger) revert SettlementTokenEscrowNotBurnable(from);
         _burn(from, amount);
     }
 
@@ -78,7 +81,7 @@ contract SettlementToken is ERC20 {
     /// owes. The ledger pays out only to holders and financiers, who were active members when
     /// they took their position; members are never removed, only suspended, and money owed is
     /// not withheld by a suspension: so ledger payouts need no check here. Any other transfer is
-    /// between two active members.
+    /// between two active members, by one of them or by an active member they approved.
     function _update(address from, address to, uint256 value) internal override {
         address ledger_ = _ledger;
         if (from == address(0)) {
@@ -89,6 +92,8 @@ contract SettlementToken is ERC20 {
             if (msg.sender != ledger_) revert SettlementTokenDirectEscrowTransfer(from);
         } else {
             _registry.requireActivePairUnpaused(from, Roles.ALL, to, Roles.ALL);
+            // A spender moving someone else's cash must be an active member too.
+            if (msg.sender != from) _registry.requireActive(msg.sender, Roles.ALL);
         }
         super._update(from, to, value);
     }

@@ -6,6 +6,7 @@ from eth_account.signers.local import LocalAccount
 
 from chain.connection import ChainConnection
 from chain.deploy import Contracts, Deployment
+from chain.enums import MemberStatus, Role
 
 
 def test_deploy_wires_token_to_receivables(
@@ -19,7 +20,8 @@ def test_deploy_wires_token_to_receivables(
 
 
 def test_deploy_makes_the_operator_a_member(operator: LocalAccount, contracts: Contracts) -> None:
-    contracts.registry.functions.requireMember(operator.address).call()
+    roles, status, _, _ = contracts.registry.functions.memberOf(operator.address).call()
+    assert (roles, status) == (Role.OPERATOR, MemberStatus.ACTIVE)
 
 
 def test_deploy_records_blocks_in_order(deployment: Deployment) -> None:
