@@ -63,12 +63,14 @@ class Pump:
         self.queue.append({"from": sender, "to": to, "data": data, "gas": hex(gas),
                            "gasPrice": "0x0", "nonce": hex(nonce)})  # fmt: skip
 
-    def mine_all(self) -> None:
-        for i in range(0, len(self.queue), 500):
-            reqs = [("eth_sendTransaction", [tx]) for tx in self.queue[i : i + 500]]
+    def mine_all(self, per_block: int = 100) -> None:
+        """Send what is queued, `per_block` transactions per mined block."""
+        for i in range(0, len(self.queue), per_block):
+            reqs = [("eth_sendTransaction", [tx]) for tx in self.queue[i : i + per_block]]
             for resp in self.provider.make_batch_request(reqs):
                 if resp.get("error"):
                     raise RuntimeError(resp["error"])
+            self.conn.rpc("evm_mine")
         self.queue.clear()
         while int(self.conn.rpc("txpool_status")["pending"], 16) > 0:
             self.conn.rpc("evm_mine")
