@@ -158,3 +158,47 @@ def reconcile_cmd(
         block=block,
     )
     raise typer.Exit(code)
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+) -> None:
+    """Run the web API (settings from SCF_* environment variables)."""
+    import uvicorn
+
+    from backend.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+@app.command("worker")
+def worker_cmd(
+    concurrency: Annotated[int, typer.Option(help="threads in the worker")] = 8,
+    queues: Annotated[str, typer.Option(help="comma-separated queues")] = "celery",
+) -> None:
+    """Run a Celery worker for the transaction pipeline (threads share one nonce manager)."""
+    from backend.pipeline import configure_celery
+    from backend.settings import BackendSettings
+
+    celery = configure_celery(BackendSettings(task_always_eager=False))
+    celery.worker_main(
+        [
+            "worker",
+            "--pool=threads",
+            f"--concurrency={concurrency}",
+            f"--queues={queues}",
+            "--loglevel=INFO",
+        ]
+    )
+
+
+@app.command("beat")
+def beat_cmd() -> None:
+    """Run Celery beat: the keeper's schedule (settle, mark overdue, reconcile, recover)."""
+    from backend.pipeline import configure_celery
+    from backend.settings import BackendSettings
+
+    celery = configure_celery(BackendSettings(task_always_eager=False))
+    celery.start(["beat", "--loglevel=INFO"])

@@ -1,6 +1,6 @@
 """Benchmark: backfill a ≥100k-event ledger from anvil into PostgreSQL, indexer vs naive.
 
-    .venv/bin/python scripts/bench_indexer.py [--roots 2400] [--naive-fraction 0.1]
+    .venv/bin/python scripts/bench_indexer.py [--roots 2400] [--naive-seconds 60]
 
 1. Starts anvil (zero gas, automine off), deploys the consortium and generates a ledger:
    every receivable is issued, split into 8 pieces, two pieces sold to banks, two passed on,
@@ -9,8 +9,9 @@
 2. Backfills it into a fresh PostgreSQL database with the indexer (raw events and all derived
    state), in a child process so that its peak RSS is its own; once over half the blocks and
    once over all of them, to show memory does not grow with the number of events.
-3. Backfills (a fraction of) it with the naive baseline: web3's `contract.events.X.get_logs`
-   per event type and one ORM insert per row; the rate is extrapolated from that fraction.
+3. Backfills part of it with the naive baseline: web3's `contract.events.X.get_logs` per event
+   type (20 blocks a call) and one ORM insert per row, from the middle block for a fixed time
+   budget; its rate is extrapolated to the whole ledger.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chain.connection import ChainConnection, connect  # noqa: E402
-from chain.deploy import Deployment  # noqa: E402
-from chain.settings import ChainSettings  # noqa: E402
+from chain.connection import ChainConnection, connect
+from chain.deploy import Deployment
+from chain.settings import ChainSettings
 
 DAY = 86_400
 ADMIN_DSN = os.environ.get("SCF_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -102,13 +103,15 @@ def generate(conn: ChainConnection, roots: int) -> tuple[Any, int]:
     issued = [(e.args.rootId, e.args.supplier) for e in logs(rc.events.ReceivableRegistered, since)]
 
     since = w3.eth.block_number + 1
-    for k, (rid, supplier) in enumerate(issued):
+    for rid, supplier in issued:
         others = [m[s] for s in suppliers if m[s] != supplier]
         holders = [supplier] * 6 + others
         pump.send(supplier, rc.address, rc.encode_abi("split", [rid, holders, [100_000] * 8]),
                   GAS["split"])  # fmt: skip
     pump.mine_all()
-    splits = [(list(e.args.childIds), list(e.args.holders)) for e in logs(rc.events.PieceSplit, since)]
+    splits = [
+        (list(e.args.childIds), list(e.args.holders)) for e in logs(rc.events.PieceSplit, since)
+    ]
 
     since = w3.eth.block_number + 1
     expiry = conn.latest_timestamp() + 7 * DAY
@@ -123,7 +126,9 @@ def generate(conn: ChainConnection, roots: int) -> tuple[Any, int]:
             pump.send(holders[j], rc.address, data, GAS["safeTransferFrom"])
     pump.mine_all()
     offers = [(e.args.offerId, e.args.pieceId) for e in logs(rc.events.OfferPosted, since)]
-    holder_of = {c: h for children, holders in splits for c, h in zip(children, holders, strict=True)}
+    holder_of = {
+        c: h for children, holders in splits for c, h in zip(children, holders, strict=True)
+    }
     for oid, pid in offers:
         pump.send(holder_of[pid], rc.address, rc.encode_abi("acceptOffer", [oid]),
                   GAS["acceptOffer"])  # fmt: skip
@@ -139,8 +144,9 @@ def generate(conn: ChainConnection, roots: int) -> tuple[Any, int]:
     dep = world.deployment
     events = 0
     for start in range(dep.start_block, w3.eth.block_number + 1, 2000):
-        params = {"fromBlock": hex(start), "toBlock": hex(min(start + 1999, w3.eth.block_number)),
-                  "address": [dep.registry.address, dep.token.address, dep.receivables.address]}  # fmt: skip
+        addresses = [dep.registry.address, dep.token.address, dep.receivables.address]
+        end = min(start + 1999, w3.eth.block_number)
+        params = {"fromBlock": hex(start), "toBlock": hex(end), "address": addresses}
         events += len(conn.rpc("eth_getLogs", [params]))
     print(f"generated {events} events in {w3.eth.block_number - dep.start_block + 1} blocks "
           f"({len(issued)} receivables) in {time.perf_counter() - t0:.1f}s")  # fmt: skip
@@ -156,7 +162,11 @@ def scratch_database(tag: str) -> Iterator[str]:
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+        yield (
+            ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+            + "/"
+            + name
+        )
     finally:
         with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -182,14 +192,21 @@ def _indexer_child(url: str, rpc_url: str, dep_json: dict[str, Any], to_block: i
         nonlocal events
         events += report.events
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     indexer.sync(to_block, on_batch=count)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     indexer.close()
-    q.put({"events": events, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()})
+    q.put({"events": events, "seconds": seconds, "cpu": cpu, "peak_rss_mb": _peak_rss_mb()})
 
 
-def _naive_child(url: str, rpc_url: str, dep_json: dict[str, Any], to_block: int, q: Any) -> None:
+def _naive_child(
+    url: str,
+    rpc_url: str,
+    dep_json: dict[str, Any],
+    span: tuple[int, int, float],
+    q: Any,
+) -> None:
+    """From block span[0] towards span[1], 20 blocks per get_logs, until span[2] seconds."""
     from sqlmodel import Session
 
     from chain.deploy import Contracts
@@ -203,10 +220,15 @@ def _naive_child(url: str, rpc_url: str, dep_json: dict[str, Any], to_block: int
     engine = make_engine(url)
     upgrade(engine)
     events = 0
+    first, to_block, budget = span
+    last = first - 1
     t0 = time.perf_counter()
     with Session(engine) as session:
-        for start in range(dep.start_block, to_block + 1, 500):
-            end = min(start + 499, to_block)
+        for start in range(first, to_block + 1, 20):
+            if time.perf_counter() - t0 > budget:
+                break
+            end = min(start + 19, to_block)
+            last = end
             for name, contract in (("MemberRegistry", contracts.registry),
                                    ("SettlementToken", contracts.token),
                                    ("Receivables", contracts.receivables)):  # fmt: skip
@@ -215,7 +237,10 @@ def _naive_child(url: str, rpc_url: str, dep_json: dict[str, Any], to_block: int
                         continue
                     event = getattr(contract.events, item["name"])
                     for lg in event.get_logs(from_block=start, to_block=end):
-                        args = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in lg["args"].items()}
+                        args = {
+                            k: (v.hex() if isinstance(v, bytes) else v)
+                            for k, v in lg["args"].items()
+                        }
                         session.add(LedgerEvent(
                             chain_id=dep.chain_id, block_number=lg["blockNumber"],
                             block_hash=lg["blockHash"].to_0x_hex(),
@@ -228,11 +253,34 @@ def _naive_child(url: str, rpc_url: str, dep_json: dict[str, Any], to_block: int
                         session.flush()
                         events += 1
             session.commit()
-    q.put({"events": events, "seconds": time.perf_counter() - t0, "peak_rss_mb": _peak_rss_mb()})
+    q.put({"events": events, "seconds": time.perf_counter() - t0, "peak_rss_mb": _peak_rss_mb(),
+           "blocks": (first, last)})  # fmt: skip
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM; unlike ru_maxrss it is not inherited across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_seconds(name_prefix: str) -> float:
+    """CPU time used so far by every process whose name starts with `name_prefix`, with the
+    children they have reaped (PostgreSQL backends that already exited)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if name.startswith(name_prefix):
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += sum(int(f) for f in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_child(target: Any, *args: Any) -> dict[str, Any]:
@@ -251,8 +299,8 @@ def run_child(target: Any, *args: Any) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--roots", type=int, default=2400, help="receivables (≈45 events each)")
-    parser.add_argument("--naive-fraction", type=float, default=0.1,
-                        help="share of the blocks the naive baseline backfills")  # fmt: skip
+    parser.add_argument("--naive-seconds", type=float, default=60.0,
+                        help="naive baseline time budget, from the middle block")  # fmt: skip
     opts = parser.parse_args()
     settings = ChainSettings(profile="anvil", anvil_gas_limit=60_000_000)
     with connect(settings) as conn:
@@ -266,10 +314,13 @@ def main() -> None:
         with scratch_database("half") as url:
             half_run = run_child(_indexer_child, url, rpc_url, dep_json, half)
         with scratch_database("indexer") as url:
+            pg0, anvil0, load0 = _cpu_seconds("postgres"), _cpu_seconds("anvil"), os.getloadavg()[0]
             full = run_child(_indexer_child, url, rpc_url, dep_json, head)
-        naive_to = dep.start_block + int((head - dep.start_block) * opts.naive_fraction)
+            pg_cpu, anvil_cpu = _cpu_seconds("postgres") - pg0, _cpu_seconds("anvil") - anvil0
         with scratch_database("naive") as url:
-            naive = run_child(_naive_child, url, rpc_url, dep_json, naive_to)
+            naive = run_child(
+                _naive_child, url, rpc_url, dep_json, (half, head, opts.naive_seconds)
+            )
 
     rate = full["events"] / full["seconds"]
     naive_rate = naive["events"] / naive["seconds"]
@@ -277,15 +328,20 @@ def main() -> None:
     print(f"ledger: {total} events in blocks {dep.start_block}..{head}")
     print(f"indexer (raw + derived state), all blocks:  {full['events']:>7} events "
           f"in {full['seconds']:6.2f}s = {rate:>8,.0f} events/s, "
-          f"peak RSS {full['peak_rss_mb']:.0f} MB")  # fmt: skip
+          f"peak RSS {full['peak_rss_mb']:.0f} MB; indexer process CPU {full['cpu']:.2f}s "
+          f"= {full['events'] / full['cpu']:,.0f} events per CPU-second")  # fmt: skip
     print(f"indexer, first half of the blocks:          {half_run['events']:>7} events "
           f"in {half_run['seconds']:6.2f}s = {half_run['events'] / half_run['seconds']:>8,.0f} "
           f"events/s, peak RSS {half_run['peak_rss_mb']:.0f} MB")  # fmt: skip
+    b0, b1 = naive["blocks"]
     print(f"naive (get_logs per event + ORM insert per row), measured on blocks "
-          f"{dep.start_block}..{naive_to}: {naive['events']} events in {naive['seconds']:.2f}s "
+          f"{b0}..{b1}: {naive['events']} events in {naive['seconds']:.2f}s "
           f"= {naive_rate:,.0f} events/s (extrapolated to all {total} events: "
           f"{total / naive_rate:.0f}s), peak RSS {naive['peak_rss_mb']:.0f} MB")  # fmt: skip
     print(f"speed-up: {rate / naive_rate:.1f}x")
+    print(f"CPU during the indexer backfill: indexer {full['cpu']:.2f}s, PostgreSQL {pg_cpu:.2f}s, "
+          f"anvil {anvil_cpu:.2f}s (all processes of that name); {os.cpu_count()} cores, load "
+          f"average {load0:.1f} before the run")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,0 +1,85 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+
+from backend import metrics
+from backend.errors import install_handlers
+from backend.pipeline import configure_celery
+from backend.routers import (
+    audit,
+    auth,
+    core,
+    financier,
+    operator,
+    regulator,
+    supplier,
+    transactions,
+)
+from backend.runtime import Runtime, build_runtime, set_runtime
+from backend.settings import BackendSettings
+from chain.settings import ChainSettings
+from indexer.settings import IndexerSettings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Supply-chain finance on a permissioned ledger. Members log in by signing a challenge
+(`/v1/auth/challenge`, `/v1/auth/login`) or with an API key. Every write returns **202** with a
+transaction request (`GET /v1/transactions/{id}`); add `?wait=true` to return once the change is
+mined and visible, and an `Idempotency-Key` header so that a retry never sends twice. Errors are
+`{"code", "message", "details"}`; a refusal by the ledger is a 409 whose code is the contract's
+error name. Money is integer minor units.
+"""
+
+
+def create_app(
+    settings: BackendSettings | None = None,
+    *,
+    chain_settings: ChainSettings | None = None,
+    indexer_settings: IndexerSettings | None = None,
+    runtime: Runtime | None = None,
+) -> FastAPI:
+    """The API; its lifespan connects to the chain, deploys or attaches, and (embedded) starts
+    the in-process indexer."""
+    settings = settings or BackendSettings()
+    configure_celery(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or build_runtime(
+            settings, chain_settings=chain_settings, indexer_settings=indexer_settings
+        )
+        app.state.runtime = rt
+        set_runtime(rt)
+        log.info("backend ready", extra={"chain_id": rt.chain_id, "profile": settings.profile})
+        try:
+            yield
+        finally:
+            if runtime is None:
+                rt.close()
+            set_runtime(None)
+
+    app = FastAPI(
+        title="scf-ledger API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
+    )
+    install_handlers(app)
+    for module in (auth, operator, supplier, core, financier, regulator, audit, transactions):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, object]:
+        rt: Runtime = app.state.runtime
+        return {"ok": True, "chain_id": rt.chain_id, "mirror_block": rt.mirror_cursor()}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def metrics_text() -> str:
+        return metrics.render()
+
+    return app

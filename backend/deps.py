@@ -1,0 +1,172 @@
+"""Injected dependencies: sessions, the runtime, the authenticated member, role checks."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session, select
+
+from backend.errors import Forbidden, Unauthenticated
+from backend.models import ApiKey
+from backend.runtime import Runtime
+from backend.security import secret_matches, split_api_key
+from chain.enums import MemberStatus, Role
+from indexer.models import Member
+
+
+def get_runtime_dep(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime_dep)]
+
+
+def get_session(rt: RuntimeDep) -> Iterator[Session]:
+    with Session(rt.engine, expire_on_commit=False) as session:
+        yield session
+
+
+def get_mirror(rt: RuntimeDep) -> Iterator[Session]:
+    with Session(rt.mirror) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+MirrorDep = Annotated[Session, Depends(get_mirror)]
+
+_bearer = HTTPBearer(auto_error=False, description="A login token or an API key (scf_…)")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated member as the on-chain registry (through the mirror) knows it."""
+
+    address: str  # lower-case
+    roles: Role
+    credit_limit: int
+    credit_used: int
+    via_api_key: bool
+
+    def has(self, role: Role) -> bool:
+        return bool(self.roles & role)
+
+    @property
+    def sees_all(self) -> bool:
+        return self.has(Role.AUDITOR) or self.has(Role.REGULATOR)
+
+
+def member_row(mirror: Session, rt: Runtime, address: str) -> Member | None:
+    return mirror.exec(
+        select(Member).where(Member.chain_id == rt.chain_id, Member.address == address.lower())
+    ).first()
+
+
+def get_current_member(
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    x_api_key: Annotated[str | None, Header(description="API key (alternative)")] = None,
+) -> Principal:
+    token = credentials.credentials if credentials is not None else x_api_key
+    if not token:
+        raise Unauthenticated("log in (bearer token) or send an API key")
+    parts = split_api_key(token)
+    if parts is not None:
+        key_id, secret = parts
+        key = session.get(ApiKey, key_id)
+        if key is None or key.revoked_at is not None or not secret_matches(secret, key.secret_hash):
+            raise Unauthenticated("unknown or revoked API key", code="InvalidApiKey")
+        key.last_used_at = datetime.now(UTC)
+        session.add(key)
+        session.commit()
+        address, via_key = key.address, True
+    else:
+        address, via_key = rt.tokens.verify(token), False
+    row = member_row(mirror, rt, address)
+    if row is None or row.status == MemberStatus.NONE:
+        raise Forbidden("not a member of the ledger", code="NotMember")
+    if row.status != MemberStatus.ACTIVE:
+        raise Forbidden("this member is suspended", code="MemberSuspended")
+    return Principal(
+        address=row.address,
+        roles=Role(row.roles),
+        credit_limit=int(row.credit_limit),
+        credit_used=int(row.credit_used),
+        via_api_key=via_key,
+    )
+
+
+CurrentMember = Annotated[Principal, Depends(get_current_member)]
+
+
+def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets through members holding any of `roles`."""
+    wanted = Role(0)
+    for r in roles:
+        wanted |= r
+
+    def check(member: CurrentMember) -> Principal:
+        if not member.roles & wanted:
+            names = "|".join(r.name or str(int(r)) for r in roles)
+            raise Forbidden(f"needs role {names}", code="MissingRole", details={"roles": names})
+        return member
+
+    return check
+
+
+Operator = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
+Supplier = Annotated[Principal, Depends(require_role(Role.SUPPLIER))]
+Holder = Annotated[Principal, Depends(require_role(Role.SUPPLIER, Role.FINANCIER))]
+CoreEnterprise = Annotated[Principal, Depends(require_role(Role.CORE_ENTERPRISE))]
+Financier = Annotated[Principal, Depends(require_role(Role.FINANCIER))]
+Regulator = Annotated[Principal, Depends(require_role(Role.REGULATOR))]
+Auditor = Annotated[Principal, Depends(require_role(Role.AUDITOR, Role.REGULATOR))]
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=128,
+        description="The same key never sends a second transaction.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Idem:
+    """An Idempotency-Key and the hash of the request it was first used with."""
+
+    key: str
+    request_hash: str
+
+
+async def get_idempotency(request: Request, key: IdempotencyKeyHeader = None) -> Idem | None:
+    if key is None:
+        return None
+    body = await request.body()
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.url.path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return Idem(key=key, request_hash=digest.hexdigest())
+
+
+IdempotencyDep = Annotated[Idem | None, Depends(get_idempotency)]
+
+
+def wait_param(
+    wait: Annotated[
+        bool, Query(description="Return only when mined and visible in the mirror.")
+    ] = False,
+) -> bool:
+    return wait
+
+
+WaitDep = Annotated[bool, Depends(wait_param)]

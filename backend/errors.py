@@ -1,0 +1,143 @@
+"""One exception hierarchy for the backend, mapped once to JSON HTTP errors at the edge."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chain.errors import ChainError, ContractRevert
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """Base class: a stable `code`, a message, details, and the HTTP status it maps to."""
+
+    status_code = 400
+    code = "BadRequest"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details or {}
+
+
+class InvalidInput(ApiError):
+    status_code = 422
+    code = "ValidationError"
+
+
+class Unauthenticated(ApiError):
+    status_code = 401
+    code = "Unauthenticated"
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    code = "Forbidden"
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "NotFound"
+
+
+class Conflict(ApiError):
+    """A refusal the ledger gives (or would give): `code` is the contract's error name."""
+
+    status_code = 409
+    code = "Conflict"
+
+
+class Unavailable(ApiError):
+    status_code = 503
+    code = "Unavailable"
+
+
+def refusal(name: str, message: str, **details: Any) -> Conflict:
+    """The 409 for a refusal the mirror predicts, named as the contract would name it."""
+    return Conflict(message, code=name, details=details)
+
+
+def from_revert(exc: ContractRevert) -> Conflict:
+    return Conflict(str(exc), code=exc.name, details=jsonable(exc.args_))
+
+
+def jsonable(value: Any) -> Any:
+    """Revert arguments as JSON: bytes to hex, big ints to strings."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) >= 2**53:
+        return str(value)
+    return value
+
+
+def _body(code: str, message: str, details: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": desc,
+        "content": {
+            "application/json": {"example": _body(code, desc, {})},
+        },
+    }
+    for status, code, desc in (
+        (401, "Unauthenticated", "No valid bearer token or API key"),
+        (403, "Forbidden", "The member may not do this"),
+        (404, "NotFound", "Unknown, or not visible to this member"),
+        (409, "ReceivablesPieceLocked", "The ledger refuses (contract error name)"),
+        (422, "ValidationError", "The request is malformed or out of bounds"),
+    )
+}
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Every error leaves the API as `{"code", "message", "details"}`."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(_body(exc.code, exc.message, exc.details), exc.status_code)
+
+    @app.exception_handler(ContractRevert)
+    async def _revert(_: Request, exc: ContractRevert) -> JSONResponse:
+        err = from_revert(exc)
+        return JSONResponse(_body(err.code, err.message, err.details), err.status_code)
+
+    @app.exception_handler(ChainError)
+    async def _chain(_: Request, exc: ChainError) -> JSONResponse:
+        log.warning("chain error: %s", exc)
+        return JSONResponse(_body("ChainUnavailable", str(exc), {}), 503)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            _body("ValidationError", "request validation failed", {"errors": details}), 422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthenticated"}.get(
+            exc.status_code, "HttpError"
+        )
+        return JSONResponse(_body(code, str(exc.detail), {}), exc.status_code)

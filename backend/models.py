@@ -1,0 +1,208 @@
+"""The backend's own tables: credentials, custody, invoice documents, financing requests and
+transaction requests. The mirror tables belong to the indexer and are only read here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from indexer.types import Uint256
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+#: The backend's tables live in their own metadata, apart from the indexer's mirror.
+backend_metadata = MetaData()
+
+
+class BackendTable(SQLModel, registry=registry(metadata=backend_metadata)):
+    """Base of every backend table class."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kw)
+
+
+def _ts_opt() -> Any:
+    return Field(default=None, sa_type=DateTime(timezone=True))
+
+
+# -- identity ----------------------------------------------------------------------------------
+
+
+class LoginChallenge(BackendTable, table=True):
+    """A single-use, short-lived message a member signs to log in."""
+
+    __tablename__ = "login_challenge"
+
+    id: str = Field(primary_key=True)
+    address: str = Field(index=True)
+    message: str
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    used_at: datetime | None = _ts_opt()
+
+
+class ApiKeyBase(SQLModel):
+    id: str = Field(primary_key=True)
+    address: str = Field(index=True)
+    name: str
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = _ts_opt()
+    last_used_at: datetime | None = _ts_opt()
+
+
+class ApiKey(ApiKeyBase, BackendTable, table=True):
+    """A machine client's credential; only a hash of its secret is kept."""
+
+    __tablename__ = "api_key"
+
+    secret_hash: str
+
+
+class ApiKeyPublic(ApiKeyBase):
+    pass
+
+
+class CustodyKey(BackendTable, table=True):
+    """A custodial member's private key, AES-GCM encrypted under the master key."""
+
+    __tablename__ = "custody_key"
+
+    address: str = Field(primary_key=True)
+    nonce: bytes = Field(sa_type=LargeBinary)
+    ciphertext: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = _ts()
+
+
+# -- documents and requests --------------------------------------------------------------------
+
+
+class InvoiceDocumentBase(SQLModel):
+    id: int | None = Field(default=None, primary_key=True)
+    seller: str = Field(index=True)
+    buyer: str = Field(index=True)
+    number: str
+    currency: str
+    amount: int = Field(sa_type=Uint256)
+    issue_date: str
+    due_date: str
+    document: dict[str, Any] = Field(sa_type=JSONType)
+    invoice_hash: str
+    invoice_key: str = Field(index=True)
+    root_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    tx_request_id: str = Field(index=True)
+    created_at: datetime = _ts()
+
+
+class InvoiceDocument(InvoiceDocumentBase, BackendTable, table=True):
+    """The off-chain invoice; its keccak is the root's invoice hash."""
+
+    __tablename__ = "invoice_document"
+
+    canonical: str
+
+
+class FinancingStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class FinancingRequestBase(SQLModel):
+    id: int | None = Field(default=None, primary_key=True)
+    piece_id: int = Field(sa_type=BigInteger, index=True)
+    requester: str = Field(index=True)
+    amount_wanted: int = Field(sa_type=Uint256)
+    max_rate_bps: int
+    status: FinancingStatus = Field(default=FinancingStatus.OPEN, sa_type=String(16))
+    created_at: datetime = _ts()
+
+
+class FinancingRequest(FinancingRequestBase, BackendTable, table=True):
+    """A holder asks financiers for an offer on a piece (off-chain)."""
+
+    __tablename__ = "financing_request"
+
+
+class TxStatus(StrEnum):
+    QUEUED = "queued"
+    SIGNED = "signed"  # signed bytes stored, maybe broadcast: only ever re-broadcast
+    SENT = "sent"
+    MINED = "mined"
+    FAILED = "failed"
+
+
+class TxRequestBase(SQLModel):
+    id: str = Field(primary_key=True)
+    member: str = Field(index=True, description="Who asked (the authenticated member).")
+    signer: str = Field(index=True, description="The address that signs the transaction.")
+    action: str
+    params: dict[str, Any] = Field(sa_type=JSONType)
+    status: TxStatus = Field(default=TxStatus.QUEUED, sa_type=String(16), index=True)
+    tx_hash: str | None = Field(default=None, index=True)
+    nonce: int | None = None
+    block_number: int | None = Field(default=None, sa_type=BigInteger)
+    error_code: str | None = None
+    error_message: str | None = None
+    error_details: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    result: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class TxRequest(TxRequestBase, BackendTable, table=True):
+    """One write: queued → signed → sent → mined | failed."""
+
+    __tablename__ = "tx_request"
+    __table_args__ = (
+        UniqueConstraint("member", "idempotency_key", name="uq_tx_request_idempotency"),
+        Index("ix_tx_request_status_updated", "status", "updated_at"),
+    )
+
+    idempotency_key: str | None = None
+    request_hash: str
+    raw_tx: str | None = None
+    attempts: int = 0
+    claim_token: str | None = None
+    locked_until: datetime | None = _ts_opt()
+
+
+class Alert(BackendTable, table=True):
+    """Something the keeper found wrong (a reconciliation mismatch, a stuck request)."""
+
+    __tablename__ = "alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    message: str
+    details: dict[str, Any] = Field(sa_type=JSONType)
+    created_at: datetime = _ts()
+
+
+BACKEND_TABLES: tuple[type[SQLModel], ...] = (
+    LoginChallenge,
+    ApiKey,
+    CustodyKey,
+    InvoiceDocument,
+    FinancingRequest,
+    TxRequest,
+    Alert,
+)

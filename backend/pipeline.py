@@ -1,0 +1,398 @@
+"""The transaction pipeline: transaction requests, their state machine, and the Celery task
+that executes them.
+
+A request moves queued → signed → sent → mined | failed. The signed bytes are stored before
+they are broadcast, so a worker that dies at any moment leaves a request that the next attempt
+either finishes (receipt found), re-broadcasts (same bytes, same hash) or, only when the chain
+shows the stored transaction can never be mined, signs anew. A transaction that may have been
+mined is never replaced by a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from celery import Celery, Task
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from backend import metrics
+from backend.models import FinancingRequest, FinancingStatus, InvoiceDocument, TxRequest, TxStatus
+from backend.runtime import Runtime, get_runtime
+from backend.settings import BackendSettings
+from chain.errors import ChainError, ContractRevert, TransactionFailed
+from chain.outbox import SignedTx
+from chain.tx import Buildable
+
+log = logging.getLogger(__name__)
+
+celery_app = Celery("scf")
+celery_app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_ignore_result=True,
+    task_eager_propagates=True,
+    broker_connection_retry_on_startup=True,
+)
+
+ACTIVE = (TxStatus.QUEUED, TxStatus.SIGNED, TxStatus.SENT)
+
+
+class LostClaim(Exception):
+    """Another attempt took over this request (its lease expired); stop without sending."""
+
+
+class Transient(Exception):
+    """The node could not be reached; nothing was sent, or what was sent is stored."""
+
+
+def configure_celery(settings: BackendSettings) -> Celery:
+    from backend.keeper import beat_schedule
+
+    celery_app.conf.update(
+        broker_url=settings.broker_url,
+        task_always_eager=settings.eager,
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_seconds},
+        beat_schedule=beat_schedule(settings),
+        include=["backend.pipeline", "backend.keeper"],
+    )
+    # Connections are pooled on first use: drop them so that a new broker URL takes effect.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    return celery_app
+
+
+# -- the actions a request may carry ------------------------------------------------------------
+
+
+def _b32(value: str) -> bytes:
+    return bytes.fromhex(value.removeprefix("0x"))
+
+
+def build_call(rt: Runtime, action: str, p: dict[str, Any]) -> Buildable:
+    """The contract call for a request (params are JSON: addresses checksummed, bytes hex)."""
+    r = rt.contracts.receivables.functions
+    t = rt.contracts.token.functions
+    g = rt.contracts.registry.functions
+    builders: dict[str, Callable[[], Any]] = {
+        "member.add": lambda: g.addMember(
+            p["account"], p["roles"], _b32(p["entity_id"]), p["credit_limit"]
+        ),
+        "member.roles": lambda: g.setRoles(p["account"], p["roles"]),
+        "member.suspend": lambda: g.suspend(p["account"]),
+        "member.reactivate": lambda: g.reactivate(p["account"]),
+        "member.credit_limit": lambda: g.setCreditLimit(p["account"], p["credit_limit"]),
+        "ledger.pause": lambda: g.pause(),
+        "ledger.unpause": lambda: g.unpause(),
+        "cash.mint": lambda: t.mint(p["account"], p["amount"]),
+        "cash.burn": lambda: t.burn(p["account"], p["amount"]),
+        "root.register": lambda: r.register(
+            p["debtor"],
+            p["face_value"],
+            p["due_date"],
+            _b32(p["invoice_hash"]),
+            _b32(p["invoice_key"]),
+        ),
+        "root.issue": lambda: r.issue(
+            p["supplier"],
+            p["face_value"],
+            p["due_date"],
+            _b32(p["invoice_hash"]),
+            _b32(p["invoice_key"]),
+        ),
+        "root.confirm": lambda: r.confirm(p["root_id"]),
+        "root.reject": lambda: r.reject(p["root_id"], p["reason"]),
+        "root.cancel": lambda: r.cancel(p["root_id"]),
+        "root.repay": lambda: r.repay(p["root_id"], p["amount"]),
+        "root.distribute": lambda: r.distribute(p["root_id"], p["max_pieces"]),
+        "root.mark_overdue": lambda: r.markOverdue(p["root_id"]),
+        "root.freeze": lambda: r.freezeRoot(p["root_id"], p["reason"]),
+        "root.unfreeze": lambda: r.unfreezeRoot(p["root_id"], p["reason"]),
+        "piece.freeze": lambda: r.freezePiece(p["piece_id"], p["reason"]),
+        "piece.unfreeze": lambda: r.unfreezePiece(p["piece_id"], p["reason"]),
+        "piece.split": lambda: r.split(p["piece_id"], p["holders"], p["amounts"]),
+        "piece.transfer": lambda: r.safeTransferFrom(
+            p["from"], p["to"], p["piece_id"], p["amount"], b""
+        ),
+        "piece.claim": lambda: r.claim(p["piece_id"]),
+        "offer.post": lambda: r.postOffer(p["piece_id"], p["price"], p["expiry"]),
+        "offer.accept": lambda: r.acceptOffer(p["offer_id"]),
+        "offer.cancel": lambda: r.cancelOffer(p["offer_id"]),
+    }
+    try:
+        return builders[action]()  # type: ignore[no-any-return]
+    except KeyError as exc:
+        raise ValueError(f"unknown action {action!r}") from exc
+
+
+_RESULT_EVENTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "root.register": ("receivables", "ReceivableRegistered", ("rootId",)),
+    "root.issue": ("receivables", "ReceivableRegistered", ("rootId",)),
+    "root.repay": ("receivables", "Repaid", ("totalRepaid", "creditUsed")),
+    "root.distribute": ("receivables", "Distributed", ("piecesVisited", "amount", "nextCursor")),
+    "piece.split": ("receivables", "PieceSplit", ("childIds",)),
+    "piece.claim": ("receivables", "PiecePaid", ("amount",)),
+    "offer.post": ("receivables", "OfferPosted", ("offerId",)),
+}
+
+
+def _result(rt: Runtime, action: str, receipt: TxReceipt) -> dict[str, Any]:
+    spec = _RESULT_EVENTS.get(action)
+    if spec is None:
+        return {}
+    contract_name, event, fields = spec
+    contract = getattr(rt.contracts, contract_name)
+    logs = getattr(contract.events, event)().process_receipt(receipt, errors=DISCARD)
+    if not logs:
+        return {}
+    args = logs[0]["args"]
+    return {_snake(f): _plain(args[f]) for f in fields}
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return value
+
+
+# -- creating requests ---------------------------------------------------------------------------
+
+
+def action_hash(action: str, params: dict[str, Any]) -> str:
+    body = json.dumps({"action": action, "params": params}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def new_request(
+    *,
+    member: str,
+    signer: str,
+    action: str,
+    params: dict[str, Any],
+    idempotency_key: str | None,
+    request_hash: str | None = None,
+) -> TxRequest:
+    return TxRequest(
+        id=str(uuid.uuid4()),
+        member=member.lower(),
+        signer=signer.lower(),
+        action=action,
+        params=params,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash or action_hash(action, params),
+    )
+
+
+def enqueue(request_id: str) -> None:
+    """Hand a committed request to the workers (run at once when eager)."""
+    execute_tx_task.apply_async(args=[request_id])
+
+
+# -- executing requests --------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _set(rt: Runtime, request_id: str, token: str | None, **values: Any) -> int:
+    """Update a request, only while `token` still holds its claim; returns rows changed."""
+    values["updated_at"] = _now()
+    stmt = update(TxRequest).where(TxRequest.id == request_id)  # type: ignore[arg-type]
+    if token is not None:
+        stmt = stmt.where(TxRequest.claim_token == token)  # type: ignore[arg-type]
+    with rt.engine.begin() as conn:
+        return int(conn.execute(stmt.values(**values)).rowcount)
+
+
+def _claim(rt: Runtime, request_id: str, token: str) -> bool:
+    now = _now()
+    lease = timedelta(seconds=rt.settings.stuck_after_seconds)
+    stmt = (
+        update(TxRequest)
+        .where(TxRequest.id == request_id)  # type: ignore[arg-type]
+        .where(TxRequest.status.in_(ACTIVE))  # type: ignore[attr-defined]
+        .where(or_(col(TxRequest.locked_until).is_(None), col(TxRequest.locked_until) < now))
+        .values(
+            claim_token=token,
+            locked_until=now + lease,
+            attempts=TxRequest.attempts + 1,
+            updated_at=now,
+        )
+    )
+    with rt.engine.begin() as conn:
+        return int(conn.execute(stmt).rowcount) == 1
+
+
+def execute(rt: Runtime, request_id: str) -> TxStatus | None:
+    """Run one request as far as it goes; returns its status (None if another attempt has it)."""
+    token = uuid.uuid4().hex
+    if not _claim(rt, request_id, token):
+        return None
+    try:
+        with Session(rt.engine, expire_on_commit=False) as session:
+            req = session.get(TxRequest, request_id)
+        assert req is not None
+        if req.status == TxStatus.QUEUED:
+            return _send_new(rt, req, token)
+        return _resume(rt, req, token)
+    except LostClaim:
+        log.warning("tx request taken over by another attempt", extra={"request": request_id})
+        return None
+    finally:
+        _set(rt, request_id, token, claim_token=None, locked_until=None)
+
+
+def _fail(rt: Runtime, req: TxRequest, token: str, exc: ChainError) -> TxStatus:
+    if isinstance(exc, ContractRevert):
+        from backend.errors import jsonable
+
+        code, details = exc.name, jsonable(exc.args_)
+    else:
+        code, details = type(exc).__name__, {}
+    _set(
+        rt,
+        req.id,
+        token,
+        status=TxStatus.FAILED,
+        error_code=code,
+        error_message=str(exc),
+        error_details=details,
+    )
+    metrics.inc("scf_tx_failed_total", action=req.action, code=code)
+    log.info("tx request failed", extra={"request": req.id, "action": req.action, "code": code})
+    return TxStatus.FAILED
+
+
+def _send_new(rt: Runtime, req: TxRequest, token: str) -> TxStatus:
+    try:
+        account = rt.account_for(req.signer)
+        fn = build_call(rt, req.action, req.params)
+        tx = rt.sender.prepare(fn, account=account)
+    except ContractRevert as exc:
+        return _fail(rt, req, token, exc)
+    except ChainError as exc:
+        raise Transient(str(exc)) from exc
+    except Exception as exc:  # a request that cannot even be built will never succeed
+        from backend.errors import ApiError
+
+        code = exc.code if isinstance(exc, ApiError) else "InvalidRequest"
+        _set(rt, req.id, token, status=TxStatus.FAILED, error_code=code, error_message=str(exc))
+        return TxStatus.FAILED
+
+    def record(signed: SignedTx) -> None:
+        changed = _set(
+            rt,
+            req.id,
+            token,
+            status=TxStatus.SIGNED,
+            raw_tx="0x" + signed.raw.hex(),
+            tx_hash=signed.tx_hash,
+            nonce=signed.nonce,
+        )
+        if changed != 1:
+            raise LostClaim(req.id)
+
+    try:
+        signed = rt.sender.sign_and_send(tx, account=account, record=record)
+    except ContractRevert as exc:  # the node refused it outright: it is not in any pool
+        return _fail(rt, req, token, exc)
+    except ChainError as exc:
+        raise Transient(str(exc)) from exc
+    _set(rt, req.id, token, status=TxStatus.SENT)
+    metrics.inc("scf_tx_sent_total", action=req.action)
+    return _finish(rt, req, token, signed.tx_hash)
+
+
+def _resume(rt: Runtime, req: TxRequest, token: str) -> TxStatus:
+    assert req.tx_hash is not None and req.raw_tx is not None and req.nonce is not None
+    try:
+        if rt.sender.receipt(req.tx_hash) is None:
+            if rt.sender.dropped(rt.account_for(req.signer).address, req.nonce, req.tx_hash):
+                log.warning("stored tx can never be mined; signing anew", extra={"request": req.id})
+                _set(
+                    rt, req.id, token, status=TxStatus.QUEUED, raw_tx=None, tx_hash=None, nonce=None
+                )
+                req.status = TxStatus.QUEUED
+                return _send_new(rt, req, token)
+            rt.sender.rebroadcast(bytes.fromhex(req.raw_tx.removeprefix("0x")))
+            rt.conn.nonces.resync(rt.account_for(req.signer).address)
+            _set(rt, req.id, token, status=TxStatus.SENT)
+    except ChainError as exc:
+        raise Transient(str(exc)) from exc
+    return _finish(rt, req, token, req.tx_hash)
+
+
+def _finish(rt: Runtime, req: TxRequest, token: str, tx_hash: str) -> TxStatus:
+    try:
+        receipt = rt.sender.wait(tx_hash)
+    except (ContractRevert, TransactionFailed) as exc:
+        return _fail(rt, req, token, exc)
+    except ChainError as exc:
+        raise Transient(str(exc)) from exc
+    result = _result(rt, req.action, receipt)
+    _set(
+        rt,
+        req.id,
+        token,
+        status=TxStatus.MINED,
+        block_number=int(receipt["blockNumber"]),
+        result=result,
+    )
+    _after_mined(rt, req, result)
+    metrics.inc("scf_tx_mined_total", action=req.action)
+    return TxStatus.MINED
+
+
+def _after_mined(rt: Runtime, req: TxRequest, result: dict[str, Any]) -> None:
+    """Off-chain bookkeeping that follows a mined write."""
+    with Session(rt.engine) as session:
+        if req.action in ("root.register", "root.issue") and "root_id" in result:
+            for doc in session.exec(
+                select(InvoiceDocument).where(InvoiceDocument.tx_request_id == req.id)
+            ):
+                doc.root_id = int(result["root_id"])
+                session.add(doc)
+        piece_id = req.params.get("piece_id")
+        if req.action in ("offer.accept", "piece.split", "piece.transfer"):
+            if req.action == "offer.accept":
+                piece_id = req.params.get("piece_id")
+            if piece_id is not None:
+                for fr in session.exec(
+                    select(FinancingRequest).where(
+                        FinancingRequest.piece_id == int(piece_id),
+                        FinancingRequest.status == FinancingStatus.OPEN,
+                    )
+                ):
+                    fr.status = FinancingStatus.CLOSED
+                    session.add(fr)
+        session.commit()
+
+
+@celery_app.task(name="scf.execute_tx", bind=True, max_retries=20)  # type: ignore[untyped-decorator]
+def execute_tx_task(self: Task[Any, Any], request_id: str) -> str | None:
+    """Execute one transaction request (safe to run again: see the module docstring)."""
+    rt = get_runtime()
+    try:
+        status = execute(rt, request_id)
+    except Transient as exc:
+        log.warning("transient failure, will retry", extra={"request": request_id, "err": str(exc)})
+        if self.request.is_eager:
+            return None  # the keeper's recovery sweep picks it up
+        raise self.retry(exc=exc, countdown=min(2**self.request.retries, 30)) from exc
+    return None if status is None else status.value

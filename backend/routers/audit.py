@@ -1,0 +1,125 @@
+"""/v1/audit: read-everything reports for auditors and regulators; `?format=csv` on each."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+from sqlmodel import col, select
+
+from backend.deps import Auditor, MirrorDep, RuntimeDep, SessionDep
+from backend.errors import ERROR_RESPONSES
+from backend.models import Alert
+from backend.routers.common import After, Id40, Limit
+from backend.services import audit as svc
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERROR_RESPONSES)
+Format = Annotated[Literal["json", "csv"], Query(description="csv for a spreadsheet export")]
+
+
+def _out(fmt: str, body: Any, rows: list[dict[str, Any]], name: str) -> Response:
+    if fmt == "csv":
+        return Response(
+            svc.to_csv(rows),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    return JSONResponse(body)
+
+
+@router.get("/events")
+def events(
+    me: Auditor,
+    rt: RuntimeDep,
+    mirror: MirrorDep,
+    from_block: Annotated[int | None, Query(ge=0)] = None,
+    to_block: Annotated[int | None, Query(ge=0)] = None,
+    contract: Literal["registry", "token", "receivables"] | None = None,
+    event: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z]+$")] = None,
+    party: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
+    cursor: After = 0,
+    limit: Limit = 100,
+    format: Format = "json",
+) -> Response:
+    """Ledger events by block range, contract, event name, party; cursor pagination."""
+    items, nxt = svc.events(
+        rt=rt,
+        mirror=mirror,
+        from_block=from_block,
+        to_block=to_block,
+        contract=contract,
+        event=event,
+        party=party,
+        after=cursor,
+        limit=limit,
+    )
+    return _out(format, {"items": items, "next_cursor": nxt}, items, "events")
+
+
+@router.get("/roots/{root_id}")
+def root_tree(
+    root_id: Id40, me: Auditor, rt: RuntimeDep, mirror: MirrorDep, format: Format = "json"
+) -> Response:
+    """A receivable with its whole piece tree and its history."""
+    tree = svc.root_tree(rt=rt, mirror=mirror, root_id=root_id)
+    return _out(format, tree, tree["history"], f"root-{root_id}")
+
+
+@router.get("/holdings")
+def holdings(
+    me: Auditor,
+    rt: RuntimeDep,
+    mirror: MirrorDep,
+    block: Annotated[int | None, Query(ge=0, description="default: the mirror's cursor")] = None,
+    format: Format = "json",
+) -> Response:
+    """Who held which piece at the end of `block`."""
+    at = rt.mirror_cursor() if block is None else block
+    rows = svc.holdings_at(rt=rt, mirror=mirror, block=at)
+    return _out(format, {"block": at, "holdings": rows}, rows, f"holdings-{at}")
+
+
+@router.get("/exposure")
+def exposure(
+    me: Auditor,
+    rt: RuntimeDep,
+    mirror: MirrorDep,
+    format: Format = "json",
+    by: Literal["debtor", "financier"] = "debtor",
+) -> Response:
+    """Outstanding by debtor, and financiers' exposure by debtor."""
+    body = svc.exposure(rt=rt, mirror=mirror)
+    return _out(format, body, body[f"by_{by}"], f"exposure-{by}")
+
+
+@router.get("/aging")
+def aging(me: Auditor, rt: RuntimeDep, mirror: MirrorDep, format: Format = "json") -> Response:
+    """Outstanding receivables by days overdue: current, 1-30, 31-90, >90."""
+    body = svc.aging(rt=rt, mirror=mirror)
+    return _out(format, body, body["receivables"], "aging")
+
+
+@router.get("/reconciliation")
+def reconciliation(me: Auditor, rt: RuntimeDep, format: Format = "json") -> Response:
+    """The mirror compared field by field with the chain at the mirror's cursor."""
+    body = svc.reconciliation(rt=rt)
+    return _out(format, body, body["mismatches"], "reconciliation")
+
+
+@router.get("/alerts")
+def alerts(
+    me: Auditor, session: SessionDep, limit: Limit = 100, format: Format = "json"
+) -> Response:
+    """What the keeper found wrong (reconciliation mismatches)."""
+    rows = [
+        {
+            "id": a.id,
+            "kind": a.kind,
+            "message": a.message,
+            "details": a.details,
+            "created_at": a.created_at.isoformat(),
+        }
+        for a in session.exec(select(Alert).order_by(col(Alert.id).desc()).limit(limit)).all()
+    ]
+    return _out(format, {"items": rows}, rows, "alerts")

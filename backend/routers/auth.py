@@ -1,0 +1,73 @@
+"""/v1/auth: challenge login, API keys, who am I."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from backend.deps import CurrentMember, MirrorDep, RuntimeDep, SessionDep, member_row
+from backend.errors import ERROR_RESPONSES, Forbidden
+from backend.models import ApiKeyPublic
+from backend.schemas import (
+    ApiKeyCreated,
+    ApiKeyIn,
+    ChallengeIn,
+    ChallengeOut,
+    LoginIn,
+    MePublic,
+    TokenOut,
+)
+from backend.services import auth
+from backend.services.views import role_names
+from chain.enums import MemberStatus
+
+router = APIRouter(prefix="/v1", tags=["auth"], responses=ERROR_RESPONSES)
+
+
+@router.post("/auth/challenge", response_model=ChallengeOut)
+def challenge(body: ChallengeIn, rt: RuntimeDep, session: SessionDep) -> ChallengeOut:
+    """A single-use, short-lived message for `address` to sign (EIP-191)."""
+    return auth.create_challenge(rt=rt, session=session, address=body.address)
+
+
+@router.post("/auth/login", response_model=TokenOut)
+def login(body: LoginIn, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep) -> TokenOut:
+    """Exchange a signed challenge for a bearer token; only active members may log in."""
+    address, token = auth.login(
+        rt=rt, session=session, challenge_id=body.challenge_id, signature=body.signature
+    )
+    row = member_row(mirror, rt, address)
+    if row is None:
+        raise Forbidden("not a member of the ledger", code="NotMember")
+    if row.status != MemberStatus.ACTIVE:
+        raise Forbidden("this member is suspended", code="MemberSuspended")
+    return token
+
+
+@router.get("/me", response_model=MePublic)
+def me(member: CurrentMember, rt: RuntimeDep) -> MePublic:
+    return MePublic(
+        address=member.address,
+        roles=role_names(int(member.roles)),
+        credit_limit=member.credit_limit,
+        credit_used=member.credit_used,
+        custodial=rt.has_key(member.address),
+    )
+
+
+@router.post("/auth/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
+def create_api_key(body: ApiKeyIn, member: CurrentMember, session: SessionDep) -> ApiKeyCreated:
+    """A key for a machine client of this member; the key is shown once."""
+    return auth.create_api_key(session=session, address=member.address, name=body.name)
+
+
+@router.get("/auth/api-keys", response_model=list[ApiKeyPublic])
+def list_api_keys(member: CurrentMember, session: SessionDep) -> list[ApiKeyPublic]:
+    return [
+        ApiKeyPublic.model_validate(k, from_attributes=True)
+        for k in auth.list_api_keys(session=session, me=member)
+    ]
+
+
+@router.delete("/auth/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_api_key(key_id: str, member: CurrentMember, session: SessionDep) -> None:
+    auth.revoke_api_key(session=session, me=member, key_id=key_id)

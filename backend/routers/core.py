@@ -1,0 +1,151 @@
+"""/v1/payables: a core enterprise confirms, rejects, issues and repays; credit usage."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+
+from backend.deps import CoreEnterprise, IdempotencyDep, MirrorDep, RuntimeDep, SessionDep, WaitDep
+from backend.errors import ERROR_RESPONSES
+from backend.routers.common import After, Id40, Limit
+from backend.schemas import (
+    CreditOut,
+    InvoiceCreated,
+    InvoiceIn,
+    RejectIn,
+    RepayIn,
+    RootOut,
+    TxRequestOut,
+)
+from backend.services import core as svc
+from backend.services import supplier
+from backend.services.tx import respond
+from backend.services.views import root_row
+
+router = APIRouter(prefix="/v1", tags=["core enterprise"], responses=ERROR_RESPONSES)
+ACCEPTED = status.HTTP_202_ACCEPTED
+PayableFilter = Literal[
+    "registered", "confirmed", "rejected", "cancelled", "overdue", "settled", "outstanding"
+]
+
+
+@router.get("/payables", response_model=list[RootOut])
+def list_payables(
+    me: CoreEnterprise,
+    rt: RuntimeDep,
+    mirror: MirrorDep,
+    status_: Annotated[
+        PayableFilter | None,
+        Query(alias="status", description="registered = awaiting confirmation"),
+    ] = None,
+    limit: Limit = 100,
+    after: After = 0,
+) -> list[RootOut]:
+    return svc.list_payables(rt=rt, mirror=mirror, me=me, status=status_, limit=limit, after=after)
+
+
+@router.get("/payables/credit", response_model=CreditOut)
+def credit(me: CoreEnterprise, rt: RuntimeDep, mirror: MirrorDep) -> CreditOut:
+    """Credit limit, usage, and outstanding payables."""
+    return svc.credit(rt=rt, mirror=mirror, me=me)
+
+
+@router.post("/payables", response_model=InvoiceCreated, status_code=ACCEPTED)
+def issue(
+    body: InvoiceIn,
+    me: CoreEnterprise,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> InvoiceCreated:
+    """Issue a confirmed payable to the invoice's seller in one step."""
+    doc, req = supplier.originate(
+        rt=rt,
+        session=session,
+        mirror=mirror,
+        me=me,
+        body=body,
+        issue=True,
+        idem=idem,
+        wait=wait,
+    )
+    tx = respond(rt, req)
+    if doc.id:
+        session.refresh(doc)
+    root = root_row(mirror, rt, doc.root_id) if doc.root_id else None
+    return InvoiceCreated(invoice=supplier.invoice_out(doc, root), transaction=tx)
+
+
+@router.post("/payables/{root_id}/confirm", response_model=TxRequestOut, status_code=ACCEPTED)
+def confirm(
+    root_id: Id40,
+    me: CoreEnterprise,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    """Confirm (确权) a registered invoice: it becomes a receivable against the credit limit."""
+    return respond(
+        rt,
+        svc.confirm(
+            rt=rt, session=session, mirror=mirror, me=me, root_id=root_id, idem=idem, wait=wait
+        ),
+    )
+
+
+@router.post("/payables/{root_id}/reject", response_model=TxRequestOut, status_code=ACCEPTED)
+def reject(
+    root_id: Id40,
+    body: RejectIn,
+    me: CoreEnterprise,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    return respond(
+        rt,
+        svc.reject(
+            rt=rt,
+            session=session,
+            mirror=mirror,
+            me=me,
+            root_id=root_id,
+            reason=body.reason,
+            idem=idem,
+            wait=wait,
+        ),
+    )
+
+
+@router.post("/payables/{root_id}/repay", response_model=TxRequestOut, status_code=ACCEPTED)
+def repay(
+    root_id: Id40,
+    body: RepayIn,
+    me: CoreEnterprise,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    """Pay (part of) what is owed into escrow; the keeper distributes it to the holders."""
+    return respond(
+        rt,
+        svc.repay(
+            rt=rt,
+            session=session,
+            mirror=mirror,
+            me=me,
+            root_id=root_id,
+            amount=body.amount,
+            idem=idem,
+            wait=wait,
+        ),
+    )

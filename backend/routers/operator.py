@@ -1,0 +1,269 @@
+"""/v1/operator and /v1/members: onboarding, roles, status, credit limits, cash, pause."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from pydantic import TypeAdapter
+from sqlmodel import col, select
+
+from backend.deps import (
+    Auditor,
+    IdempotencyDep,
+    MirrorDep,
+    Operator,
+    RuntimeDep,
+    SessionDep,
+    WaitDep,
+    member_row,
+)
+from backend.errors import ERROR_RESPONSES, NotFound
+from backend.routers.common import Address, AddressPath, Limit
+from backend.schemas import (
+    CashIn,
+    CreditLimitIn,
+    MemberCreated,
+    MemberIn,
+    MemberOut,
+    RolesIn,
+    StatusIn,
+    TxRequestOut,
+)
+from backend.services import operator as svc
+from backend.services.tx import respond
+from backend.services.views import member_out
+from indexer.models import Member
+
+router = APIRouter(prefix="/v1", tags=["operator"], responses=ERROR_RESPONSES)
+_address = TypeAdapter(Address)
+ACCEPTED = status.HTTP_202_ACCEPTED
+
+
+def _checked(address: str) -> str:
+    from pydantic import ValidationError
+
+    from backend.errors import InvalidInput
+
+    try:
+        return _address.validate_python(address)
+    except ValidationError as exc:
+        raise InvalidInput("address must be EIP-55 checksummed", code="InvalidAddress") from exc
+
+
+@router.post("/operator/members", response_model=MemberCreated, status_code=ACCEPTED)
+def onboard(
+    body: MemberIn,
+    me: Operator,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> MemberCreated:
+    """Admit a member; without `address` the server generates and holds its key (custodial)
+    and returns an API key for it, once."""
+    return svc.onboard(
+        rt=rt, session=session, mirror=mirror, me=me, body=body, idem=idem, wait=wait
+    )
+
+
+@router.put("/operator/members/{address}/roles", response_model=TxRequestOut, status_code=ACCEPTED)
+def set_roles(
+    address: AddressPath,
+    body: RolesIn,
+    me: Operator,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    return respond(
+        rt,
+        svc.set_roles(
+            rt=rt,
+            session=session,
+            mirror=mirror,
+            me=me,
+            address=_checked(address),
+            roles=list(body.roles),
+            idem=idem,
+            wait=wait,
+        ),
+    )
+
+
+@router.put("/operator/members/{address}/status", response_model=TxRequestOut, status_code=ACCEPTED)
+def set_status(
+    address: AddressPath,
+    body: StatusIn,
+    me: Operator,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    """Suspend or reactivate: a suspended member is refused by the API and the chain at once."""
+    return respond(
+        rt,
+        svc.set_status(
+            rt=rt,
+            session=session,
+            mirror=mirror,
+            me=me,
+            address=_checked(address),
+            status=body.status,
+            idem=idem,
+            wait=wait,
+        ),
+    )
+
+
+@router.put(
+    "/operator/members/{address}/credit-limit",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+)
+def set_credit_limit(
+    address: AddressPath,
+    body: CreditLimitIn,
+    me: Operator,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    return respond(
+        rt,
+        svc.set_credit_limit(
+            rt=rt,
+            session=session,
+            mirror=mirror,
+            me=me,
+            address=_checked(address),
+            credit_limit=body.credit_limit,
+            idem=idem,
+            wait=wait,
+        ),
+    )
+
+
+@router.post("/operator/cash/mint", response_model=TxRequestOut, status_code=ACCEPTED)
+def mint(
+    body: CashIn,
+    me: Operator,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    """Issue settlement cash against a deposit at the settlement bank."""
+    return respond(
+        rt,
+        svc.cash(
+            rt=rt,
+            session=session,
+            mirror=mirror,
+            me=me,
+            action="cash.mint",
+            account=body.account,
+            amount=body.amount,
+            idem=idem,
+            wait=wait,
+        ),
+    )
+
+
+@router.post("/operator/cash/burn", response_model=TxRequestOut, status_code=ACCEPTED)
+def burn(
+    body: CashIn,
+    me: Operator,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    """Redeem a member's settlement cash (paid out off-ledger)."""
+    return respond(
+        rt,
+        svc.cash(
+            rt=rt,
+            session=session,
+            mirror=mirror,
+            me=me,
+            action="cash.burn",
+            account=body.account,
+            amount=body.amount,
+            idem=idem,
+            wait=wait,
+        ),
+    )
+
+
+@router.post("/operator/pause", response_model=TxRequestOut, status_code=ACCEPTED)
+def pause(
+    me: Operator,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    return respond(
+        rt,
+        svc.pause(rt=rt, session=session, mirror=mirror, me=me, paused=True, idem=idem, wait=wait),
+    )
+
+
+@router.post("/operator/unpause", response_model=TxRequestOut, status_code=ACCEPTED)
+def unpause(
+    me: Operator,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    return respond(
+        rt,
+        svc.pause(rt=rt, session=session, mirror=mirror, me=me, paused=False, idem=idem, wait=wait),
+    )
+
+
+@router.get("/members", response_model=list[MemberOut], tags=["audit"])
+def list_members(
+    me: Auditor, rt: RuntimeDep, mirror: MirrorDep, limit: Limit = 100, after: str = ""
+) -> list[MemberOut]:
+    """Every member (auditors, regulators)."""
+    rows = mirror.exec(
+        select(Member)
+        .where(Member.chain_id == rt.chain_id, col(Member.address) > after.lower())
+        .order_by(col(Member.address))
+        .limit(limit)
+    ).all()
+    return [member_out(m) for m in rows]
+
+
+@router.get("/operator/members", response_model=list[MemberOut])
+def operator_members(
+    me: Operator, rt: RuntimeDep, mirror: MirrorDep, limit: Limit = 100, after: str = ""
+) -> list[MemberOut]:
+    """Every member, for the operator."""
+    rows = mirror.exec(
+        select(Member)
+        .where(Member.chain_id == rt.chain_id, col(Member.address) > after.lower())
+        .order_by(col(Member.address))
+        .limit(limit)
+    ).all()
+    return [member_out(m) for m in rows]
+
+
+@router.get("/operator/members/{address}", response_model=MemberOut)
+def get_member(address: AddressPath, me: Operator, rt: RuntimeDep, mirror: MirrorDep) -> MemberOut:
+    row = member_row(mirror, rt, _checked(address))
+    if row is None:
+        raise NotFound(f"no member {address}")
+    return member_out(row)

@@ -1,0 +1,260 @@
+"""/v1 invoices, pieces, financing requests, accepting offers and claims (suppliers, holders)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlmodel import col, select
+
+from backend.deps import (
+    CurrentMember,
+    Holder,
+    IdempotencyDep,
+    MirrorDep,
+    RuntimeDep,
+    SessionDep,
+    Supplier,
+    WaitDep,
+)
+from backend.errors import ERROR_RESPONSES
+from backend.models import FinancingRequest
+from backend.routers.common import After, Id40, Limit
+from backend.schemas import (
+    FinancingIn,
+    FinancingOut,
+    InvoiceCreated,
+    InvoiceIn,
+    InvoiceOut,
+    PieceOut,
+    SplitIn,
+    TransferIn,
+    TxRequestOut,
+)
+from backend.services import financier as fin
+from backend.services import supplier as svc
+from backend.services.tx import respond
+from backend.services.views import (
+    _open_financing_pieces,
+    piece_out,
+    root_row,
+    visible_piece,
+    visible_pieces_clause,
+)
+from chain.enums import PieceStatus
+from indexer.models import Piece
+
+router = APIRouter(prefix="/v1", tags=["supplier"], responses=ERROR_RESPONSES)
+ACCEPTED = status.HTTP_202_ACCEPTED
+
+
+@router.post("/invoices", response_model=InvoiceCreated, status_code=ACCEPTED)
+def register_invoice(
+    body: InvoiceIn,
+    me: Supplier,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> InvoiceCreated:
+    """Store the invoice document, and register its hash and invoice key on the ledger for the
+    buyer (a core enterprise) to confirm."""
+    doc, req = svc.originate(
+        rt=rt,
+        session=session,
+        mirror=mirror,
+        me=me,
+        body=body,
+        issue=False,
+        idem=idem,
+        wait=wait,
+    )
+    tx = respond(rt, req)
+    doc = session.get(type(doc), doc.id) or doc
+    session.refresh(doc) if doc.id else None
+    root = root_row(mirror, rt, doc.root_id) if doc.root_id else None
+    return InvoiceCreated(invoice=svc.invoice_out(doc, root), transaction=tx)
+
+
+@router.get("/invoices", response_model=list[InvoiceOut])
+def list_invoices(
+    me: CurrentMember,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    limit: Limit = 100,
+    after: After = 0,
+) -> list[InvoiceOut]:
+    """Invoices this member sold or bought (auditors and regulators: all)."""
+    return svc.list_invoices(rt=rt, session=session, mirror=mirror, me=me, limit=limit, after=after)
+
+
+@router.get("/invoices/{invoice_id}", response_model=InvoiceOut)
+def get_invoice(
+    invoice_id: int, me: CurrentMember, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
+) -> InvoiceOut:
+    return svc.get_invoice(rt=rt, session=session, mirror=mirror, me=me, invoice_id=invoice_id)
+
+
+@router.post("/receivables/{root_id}/cancel", response_model=TxRequestOut, status_code=ACCEPTED)
+def cancel_invoice(
+    root_id: Id40,
+    me: Supplier,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    """Withdraw a registration the debtor has not confirmed yet."""
+    return respond(
+        rt,
+        svc.cancel(
+            rt=rt, session=session, mirror=mirror, me=me, root_id=root_id, idem=idem, wait=wait
+        ),
+    )
+
+
+@router.get("/pieces", response_model=list[PieceOut])
+def list_pieces(
+    me: CurrentMember,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    held: Annotated[bool, Query(description="Only pieces this member holds now.")] = False,
+    root_id: int | None = None,
+    limit: Limit = 100,
+    after: After = 0,
+) -> list[PieceOut]:
+    """Pieces this member may see: held, passed on, of its invoices or payables."""
+    stmt = select(Piece).where(Piece.chain_id == rt.chain_id, col(Piece.piece_id) > after)
+    clause = visible_pieces_clause(rt, me, financing_pieces=_open_financing_pieces(session))
+    if clause is not None:
+        stmt = stmt.where(clause)
+    if held:
+        stmt = stmt.where(Piece.holder == me.address, Piece.status == int(PieceStatus.ACTIVE))
+    if root_id is not None:
+        stmt = stmt.where(Piece.root_id == root_id)
+    rows = mirror.exec(stmt.order_by(col(Piece.piece_id)).limit(limit)).all()
+    return [piece_out(p, root_row(mirror, rt, p.root_id)) for p in rows]
+
+
+@router.get("/pieces/{piece_id}", response_model=PieceOut)
+def get_piece(
+    piece_id: Id40, me: CurrentMember, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
+) -> PieceOut:
+    p = visible_piece(session, mirror, rt, me, piece_id)
+    return piece_out(p, root_row(mirror, rt, p.root_id))
+
+
+@router.post("/pieces/{piece_id}/split", response_model=TxRequestOut, status_code=ACCEPTED)
+def split(
+    piece_id: Id40,
+    body: SplitIn,
+    me: Holder,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    """Split a held piece among recipients (amounts summing to the piece)."""
+    return respond(
+        rt,
+        svc.split(
+            rt=rt,
+            session=session,
+            mirror=mirror,
+            me=me,
+            piece_id=piece_id,
+            body=body,
+            idem=idem,
+            wait=wait,
+        ),
+    )
+
+
+@router.post("/pieces/{piece_id}/transfer", response_model=TxRequestOut, status_code=ACCEPTED)
+def transfer(
+    piece_id: Id40,
+    body: TransferIn,
+    me: Holder,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    """Pass a whole piece on to another supplier or financier."""
+    return respond(
+        rt,
+        svc.transfer(
+            rt=rt,
+            session=session,
+            mirror=mirror,
+            me=me,
+            piece_id=piece_id,
+            to=body.to,
+            idem=idem,
+            wait=wait,
+        ),
+    )
+
+
+@router.post("/pieces/{piece_id}/claim", response_model=TxRequestOut, status_code=ACCEPTED)
+def claim(
+    piece_id: Id40,
+    me: Holder,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    """Pull what a held piece is owed now (the keeper also pushes it)."""
+    return respond(
+        rt,
+        svc.claim(
+            rt=rt, session=session, mirror=mirror, me=me, piece_id=piece_id, idem=idem, wait=wait
+        ),
+    )
+
+
+@router.post("/financing-requests", response_model=FinancingOut, status_code=201)
+def request_financing(
+    body: FinancingIn, me: Holder, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
+) -> FinancingOut:
+    """Ask financiers for offers on a held piece (amount wanted, maximum annual rate)."""
+    fr = svc.request_financing(rt=rt, session=session, mirror=mirror, me=me, body=body)
+    return fin.financing_out(fr, mirror, rt)
+
+
+@router.post("/financing-requests/{request_id}/cancel", response_model=FinancingOut)
+def cancel_financing(
+    request_id: int, me: Holder, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
+) -> FinancingOut:
+    fr = svc.cancel_financing(session=session, me=me, request_id=request_id)
+    return fin.financing_out(fr, mirror, rt)
+
+
+@router.post("/offers/{offer_id}/accept", response_model=TxRequestOut, status_code=ACCEPTED)
+def accept_offer(
+    offer_id: Id40,
+    me: Holder,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: IdempotencyDep,
+    wait: WaitDep,
+) -> TxRequestOut:
+    """Sell the piece to the offer's financier: piece and cash swap in one transaction."""
+    return respond(
+        rt,
+        svc.accept_offer(
+            rt=rt, session=session, mirror=mirror, me=me, offer_id=offer_id, idem=idem, wait=wait
+        ),
+    )
+
+
+__all__ = ["FinancingRequest"]

@@ -1,0 +1,238 @@
+"""Everything a process of the backend holds once: chain connection, contracts, engines, keys,
+and (in the embedded profile) the in-process indexer. The API, the workers and the keeper each
+build one from the same settings."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from backend.db import make_engine, session_scope, upgrade
+from backend.errors import Conflict
+from backend.models import CustodyKey
+from backend.security import KeyVault, TokenIssuer
+from backend.settings import BackendSettings
+from chain.connection import ChainConnection, connect, dev_account
+from chain.consortium import entity_id
+from chain.deploy import Contracts, Deployment, deploy
+from chain.outbox import OutboxSender
+from chain.settings import ChainSettings
+from indexer.runner import Indexer
+from indexer.settings import IndexerSettings
+
+log = logging.getLogger(__name__)
+
+KEEPER_DEV_INDEX = 9_999
+
+
+@dataclass
+class Runtime:
+    settings: BackendSettings
+    chain_settings: ChainSettings
+    indexer_settings: IndexerSettings
+    conn: ChainConnection
+    deployment: Deployment
+    contracts: Contracts
+    sender: OutboxSender
+    engine: Engine
+    mirror: Engine
+    vault: KeyVault
+    tokens: TokenIssuer
+    operator: LocalAccount
+    keeper: LocalAccount
+    indexer: Indexer | None = None
+    _accounts: dict[str, LocalAccount] = field(default_factory=dict)
+    _accounts_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def chain_id(self) -> int:
+        return self.deployment.chain_id
+
+    # -- custody ---------------------------------------------------------------------------
+
+    def store_key(self, account: LocalAccount) -> None:
+        """Take `account`'s key into custody (encrypted); a no-op if already held."""
+        address = account.address.lower()
+        with session_scope(self.engine) as session:
+            if session.get(CustodyKey, address) is not None:
+                return
+            nonce, ciphertext = self.vault.seal(address=address, private_key=bytes(account.key))
+            session.add(CustodyKey(address=address, nonce=nonce, ciphertext=ciphertext))
+        with self._accounts_lock:
+            self._accounts[address] = account
+
+    def has_key(self, address: str) -> bool:
+        address = address.lower()
+        if address in self._accounts:
+            return True
+        with Session(self.engine) as session:
+            return session.get(CustodyKey, address) is not None
+
+    def account_for(self, address: str) -> LocalAccount:
+        """The custodial signer for `address`, decrypted once per process."""
+        address = address.lower()
+        with self._accounts_lock:
+            cached = self._accounts.get(address)
+        if cached is not None:
+            return cached
+        if address == self.keeper.address.lower():
+            return self.keeper
+        with Session(self.engine) as session:
+            row = session.get(CustodyKey, address)
+        if row is None:
+            raise Conflict(
+                f"{address} is not a custodial member: the server holds no key to sign for it",
+                code="SignerNotCustodial",
+            )
+        account = self.vault.open(address=address, nonce=row.nonce, ciphertext=row.ciphertext)
+        with self._accounts_lock:
+            self._accounts[address] = account
+        return account
+
+    # -- mirror ----------------------------------------------------------------------------
+
+    def mirror_cursor(self) -> int:
+        """The last block the mirror covers (-1 if not attached yet)."""
+        with self.mirror.connect() as conn:
+            value = conn.execute(
+                text("SELECT cursor_block FROM indexer_state WHERE chain_id = :c"),
+                {"c": self.chain_id},
+            ).scalar()
+        return -1 if value is None else int(value)
+
+    def close(self) -> None:
+        if self.indexer is not None:
+            self.indexer.close()
+            self.indexer.engine.dispose()
+            self.indexer = None
+        self.engine.dispose()
+        self.mirror.dispose()
+        self.conn.close()
+
+
+def _embedded_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="scf-embedded-"))
+
+
+def build_runtime(
+    settings: BackendSettings,
+    *,
+    chain_settings: ChainSettings | None = None,
+    indexer_settings: IndexerSettings | None = None,
+) -> Runtime:
+    """Connect, deploy or attach, migrate the backend's tables, start the indexer if asked."""
+    chain_settings = chain_settings or (
+        ChainSettings(profile="tester") if settings.embedded else ChainSettings()
+    )
+    indexer_settings = indexer_settings or IndexerSettings()
+    database_url = settings.database_url
+    mirror_url = settings.mirror_database_url or indexer_settings.database_url
+    if settings.embedded and settings.should_deploy:
+        # A fresh chain each start: its mirror and off-chain state must be fresh too.
+        fields = settings.model_fields_set
+        workdir = _embedded_dir()
+        if "database_url" not in fields:
+            database_url = f"sqlite:///{workdir / 'backend.sqlite3'}"
+        if "mirror_database_url" not in fields:
+            mirror_url = f"sqlite:///{workdir / 'mirror.sqlite3'}"
+    conn = connect(chain_settings)
+    try:
+        operator = _operator(settings)
+        keeper = _keeper(settings)
+        if conn.profile != "rpc":
+            for acct in (operator, keeper):
+                if conn.w3.eth.get_balance(acct.address) == 0:
+                    conn.fund(acct.address)
+        sender = OutboxSender(conn)
+        if settings.should_deploy:
+            deployment = deploy(
+                conn, operator=operator, operator_entity_id=entity_id("operator"), sender=sender
+            )
+            if settings.deployment_path is not None:
+                deployment.save(settings.deployment_path)
+        else:
+            deployment = Deployment.load(settings.deployment_path or chain_settings.deployment_path)
+        pool = {"pool_size": 20, "max_overflow": 60}
+        engine = make_engine(database_url, **pool)
+        upgrade(engine)
+        mirror = engine if mirror_url == database_url else make_engine(mirror_url, **pool)
+        runtime = Runtime(
+            settings=settings,
+            chain_settings=chain_settings,
+            indexer_settings=indexer_settings,
+            conn=conn,
+            deployment=deployment,
+            contracts=Contracts.bind(conn.w3, deployment, chain_settings.build_dir),
+            sender=sender,
+            engine=engine,
+            mirror=mirror,
+            vault=KeyVault.from_settings(settings),
+            tokens=TokenIssuer.from_settings(settings),
+            operator=operator,
+            keeper=keeper,
+        )
+        runtime.store_key(operator)
+        if settings.should_run_indexer:
+            from indexer.db import upgrade as upgrade_mirror
+
+            # The writer has its own engine: readers holding connections never starve it.
+            writer = make_engine(mirror_url)
+            upgrade_mirror(writer)
+            indexer = Indexer(
+                w3=conn.w3, deployment=deployment, engine=writer, settings=indexer_settings
+            )
+            indexer.attach()
+            indexer.start()
+            runtime.indexer = indexer
+            # Serve nothing from a mirror that has not caught up with what is already there.
+            indexer.wait_for_block(conn.w3.eth.block_number, timeout=settings.wait_timeout_seconds)
+        return runtime
+    except BaseException:
+        conn.close()
+        raise
+
+
+def _operator(settings: BackendSettings) -> LocalAccount:
+    if settings.operator_key is not None:
+        account: LocalAccount = Account.from_key(settings.operator_key.get_secret_value())
+        return account
+    return dev_account(0)
+
+
+def _keeper(settings: BackendSettings) -> LocalAccount:
+    if settings.keeper_key is not None:
+        account: LocalAccount = Account.from_key(settings.keeper_key.get_secret_value())
+        return account
+    return dev_account(KEEPER_DEV_INDEX)
+
+
+# -- the process-wide runtime (workers build it lazily) -----------------------------------------
+
+_current: Runtime | None = None
+_current_lock = threading.Lock()
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    global _current
+    with _current_lock:
+        _current = runtime
+
+
+def get_runtime() -> Runtime:
+    """The process's runtime; a worker builds it from the environment on first use."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = build_runtime(BackendSettings(deploy=False, run_indexer=False))
+        return _current
+
+
+__all__ = ["Runtime", "build_runtime", "get_runtime", "set_runtime"]

@@ -1,0 +1,368 @@
+"""Request and response bodies of the API (not table classes), with their limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from eth_utils.address import is_checksum_address
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from backend.models import TxStatus
+
+MAX_AMOUNT = 2**96  # the contracts store piece amounts as uint96
+MAX_TENOR_DAYS = 10 * 365
+
+
+def _checksummed(value: str) -> str:
+    if not is_checksum_address(value):
+        raise ValueError("address must be 0x-prefixed, 40 hex digits, EIP-55 checksummed")
+    return value
+
+
+Address = Annotated[
+    str,
+    AfterValidator(_checksummed),
+    Field(examples=["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"]),
+]
+Amount = Annotated[
+    int,
+    Field(
+        gt=0,
+        lt=MAX_AMOUNT,
+        description="Integer minor units (fen/cents); below 2^96.",
+        examples=[100_000_00],
+    ),
+]
+RateBps = Annotated[int, Field(ge=0, le=100_000, description="Annual rate, basis points.")]
+Reason = Annotated[str, Field(min_length=1, max_length=500, examples=["disputed delivery"])]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- auth ----------------------------------------------------------------------------------------
+
+
+class ChallengeIn(Strict):
+    address: Address
+
+
+class ChallengeOut(BaseModel):
+    challenge_id: str
+    message: str = Field(description="Sign this exact text (EIP-191 personal_sign).")
+    expires_at: datetime
+
+
+class LoginIn(Strict):
+    challenge_id: str = Field(max_length=64)
+    signature: str = Field(max_length=200, examples=["0x…"])
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
+
+
+class ApiKeyIn(Strict):
+    name: str = Field(min_length=1, max_length=100, examples=["erp-connector"])
+
+
+class ApiKeyCreated(BaseModel):
+    id: str
+    name: str
+    key: str = Field(description="Shown once; only a hash is kept.")
+
+
+class MePublic(BaseModel):
+    address: str
+    roles: list[str]
+    credit_limit: int
+    credit_used: int
+    custodial: bool
+
+
+# -- transactions --------------------------------------------------------------------------------
+
+
+class TxRequestOut(BaseModel):
+    id: str
+    action: str
+    status: TxStatus
+    member: str
+    signer: str
+    tx_hash: str | None = None
+    block_number: int | None = None
+    error_code: str | None = Field(default=None, description="The contract's error name.")
+    error_message: str | None = None
+    error_details: dict[str, Any] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    created_at: datetime
+    updated_at: datetime
+    visible_in_mirror: bool = False
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "id": "5b0c7a8e-4d7f-4a55-a5b8-2f4b9a7d8e11",
+                "action": "root.confirm",
+                "status": "mined",
+                "member": "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
+                "signer": "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
+                "tx_hash": "0x…",
+                "block_number": 42,
+                "result": {},
+                "created_at": "2026-11-27T10:00:00Z",
+                "updated_at": "2026-11-27T10:00:01Z",
+                "visible_in_mirror": True,
+            }
+        },
+    )
+
+
+# -- operator ------------------------------------------------------------------------------------
+
+RoleName = Literal["OPERATOR", "CORE_ENTERPRISE", "SUPPLIER", "FINANCIER", "REGULATOR", "AUDITOR"]
+
+
+class MemberIn(Strict):
+    legal_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="e.g. the unified social credit code",
+        examples=["91310000MA1FL0000X"],
+    )
+    roles: list[RoleName] = Field(min_length=1, examples=[["SUPPLIER"]])
+    address: Address | None = Field(
+        default=None,
+        description="The member's own address; omit to have the server generate "
+        "and hold (custodial) a key.",
+    )
+    credit_limit: int = Field(default=0, ge=0, lt=2**128)
+
+
+class MemberCreated(BaseModel):
+    address: str
+    custodial: bool
+    api_key: str | None = Field(default=None, description="Custodial members only; shown once.")
+    transaction: TxRequestOut
+
+
+class RolesIn(Strict):
+    roles: list[RoleName] = Field(min_length=1)
+
+
+class StatusIn(Strict):
+    status: Literal["active", "suspended"]
+
+
+class CreditLimitIn(Strict):
+    credit_limit: int = Field(ge=0, lt=2**128)
+
+
+class CashIn(Strict):
+    account: Address
+    amount: Amount
+
+
+class MemberOut(BaseModel):
+    address: str
+    roles: list[str]
+    status: str
+    entity_id: str
+    credit_limit: int
+    credit_used: int
+
+
+# -- invoices and pieces -------------------------------------------------------------------------
+
+
+class LineItem(Strict):
+    description: str = Field(min_length=1, max_length=500)
+    quantity: int = Field(gt=0, lt=10**12)
+    unit_price: int = Field(ge=0, lt=MAX_AMOUNT)
+    amount: int = Field(ge=0, lt=MAX_AMOUNT)
+
+
+class InvoiceIn(Strict):
+    """The off-chain invoice; canonicalised and hashed, the hash goes on chain."""
+
+    number: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._/\-]+$", examples=["INV-2026-0001"]
+    )
+    seller: Address
+    buyer: Address
+    amount: Amount
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    issue_date: date
+    due_date: date
+    line_items: list[LineItem] = Field(default_factory=list, max_length=200)
+
+    @model_validator(mode="after")
+    def _sane(self) -> InvoiceIn:
+        today = datetime.now(UTC).date()
+        if self.due_date <= self.issue_date:
+            raise ValueError("due_date must be after issue_date")
+        if self.issue_date.year < 2000 or (self.issue_date - today).days > 31:
+            raise ValueError("issue_date is implausible")
+        if (self.due_date - today).days > MAX_TENOR_DAYS:
+            raise ValueError("due_date is more than 10 years away (the ledger refuses it)")
+        if self.due_date <= today:
+            raise ValueError("due_date must be in the future")
+        if self.line_items and sum(i.amount for i in self.line_items) != self.amount:
+            raise ValueError("line item amounts must sum to the invoice amount")
+        if self.seller == self.buyer:
+            raise ValueError("seller and buyer must differ")
+        return self
+
+
+class InvoiceOut(BaseModel):
+    id: int
+    root_id: int | None
+    number: str
+    seller: str
+    buyer: str
+    amount: int
+    currency: str
+    issue_date: str
+    due_date: str
+    invoice_hash: str
+    invoice_key: str
+    document: dict[str, Any]
+    status: str | None = Field(default=None, description="The root's status on the ledger.")
+    tx_request_id: str
+
+
+class InvoiceCreated(BaseModel):
+    invoice: InvoiceOut
+    transaction: TxRequestOut
+
+
+class RejectIn(Strict):
+    reason: Reason
+
+
+class ReasonIn(Strict):
+    reason: Reason
+
+
+class SplitPart(Strict):
+    to: Address
+    amount: Amount
+
+
+class SplitIn(Strict):
+    parts: list[SplitPart] = Field(min_length=2, max_length=32)
+
+
+class TransferIn(Strict):
+    to: Address
+
+
+class RepayIn(Strict):
+    amount: Amount | None = Field(default=None, description="Default: everything outstanding.")
+
+
+class FinancingIn(Strict):
+    piece_id: int = Field(gt=0, lt=2**40)
+    amount_wanted: Amount
+    max_rate_bps: RateBps
+
+
+class FinancingOut(BaseModel):
+    id: int
+    piece_id: int
+    requester: str
+    amount_wanted: int
+    max_rate_bps: int
+    status: str
+    created_at: datetime
+    piece_amount: int | None = None
+    due_date: int | None = None
+    debtor: str | None = None
+
+
+class OfferIn(Strict):
+    piece_id: int = Field(gt=0, lt=2**40)
+    price: Amount | None = Field(default=None, description="Or give rate_bps to price it.")
+    rate_bps: RateBps | None = None
+    expires_in_seconds: int = Field(default=7 * 86_400, gt=0, le=366 * 86_400)
+
+    @model_validator(mode="after")
+    def _one_price(self) -> OfferIn:
+        if (self.price is None) == (self.rate_bps is None):
+            raise ValueError("give exactly one of price and rate_bps")
+        return self
+
+
+class QuoteOut(BaseModel):
+    piece_id: int
+    amount: int
+    rate_bps: int
+    days: int
+    price: int
+    discount: int
+    due_date: int
+
+
+class PieceOut(BaseModel):
+    piece_id: int
+    root_id: int
+    parent_id: int | None
+    depth: int
+    holder: str
+    amount: int
+    status: str
+    frozen: bool
+    paid_out: int
+    paid: bool
+    debtor: str | None = None
+    due_date: int | None = None
+
+
+class RootOut(BaseModel):
+    root_id: int
+    debtor: str
+    supplier: str
+    face_value: int
+    due_date: int
+    status: str
+    frozen: bool
+    repaid: int
+    distributed: int
+    outstanding: int
+    invoice_hash: str
+    invoice_key: str
+
+
+class OfferOut(BaseModel):
+    offer_id: int
+    piece_id: int
+    financier: str
+    price: int
+    expiry: int
+    status: str
+    seller: str | None
+
+
+class CreditOut(BaseModel):
+    credit_limit: int
+    credit_used: int
+    available: int
+    outstanding_payables: int
+
+
+class HoldingOut(BaseModel):
+    piece: PieceOut
+    expected: int = Field(description="Still to be paid to this piece.")
+    due_date: int
+    root_status: str
+
+
+class Page(BaseModel):
+    items: list[Any]
+    next_cursor: str | None = None

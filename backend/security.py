@@ -1,0 +1,161 @@
+"""Login challenges (EIP-191), bearer tokens, API keys and encryption of custodial keys."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+
+from backend.errors import Unauthenticated
+from backend.settings import PLACEHOLDER, BackendSettings
+
+TOKEN_ALGORITHM = "HS256"
+TOKEN_AUDIENCE = "scf-ledger"
+API_KEY_PREFIX = "scf_"
+
+
+def master_key_bytes(settings: BackendSettings) -> bytes:
+    """The 32-byte master key; the embedded profile derives one from the placeholder."""
+    raw = settings.master_key.get_secret_value()
+    if raw == PLACEHOLDER:
+        return hashlib.sha256(b"scf-ledger embedded placeholder master key").digest()
+    try:
+        key = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        return hashlib.sha256(raw.encode()).digest()
+    return key
+
+
+def _subkey(master: bytes, purpose: str) -> bytes:
+    return hmac.new(master, purpose.encode(), hashlib.sha256).digest()
+
+
+# -- challenges and signatures -----------------------------------------------------------------
+
+
+def challenge_message(*, address: str, nonce: str, expires_at: datetime) -> str:
+    return (
+        "scf-ledger login\n"
+        f"address: {address}\n"
+        f"nonce: {nonce}\n"
+        f"expires: {expires_at.astimezone(UTC).isoformat(timespec='seconds')}"
+    )
+
+
+def recover_signer(message: str, signature: str) -> str:
+    """The address that signed `message` (EIP-191 personal message)."""
+    try:
+        return str(Account.recover_message(encode_defunct(text=message), signature=signature))
+    except Exception as exc:  # malformed signatures raise assorted errors
+        raise Unauthenticated("signature does not verify", code="BadSignature") from exc
+
+
+def sign_message(account: LocalAccount, message: str) -> str:
+    """Client side of the login (used by tests and scripts)."""
+    return account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+
+
+# -- bearer tokens -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenIssuer:
+    secret: bytes
+    lifetime: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: BackendSettings) -> TokenIssuer:
+        return cls(
+            _subkey(master_key_bytes(settings), "token"),
+            timedelta(seconds=settings.token_lifetime_seconds),
+        )
+
+    def issue(self, address: str) -> tuple[str, datetime]:
+        now = datetime.now(UTC)
+        expires = now + self.lifetime
+        claims = {
+            "sub": address,
+            "aud": TOKEN_AUDIENCE,
+            "iat": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+            "jti": secrets.token_hex(8),
+        }
+        return jwt.encode(claims, self.secret, algorithm=TOKEN_ALGORITHM), expires
+
+    def verify(self, token: str) -> str:
+        try:
+            claims = jwt.decode(
+                token, self.secret, algorithms=[TOKEN_ALGORITHM], audience=TOKEN_AUDIENCE
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("token expired", code="TokenExpired") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("invalid token", code="InvalidToken") from exc
+        return str(claims["sub"])
+
+
+# -- API keys ----------------------------------------------------------------------------------
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """(key id, full key shown once, hash of the secret to store)."""
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return key_id, f"{API_KEY_PREFIX}{key_id}_{secret}", hash_secret(secret)
+
+
+def split_api_key(key: str) -> tuple[str, str] | None:
+    if not key.startswith(API_KEY_PREFIX):
+        return None
+    key_id, sep, secret = key[len(API_KEY_PREFIX) :].partition("_")
+    if not sep or not key_id or not secret:
+        return None
+    return key_id, secret
+
+
+def hash_secret(secret: str) -> str:
+    """A 256-bit random secret needs no slow hash: SHA-256 is preimage-resistant enough."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+# -- custodial keys ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyVault:
+    """AES-256-GCM under a subkey of the master key; the address is the associated data, so a
+    ciphertext cannot be moved to another member's row."""
+
+    key: bytes
+
+    @classmethod
+    def from_settings(cls, settings: BackendSettings) -> KeyVault:
+        return cls(_subkey(master_key_bytes(settings), "custody"))
+
+    def seal(self, *, address: str, private_key: bytes) -> tuple[bytes, bytes]:
+        nonce = secrets.token_bytes(12)
+        return nonce, AESGCM(self.key).encrypt(nonce, private_key, address.lower().encode())
+
+    def open(self, *, address: str, nonce: bytes, ciphertext: bytes) -> LocalAccount:
+        key = AESGCM(self.key).decrypt(nonce, ciphertext, address.lower().encode())
+        account: LocalAccount = Account.from_key(key)
+        return account
+
+
+def challenge_expiry(settings: BackendSettings) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=settings.challenge_lifetime_seconds)

@@ -1,0 +1,265 @@
+"""Auditor reports over the mirror: events, provenance trees, holdings as of a block, exposure,
+aging, reconciliation; each also as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import String, cast
+from sqlmodel import Session, col, select
+
+from backend.errors import NotFound
+from backend.runtime import Runtime
+from backend.services.common import chain_now
+from backend.services.views import piece_out, role_names, root_out, root_row
+from chain.enums import PieceStatus, Role, RootStatus
+from indexer.models import Holding, LedgerEvent, Member, Piece, Root
+
+DAY = 86_400
+OUTSTANDING = (int(RootStatus.CONFIRMED), int(RootStatus.OVERDUE))
+
+
+def events(
+    *,
+    rt: Runtime,
+    mirror: Session,
+    from_block: int | None,
+    to_block: int | None,
+    contract: str | None,
+    event: str | None,
+    party: str | None,
+    after: int,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int | None]:
+    stmt = select(LedgerEvent).where(
+        LedgerEvent.chain_id == rt.chain_id, col(LedgerEvent.id) > after
+    )
+    if from_block is not None:
+        stmt = stmt.where(LedgerEvent.block_number >= from_block)
+    if to_block is not None:
+        stmt = stmt.where(LedgerEvent.block_number <= to_block)
+    if contract is not None:
+        stmt = stmt.where(LedgerEvent.contract == contract)
+    if event is not None:
+        stmt = stmt.where(LedgerEvent.event == event)
+    if party is not None:
+        stmt = stmt.where(cast(LedgerEvent.args, String).ilike(f"%{party.lower()[2:]}%"))
+    rows = mirror.exec(stmt.order_by(col(LedgerEvent.id)).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        {
+            "id": e.id,
+            "block_number": e.block_number,
+            "block_hash": e.block_hash,
+            "tx_hash": e.tx_hash,
+            "tx_index": e.tx_index,
+            "log_index": e.log_index,
+            "contract": e.contract,
+            "address": e.address,
+            "event": e.event,
+            "args": e.args,
+        }
+        for e in rows
+    ]
+    return items, (rows[-1].id if more and rows else None)
+
+
+def root_tree(*, rt: Runtime, mirror: Session, root_id: int) -> dict[str, Any]:
+    """A root, its whole piece tree (children nested under parents) and its event history."""
+    root = root_row(mirror, rt, root_id)
+    if root is None:
+        raise NotFound(f"no receivable {root_id}")
+    pieces = mirror.exec(
+        select(Piece)
+        .where(Piece.chain_id == rt.chain_id, Piece.root_id == root_id)
+        .order_by(col(Piece.piece_id))
+    ).all()
+    nodes = {p.piece_id: {**piece_out(p).model_dump(), "children": []} for p in pieces}
+    top: list[dict[str, Any]] = []
+    for p in pieces:
+        if p.parent_id and p.parent_id in nodes:
+            nodes[p.parent_id]["children"].append(nodes[p.piece_id])
+        else:
+            top.append(nodes[p.piece_id])
+    ids = {str(i) for i in nodes}
+    history = []
+    for e in mirror.exec(
+        select(LedgerEvent)
+        .where(LedgerEvent.chain_id == rt.chain_id, LedgerEvent.contract == "receivables")
+        .order_by(col(LedgerEvent.id))
+    ).all():
+        a = e.args
+        touched = (
+            a.get("rootId") == str(root_id)
+            or any(str(a.get(k)) in ids for k in ("pieceId", "parentId", "id"))
+            or any(str(x) in ids for x in a.get("ids", []) or [])
+        )
+        if touched:
+            history.append(
+                {
+                    "block_number": e.block_number,
+                    "tx_hash": e.tx_hash,
+                    "log_index": e.log_index,
+                    "event": e.event,
+                    "args": a,
+                }
+            )
+    return {"root": root_out(root).model_dump(), "pieces": top, "history": history}
+
+
+def holdings_at(*, rt: Runtime, mirror: Session, block: int) -> list[dict[str, Any]]:
+    rows = mirror.exec(
+        select(Holding)
+        .where(
+            Holding.chain_id == rt.chain_id,
+            Holding.from_block <= block,
+            (col(Holding.to_block).is_(None)) | (col(Holding.to_block) > block),
+        )
+        .order_by(col(Holding.piece_id))
+    ).all()
+    return [
+        {
+            "piece_id": h.piece_id,
+            "holder": h.holder,
+            "amount": int(h.amount),
+            "from_block": h.from_block,
+        }
+        for h in rows
+    ]
+
+
+def exposure(*, rt: Runtime, mirror: Session) -> dict[str, list[dict[str, Any]]]:
+    """Outstanding per debtor; per financier, what its held pieces are still owed."""
+    by_debtor: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in mirror.exec(
+        select(Root).where(Root.chain_id == rt.chain_id, col(Root.status).in_(OUTSTANDING))
+    ).all():
+        by_debtor[r.debtor][0] += int(r.face_value) - int(r.repaid)
+        by_debtor[r.debtor][1] += 1
+    financiers = {
+        m.address
+        for m in mirror.exec(select(Member).where(Member.chain_id == rt.chain_id)).all()
+        if m.roles & Role.FINANCIER
+    }
+    by_fin: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for p in mirror.exec(
+        select(Piece).where(Piece.chain_id == rt.chain_id, Piece.status == int(PieceStatus.ACTIVE))
+    ).all():
+        if p.holder not in financiers:
+            continue
+        root = root_row(mirror, rt, p.root_id)
+        if root is None or (root.status not in OUTSTANDING and root.status != RootStatus.SETTLED):
+            continue
+        owed = int(p.amount) - int(p.paid_out)
+        if owed:
+            by_fin[p.holder][root.debtor] += owed
+    return {
+        "by_debtor": [
+            {"debtor": d, "outstanding": v[0], "receivables": v[1]}
+            for d, v in sorted(by_debtor.items())
+        ],
+        "by_financier": [
+            {"financier": f, "debtor": d, "exposure": v}
+            for f, per in sorted(by_fin.items())
+            for d, v in sorted(per.items())
+        ],
+    }
+
+
+BUCKETS = ("current", "1-30", "31-90", ">90")
+
+
+def bucket(days_overdue: int) -> str:
+    if days_overdue <= 0:
+        return "current"
+    if days_overdue <= 30:
+        return "1-30"
+    if days_overdue <= 90:
+        return "31-90"
+    return ">90"
+
+
+def aging(*, rt: Runtime, mirror: Session) -> dict[str, Any]:
+    """Outstanding receivables by days past due (current, 1-30, 31-90, >90)."""
+    now = chain_now(rt)
+    totals: dict[str, dict[str, Any]] = {
+        b: {"bucket": b, "receivables": 0, "outstanding": 0} for b in BUCKETS
+    }
+    rows = []
+    for r in mirror.exec(
+        select(Root)
+        .where(Root.chain_id == rt.chain_id, col(Root.status).in_(OUTSTANDING))
+        .order_by(col(Root.root_id))
+    ).all():
+        outstanding = int(r.face_value) - int(r.repaid)
+        if outstanding <= 0:
+            continue
+        days = -(-(now - r.due_date) // DAY) if now > r.due_date else 0
+        b = bucket(days)
+        totals[b]["receivables"] += 1
+        totals[b]["outstanding"] += outstanding
+        rows.append(
+            {
+                "root_id": r.root_id,
+                "debtor": r.debtor,
+                "due_date": r.due_date,
+                "days_overdue": days,
+                "bucket": b,
+                "outstanding": outstanding,
+                "status": RootStatus(r.status).name.lower(),
+            }
+        )
+    return {"as_of": now, "buckets": list(totals.values()), "receivables": rows}
+
+
+def reconciliation(*, rt: Runtime) -> dict[str, Any]:
+    from indexer.reconcile import reconcile
+
+    report = reconcile(w3=rt.conn.w3, engine=rt.mirror, deployment=rt.deployment)
+    return {
+        "chain_id": report.chain_id,
+        "block": report.block,
+        "ok": report.ok,
+        "checked": report.checked,
+        "mismatches": [
+            {
+                "kind": m.kind,
+                "key": m.key,
+                "field": m.field,
+                "mirror": str(m.mirror),
+                "chain": str(m.chain),
+            }
+            for m in report.mismatches
+        ],
+    }
+
+
+def members(*, rt: Runtime, mirror: Session) -> list[dict[str, Any]]:
+    return [
+        {"address": m.address, "roles": "|".join(role_names(m.roles)), "status": m.status}
+        for m in mirror.exec(select(Member).where(Member.chain_id == rt.chain_id)).all()
+    ]
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    out = io.StringIO()
+    fields = list(rows[0])
+    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, dict | list):
+        import json
+
+        return json.dumps(v, sort_keys=True)
+    return v

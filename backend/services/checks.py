@@ -1,0 +1,89 @@
+"""Refusals the mirror can predict, named exactly as the contracts name them (409)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from backend.deps import member_row
+from backend.errors import refusal
+from backend.runtime import Runtime
+from backend.services.common import chain_now, ledger_status
+from chain.enums import MemberStatus, PieceStatus, Role, RootStatus
+from indexer.models import CashBalance, Piece, Root
+
+
+def not_paused(mirror: Session, rt: Runtime) -> None:
+    status = ledger_status(mirror, rt)
+    if status is not None and status.paused:
+        raise refusal("MemberRegistryPaused", "the ledger is paused")
+
+
+def active_with_role(mirror: Session, rt: Runtime, address: str, roles: Role) -> None:
+    row = member_row(mirror, rt, address)
+    if row is None:
+        raise refusal("MemberRegistryNotMember", "not a member", account=address)
+    if row.status != MemberStatus.ACTIVE:
+        raise refusal("MemberRegistryMemberSuspended", "member is suspended", account=address)
+    if not row.roles & roles:
+        raise refusal(
+            "MemberRegistryMissingRole",
+            "member lacks the role",
+            account=address,
+            anyOfRoles=int(roles),
+        )
+
+
+def cash_of(mirror: Session, rt: Runtime, address: str) -> int:
+    row = mirror.exec(
+        select(CashBalance).where(
+            CashBalance.chain_id == rt.chain_id, CashBalance.address == address.lower()
+        )
+    ).first()
+    return int(row.balance) if row else 0
+
+
+def enough_cash(mirror: Session, rt: Runtime, address: str, amount: int) -> None:
+    balance = cash_of(mirror, rt, address)
+    if balance < amount:
+        raise refusal(
+            "ERC20InsufficientBalance",
+            "not enough settlement cash",
+            sender=address,
+            balance=balance,
+            needed=amount,
+        )
+
+
+def root_status(root: Root, *expected: RootStatus) -> None:
+    if root.status not in expected:
+        raise refusal(
+            "ReceivablesInvalidStatus",
+            f"receivable is {RootStatus(root.status).name.lower()}",
+            rootId=root.root_id,
+            status=root.status,
+        )
+
+
+def movable(mirror: Session, rt: Runtime, piece: Piece, root: Root) -> None:
+    """As the contract's `_requireMovable`: active, not frozen, not locked."""
+    if piece.status != PieceStatus.ACTIVE:
+        raise refusal("ReceivablesPieceNotActive", "piece is not active", pieceId=piece.piece_id)
+    if piece.frozen or root.frozen:
+        raise refusal("ReceivablesPieceFrozen", "piece is frozen", pieceId=piece.piece_id)
+    if chain_now(rt) >= root.due_date:
+        raise refusal(
+            "ReceivablesPieceLocked",
+            "piece is locked from its due date",
+            pieceId=piece.piece_id,
+            dueDate=root.due_date,
+        )
+
+
+def holder(piece: Piece, address: str) -> None:
+    if piece.holder != address.lower():
+        raise refusal(
+            "ReceivablesNotHolder",
+            "you do not hold this piece",
+            pieceId=piece.piece_id,
+            account=address,
+        )

@@ -1,0 +1,17 @@
+"""Helpers shared by the party services: chain time, ledger status, entity ids."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from backend.runtime import Runtime
+from indexer.models import LedgerStatus
+
+
+def chain_now(rt: Runtime) -> int:
+    """The latest block's timestamp: the clock the contracts judge by."""
+    return rt.conn.latest_timestamp()
+
+
+def ledger_status(mirror: Session, rt: Runtime) -> LedgerStatus | None:
+    return mirror.exec(select(LedgerStatus).where(LedgerStatus.chain_id == rt.chain_id)).first()

@@ -1,0 +1,212 @@
+"""Financier: financing requests, quotes, offers with escrow, holdings and cash flows."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from backend.deps import Idem, Principal
+from backend.errors import NotFound, refusal
+from backend.models import FinancingRequest, FinancingStatus, TxRequest
+from backend.runtime import Runtime
+from backend.schemas import FinancingOut, HoldingOut, OfferIn, OfferOut, QuoteOut
+from backend.services import checks
+from backend.services.common import chain_now
+from backend.services.tx import submit
+from backend.services.views import (
+    offer_out,
+    piece_out,
+    piece_row,
+    root_row,
+    visible_offer,
+    visible_piece,
+)
+from chain.enums import OfferStatus, PieceStatus, Role, RootStatus
+from chain.pricing import days_to_maturity, discount_price
+from indexer.models import Offer, Piece
+
+
+def financing_out(fr: FinancingRequest, mirror: Session, rt: Runtime) -> FinancingOut:
+    piece = piece_row(mirror, rt, fr.piece_id)
+    root = root_row(mirror, rt, piece.root_id) if piece else None
+    return FinancingOut(
+        id=fr.id or 0,
+        piece_id=fr.piece_id,
+        requester=fr.requester,
+        amount_wanted=int(fr.amount_wanted),
+        max_rate_bps=fr.max_rate_bps,
+        status=fr.status,
+        created_at=fr.created_at,
+        piece_amount=int(piece.amount) if piece else None,
+        due_date=root.due_date if root else None,
+        debtor=root.debtor if root else None,
+    )
+
+
+def list_financing(
+    *, rt: Runtime, session: Session, mirror: Session, me: Principal, limit: int, after: int
+) -> list[FinancingOut]:
+    stmt = select(FinancingRequest).where(col(FinancingRequest.id) > after)
+    if not me.sees_all:
+        mine = FinancingRequest.requester == me.address
+        if me.has(Role.FINANCIER):
+            stmt = stmt.where(mine | (FinancingRequest.status == FinancingStatus.OPEN))
+        else:
+            stmt = stmt.where(mine)
+    rows = session.exec(stmt.order_by(col(FinancingRequest.id)).limit(limit)).all()
+    return [financing_out(fr, mirror, rt) for fr in rows]
+
+
+def quote(
+    *,
+    rt: Runtime,
+    session: Session,
+    mirror: Session,
+    me: Principal,
+    piece_id: int,
+    rate_bps: int,
+) -> QuoteOut:
+    piece = visible_piece(session, mirror, rt, me, piece_id)
+    root = root_row(mirror, rt, piece.root_id)
+    assert root is not None
+    days = days_to_maturity(now=chain_now(rt), due_date=root.due_date)
+    amount = int(piece.amount)
+    price = discount_price(amount, rate_bps=rate_bps, days=days)
+    return QuoteOut(
+        piece_id=piece_id,
+        amount=amount,
+        rate_bps=rate_bps,
+        days=days,
+        price=price,
+        discount=amount - price,
+        due_date=root.due_date,
+    )
+
+
+def post_offer(
+    *,
+    rt: Runtime,
+    session: Session,
+    mirror: Session,
+    me: Principal,
+    body: OfferIn,
+    idem: Idem | None,
+    wait: bool,
+) -> TxRequest:
+    piece = visible_piece(session, mirror, rt, me, body.piece_id)
+    root = root_row(mirror, rt, piece.root_id)
+    assert root is not None
+    checks.not_paused(mirror, rt)
+    checks.movable(mirror, rt, piece, root)
+    if piece.holder == me.address:
+        raise refusal("ReceivablesSelfDealing", "you hold this piece", account=me.address)
+    now = chain_now(rt)
+    if body.price is not None:
+        price = body.price
+    else:
+        assert body.rate_bps is not None
+        days = days_to_maturity(now=now, due_date=root.due_date)
+        price = discount_price(int(piece.amount), rate_bps=body.rate_bps, days=days)
+    if price <= 0 or price > int(piece.amount):
+        raise refusal(
+            "ReceivablesInvalidPrice",
+            "price must be positive and at most the piece's amount",
+            pieceId=piece.piece_id,
+            price=price,
+        )
+    expiry = min(now + body.expires_in_seconds, root.due_date)
+    if expiry <= now:
+        raise refusal("ReceivablesInvalidExpiry", "offer would expire at once", expiry=expiry)
+    checks.enough_cash(mirror, rt, me.address, price)
+    return submit(
+        rt=rt,
+        session=session,
+        member=me,
+        action="offer.post",
+        params={"piece_id": piece.piece_id, "price": price, "expiry": expiry},
+        idem=idem,
+        wait=wait,
+    )
+
+
+def cancel_offer(
+    *,
+    rt: Runtime,
+    session: Session,
+    mirror: Session,
+    me: Principal,
+    offer_id: int,
+    idem: Idem | None,
+    wait: bool,
+) -> TxRequest:
+    offer = visible_offer(mirror, rt, me, offer_id)
+    if offer.status != OfferStatus.OPEN:
+        raise refusal(
+            "ReceivablesOfferNotOpen", "offer is not open", offerId=offer_id, status=offer.status
+        )
+    if offer.financier != me.address and chain_now(rt) < offer.expiry:
+        raise refusal(
+            "ReceivablesNotFinancier", "not your offer", offerId=offer_id, caller=me.address
+        )
+    checks.not_paused(mirror, rt)
+    return submit(
+        rt=rt,
+        session=session,
+        member=me,
+        action="offer.cancel",
+        params={"offer_id": offer_id},
+        idem=idem,
+        wait=wait,
+    )
+
+
+def list_offers(
+    *, rt: Runtime, mirror: Session, me: Principal, status: str | None, limit: int, after: int
+) -> list[OfferOut]:
+    stmt = select(Offer).where(Offer.chain_id == rt.chain_id, col(Offer.offer_id) > after)
+    if not me.sees_all:
+        mine = select(Piece.piece_id).where(
+            Piece.chain_id == rt.chain_id, Piece.holder == me.address
+        )
+        stmt = stmt.where(
+            or_(
+                col(Offer.financier) == me.address,
+                col(Offer.seller) == me.address,
+                col(Offer.piece_id).in_(mine),
+            )
+        )
+    if status is not None:
+        stmt = stmt.where(Offer.status == int(OfferStatus[status.upper()]))
+    rows = mirror.exec(stmt.order_by(col(Offer.offer_id)).limit(limit)).all()
+    return [offer_out(o) for o in rows]
+
+
+def get_offer(*, rt: Runtime, mirror: Session, me: Principal, offer_id: int) -> OfferOut:
+    return offer_out(visible_offer(mirror, rt, me, offer_id))
+
+
+def holdings(*, rt: Runtime, mirror: Session, me: Principal) -> list[HoldingOut]:
+    """The pieces `me` holds now and what each is still to be paid, with its due date."""
+    rows = mirror.exec(
+        select(Piece)
+        .where(
+            Piece.chain_id == rt.chain_id,
+            Piece.holder == me.address,
+            Piece.status == int(PieceStatus.ACTIVE),
+        )
+        .order_by(col(Piece.piece_id))
+    ).all()
+    out = []
+    for p in rows:
+        root = root_row(mirror, rt, p.root_id)
+        if root is None:
+            raise NotFound(f"no receivable {p.root_id}")
+        out.append(
+            HoldingOut(
+                piece=piece_out(p, root),
+                expected=int(p.amount) - int(p.paid_out),
+                due_date=root.due_date,
+                root_status=RootStatus(root.status).name.lower(),
+            )
+        )
+    return out

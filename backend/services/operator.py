@@ -1,0 +1,250 @@
+"""Operator: onboarding, roles, status, credit limits, settlement cash, pause."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+from sqlmodel import Session, select
+
+from backend.deps import Idem, Principal, member_row
+from backend.errors import NotFound, refusal
+from backend.models import TxRequest
+from backend.runtime import Runtime
+from backend.schemas import MemberCreated, MemberIn
+from backend.services import auth
+from backend.services.common import ledger_status
+from backend.services.tx import by_key, replay, respond, submit
+from backend.services.views import roles_from_names
+from chain.consortium import entity_id
+from chain.enums import MemberStatus, Role
+from indexer.models import CashBalance, Member
+
+
+def onboard(
+    *,
+    rt: Runtime,
+    session: Session,
+    mirror: Session,
+    me: Principal,
+    body: MemberIn,
+    idem: Idem | None,
+    wait: bool,
+) -> MemberCreated:
+    roles = roles_from_names(body.roles)
+    if body.credit_limit and not roles & Role.CORE_ENTERPRISE:
+        raise refusal(
+            "MemberRegistryCreditLimitNeedsCoreEnterprise",
+            "only a core enterprise may have a credit limit",
+        )
+    custodial = body.address is None
+    account: LocalAccount | None = None
+    if idem is not None:
+        prior = by_key(session, me.address, idem.key)
+        if prior is not None:
+            req = replay(rt, session, prior, idem, wait)
+            address = str(req.params.get("account", ""))
+            return MemberCreated(
+                address=address, custodial=rt.has_key(address), transaction=respond(rt, req)
+            )
+    if custodial:
+        account = Account.create()
+        address = account.address
+    else:
+        assert body.address is not None
+        address = body.address
+    if member_row(mirror, rt, address) is not None:
+        raise refusal("MemberRegistryAlreadyMember", "already a member", account=address)
+    params: dict[str, Any] = {
+        "account": address,
+        "roles": roles,
+        "entity_id": "0x" + entity_id(body.legal_id).hex(),
+        "credit_limit": body.credit_limit,
+    }
+    if account is not None:
+        rt.store_key(account)
+        if rt.conn.profile != "rpc":
+            rt.conn.fund(account.address)
+    req = submit(
+        rt=rt,
+        session=session,
+        member=me,
+        action="member.add",
+        params=params,
+        idem=idem,
+        wait=wait,
+    )
+    api_key = None
+    if custodial:
+        api_key = auth.create_api_key(session=session, address=address, name="onboarding").key
+    return MemberCreated(
+        address=address, custodial=custodial, api_key=api_key, transaction=respond(rt, req)
+    )
+
+
+def _member(mirror: Session, rt: Runtime, address: str) -> Member:
+    row = member_row(mirror, rt, address)
+    if row is None:
+        raise NotFound(f"no member {address}")
+    return row
+
+
+def set_roles(
+    *,
+    rt: Runtime,
+    session: Session,
+    mirror: Session,
+    me: Principal,
+    address: str,
+    roles: list[str],
+    idem: Idem | None,
+    wait: bool,
+) -> TxRequest:
+    row = _member(mirror, rt, address)
+    value = roles_from_names(roles)
+    if row.credit_limit and not value & Role.CORE_ENTERPRISE:
+        raise refusal(
+            "MemberRegistryCreditLimitNeedsCoreEnterprise",
+            "a member with a credit limit keeps the core enterprise role",
+            account=address,
+        )
+    return submit(
+        rt=rt,
+        session=session,
+        member=me,
+        action="member.roles",
+        params={"account": to_checksum_address(address), "roles": value},
+        idem=idem,
+        wait=wait,
+    )
+
+
+def set_status(
+    *,
+    rt: Runtime,
+    session: Session,
+    mirror: Session,
+    me: Principal,
+    address: str,
+    status: str,
+    idem: Idem | None,
+    wait: bool,
+) -> TxRequest:
+    row = _member(mirror, rt, address)
+    target = MemberStatus.ACTIVE if status == "active" else MemberStatus.SUSPENDED
+    if row.status == target:
+        raise refusal(
+            "MemberRegistryStatusUnchanged", f"member is already {status}", account=address
+        )
+    action = "member.reactivate" if target == MemberStatus.ACTIVE else "member.suspend"
+    return submit(
+        rt=rt,
+        session=session,
+        member=me,
+        action=action,
+        params={"account": to_checksum_address(address)},
+        idem=idem,
+        wait=wait,
+    )
+
+
+def set_credit_limit(
+    *,
+    rt: Runtime,
+    session: Session,
+    mirror: Session,
+    me: Principal,
+    address: str,
+    credit_limit: int,
+    idem: Idem | None,
+    wait: bool,
+) -> TxRequest:
+    row = _member(mirror, rt, address)
+    if not row.roles & Role.CORE_ENTERPRISE:
+        raise refusal(
+            "MemberRegistryCreditLimitNeedsCoreEnterprise",
+            "not a core enterprise",
+            account=address,
+        )
+    return submit(
+        rt=rt,
+        session=session,
+        member=me,
+        action="member.credit_limit",
+        params={"account": to_checksum_address(address), "credit_limit": credit_limit},
+        idem=idem,
+        wait=wait,
+    )
+
+
+def cash(
+    *,
+    rt: Runtime,
+    session: Session,
+    mirror: Session,
+    me: Principal,
+    action: str,
+    account: str,
+    amount: int,
+    idem: Idem | None,
+    wait: bool,
+) -> TxRequest:
+    status = ledger_status(mirror, rt)
+    if status is not None and status.paused:
+        raise refusal("MemberRegistryPaused", "the ledger is paused")
+    row = member_row(mirror, rt, account)
+    if row is None:
+        raise refusal("MemberRegistryNotMember", "not a member", account=account)
+    if action == "cash.burn":
+        bal = mirror.exec(
+            select(CashBalance).where(
+                CashBalance.chain_id == rt.chain_id, CashBalance.address == account.lower()
+            )
+        ).first()
+        balance = int(bal.balance) if bal else 0
+        if balance < amount:
+            raise refusal(
+                "ERC20InsufficientBalance",
+                "not enough cash to burn",
+                sender=account,
+                balance=balance,
+                needed=amount,
+            )
+    elif row.status != MemberStatus.ACTIVE:
+        raise refusal("MemberRegistryMemberSuspended", "member is suspended", account=account)
+    return submit(
+        rt=rt,
+        session=session,
+        member=me,
+        action=action,
+        params={"account": account, "amount": amount},
+        idem=idem,
+        wait=wait,
+    )
+
+
+def pause(
+    *,
+    rt: Runtime,
+    session: Session,
+    mirror: Session,
+    me: Principal,
+    paused: bool,
+    idem: Idem | None,
+    wait: bool,
+) -> TxRequest:
+    status = ledger_status(mirror, rt)
+    if status is not None and status.paused == paused:
+        code = "MemberRegistryAlreadyPaused" if paused else "MemberRegistryNotPaused"
+        raise refusal(code, "already paused" if paused else "not paused")
+    return submit(
+        rt=rt,
+        session=session,
+        member=me,
+        action="ledger.pause" if paused else "ledger.unpause",
+        params={},
+        idem=idem,
+        wait=wait,
+    )

@@ -1,0 +1,105 @@
+"""Backend settings, read from the environment with the `SCF_` prefix (and `.env`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chain.settings import REPO_ROOT
+
+BackendProfile = Literal["embedded", "local", "production"]
+PLACEHOLDER = "change-me"
+DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'backend.sqlite3'}"
+
+
+class SettingsError(ValueError):
+    """The settings cannot be used for the chosen profile (e.g. a placeholder secret)."""
+
+
+class BackendSettings(BaseSettings):
+    """Everything the API, the workers and the keeper need besides the chain and the mirror."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SCF_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    profile: BackendProfile = "embedded"
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL, description="The backend's own tables (off-chain state)."
+    )
+    mirror_database_url: str | None = Field(
+        default=None, description="The indexer's mirror; default SCF_INDEXER_DATABASE_URL."
+    )
+    master_key: SecretStr = Field(
+        default=SecretStr(PLACEHOLDER),
+        description="Encrypts custodial keys and signs tokens; urlsafe base64 of 32 bytes.",
+    )
+    operator_key: SecretStr | None = Field(
+        default=None,
+        description="Hex key of the bootstrap operator, taken into custody at start "
+        "(embedded: the deterministic dev operator).",
+    )
+    keeper_key: SecretStr | None = Field(
+        default=None, description="Hex key the keeper signs distribute/markOverdue with."
+    )
+    deploy: bool | None = Field(
+        default=None,
+        description="Deploy fresh contracts at start (default: only in the embedded profile); "
+        "otherwise attach to the deployment record.",
+    )
+    deployment_path: Path | None = None
+    run_indexer: bool | None = Field(
+        default=None, description="Follow the chain in-process (default: embedded profile)."
+    )
+
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    task_always_eager: bool | None = Field(
+        default=None, description="Run tasks in the caller (default: embedded profile)."
+    )
+    broker_visibility_timeout_seconds: int = 60
+
+    token_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    challenge_lifetime_seconds: int = Field(default=120, ge=10, le=3600)
+    wait_timeout_seconds: float = Field(default=30.0, gt=0)
+    stuck_after_seconds: float = Field(
+        default=60.0, gt=0, description="Recover tx requests left unfinished this long."
+    )
+
+    keeper_batch_size: int = Field(default=20, ge=1, le=500)
+    keeper_max_batches: int = Field(default=20, ge=1)
+    keeper_interval_seconds: float = Field(default=30.0, gt=0)
+    reconcile_interval_seconds: float = Field(default=300.0, gt=0)
+
+    max_document_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_page_size: int = Field(default=500, ge=1)
+    default_page_size: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> BackendSettings:
+        if self.profile != "embedded":
+            if self.master_key.get_secret_value() in ("", PLACEHOLDER):
+                raise SettingsError(
+                    f"SCF_MASTER_KEY must be set to a real key in the {self.profile} profile"
+                )
+            if self.operator_key is None:
+                raise SettingsError(f"SCF_OPERATOR_KEY is required in the {self.profile} profile")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return self.profile == "embedded"
+
+    @property
+    def should_deploy(self) -> bool:
+        return self.embedded if self.deploy is None else self.deploy
+
+    @property
+    def should_run_indexer(self) -> bool:
+        return self.embedded if self.run_indexer is None else self.run_indexer
+
+    @property
+    def eager(self) -> bool:
+        return self.embedded if self.task_always_eager is None else self.task_always_eager

@@ -1,0 +1,177 @@
+"""Implementations of `scf index` and `scf reconcile` (wired in `chain.cli`, imported lazily)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from chain.connection import ChainConnection, connect
+from chain.deploy import Deployment
+from chain.errors import ChainError
+from chain.settings import ChainSettings
+from indexer.db import make_engine, upgrade
+from indexer.errors import IndexerError
+from indexer.logs import configure
+from indexer.reconcile import reconcile
+from indexer.runner import BatchReport, Indexer
+from indexer.settings import IndexerSettings
+
+log = logging.getLogger(__name__)
+
+
+def _indexer_settings(database_url: str | None) -> IndexerSettings:
+    if database_url:
+        return IndexerSettings(database_url=database_url)
+    return IndexerSettings()
+
+
+def _open(
+    chain_overrides: dict[str, object], deployment_path: Path | None
+) -> tuple[ChainConnection, Deployment]:
+    chain_settings = ChainSettings(**chain_overrides)  # type: ignore[arg-type]
+    deployment = Deployment.load(deployment_path or chain_settings.deployment_path)
+    return connect(chain_settings), deployment
+
+
+def run_index(
+    *,
+    console: Console,
+    to_block: int | None,
+    chain_overrides: dict[str, object],
+    deployment_path: Path | None,
+    database_url: str | None,
+    json_logs: bool,
+    progress: bool,
+) -> int:
+    """Backfill to `to_block` and stop, or follow the chain until interrupted."""
+    configure(json_lines=json_logs)
+    settings = _indexer_settings(database_url)
+    try:
+        conn, deployment = _open(chain_overrides, deployment_path)
+    except ChainError as exc:
+        console.print(f"[red]cannot reach the ledger:[/red] {exc}")
+        return 1
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        indexer = Indexer(w3=conn.w3, deployment=deployment, engine=engine, settings=settings)
+        state = indexer.attach()
+        log.info(
+            "indexer attached",
+            extra={"chain_id": state.chain_id, "cursor": state.cursor_block},
+        )
+        try:
+            if progress and (console.is_terminal or to_block is not None):
+                _with_progress(console, indexer, to_block)
+            if to_block is None or indexer.cursor < to_block:
+                indexer.follow(to_block=to_block, on_batch=_log_batch)
+        finally:
+            indexer.close()
+    except IndexerError as exc:
+        console.print(f"[red]indexer stopped:[/red] {exc}")
+        return 1
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130
+    finally:
+        conn.close()
+        engine.dispose()
+    return 0
+
+
+def _log_batch(report: BatchReport) -> None:
+    log.info(
+        "batch",
+        extra={
+            "from_block": report.from_block,
+            "to_block": report.to_block,
+            "events": report.events,
+            "fetch_s": round(report.fetch_seconds, 3),
+            "store_s": round(report.store_seconds, 3),
+        },
+    )
+
+
+def _with_progress(console: Console, indexer: Indexer, to_block: int | None) -> None:
+    """Backfill up to `to_block` (or the current head) with a progress bar and events/s."""
+    start = indexer.cursor
+    total_events = 0
+    t0 = time.perf_counter()
+    columns = (
+        TextColumn("[bold]indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("blocks  {task.fields[events]} events  {task.fields[rate]:,.0f} ev/s"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("index", total=None, events=0, rate=0.0)
+
+        def on_batch(report: BatchReport) -> None:
+            nonlocal total_events
+            total_events += report.events
+            elapsed = max(time.perf_counter() - t0, 1e-9)
+            bar.update(
+                task,
+                completed=report.to_block - start,
+                total=max(report.target_block - start, 1),
+                events=total_events,
+                rate=total_events / elapsed,
+            )
+            _log_batch(report)
+
+        indexer.sync(to_block, on_batch=on_batch)
+    elapsed = time.perf_counter() - t0
+    console.print(
+        f"indexed {total_events} events up to block {indexer.cursor} in {elapsed:.1f}s "
+        f"({total_events / max(elapsed, 1e-9):,.0f} events/s)"
+    )
+
+
+def run_reconcile(
+    *,
+    console: Console,
+    chain_overrides: dict[str, object],
+    deployment_path: Path | None,
+    database_url: str | None,
+    block: int | None,
+) -> int:
+    """Print mismatches between the mirror and the chain; non-zero exit when any."""
+    settings = _indexer_settings(database_url)
+    try:
+        conn, deployment = _open(chain_overrides, deployment_path)
+    except ChainError as exc:
+        console.print(f"[red]cannot reach the ledger:[/red] {exc}")
+        return 2
+    engine = make_engine(settings.database_url)
+    try:
+        report = reconcile(w3=conn.w3, engine=engine, deployment=deployment, block=block)
+    except IndexerError as exc:
+        console.print(f"[red]reconcile failed:[/red] {exc}")
+        return 2
+    finally:
+        conn.close()
+        engine.dispose()
+    checked = ", ".join(f"{v} {k}" for k, v in report.checked.items())
+    console.print(f"chain {report.chain_id} at block {report.block}: checked {checked}")
+    if report.ok:
+        console.print("[green]mirror matches the chain: 0 mismatches[/green]")
+        return 0
+    table = Table(title=f"{len(report.mismatches)} mismatches")
+    for col in ("kind", "key", "field", "mirror", "chain"):
+        table.add_column(col)
+    for m in report.mismatches:
+        table.add_row(m.kind, m.key, m.field, str(m.mirror), str(m.chain))
+    console.print(table)
+    return 1

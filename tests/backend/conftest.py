@@ -1,0 +1,148 @@
+"""Fixtures for the API: an embedded app (eth-tester, SQLite, eager tasks) with a consortium
+onboarded through HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+
+from backend.app import create_app
+from backend.runtime import Runtime
+from backend.security import sign_message
+from backend.settings import BackendSettings
+from chain.connection import dev_account
+from chain.settings import ChainSettings
+
+YUAN = 100
+CREDIT = 10_000_000 * YUAN
+CASH = 5_000_000 * YUAN
+
+# name -> (roles, credit limit, starting cash). Every member is custodial (server-held key,
+# API key) except `auditor`, which holds its own key and logs in by signing a challenge.
+CONSORTIUM: dict[str, tuple[list[str], int, int]] = {
+    "core": (["CORE_ENTERPRISE"], CREDIT, CASH),
+    "tier1": (["SUPPLIER"], 0, 0),
+    "tier2": (["SUPPLIER"], 0, 0),
+    "bank": (["FINANCIER"], 0, CASH),
+    "regulator": (["REGULATOR"], 0, 0),
+    "auditor": (["AUDITOR"], 0, 0),
+}
+
+
+@dataclass
+class Api:
+    """An HTTP client per member (bearer token or API key), and the runtime underneath."""
+
+    client: TestClient
+    rt: Runtime
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    addresses: dict[str, str] = field(default_factory=dict)
+
+    def as_(self, who: str) -> _As:
+        return _As(self, self.headers[who])
+
+    def login(self, account: LocalAccount) -> str:
+        ch = self.client.post("/v1/auth/challenge", json={"address": account.address})
+        assert ch.status_code == 200, ch.text
+        body = ch.json()
+        resp = self.client.post(
+            "/v1/auth/login",
+            json={
+                "challenge_id": body["challenge_id"],
+                "signature": sign_message(account, body["message"]),
+            },
+        )
+        assert resp.status_code == 200, resp.text
+        return str(resp.json()["access_token"])
+
+
+@dataclass
+class _As:
+    api: Api
+    headers: dict[str, str]
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self.api.client.get(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def post(self, url: str, json: Any = None, **kw: Any) -> Any:
+        return self.api.client.post(
+            url, json=json, headers={**self.headers, **kw.pop("headers", {})}, **kw
+        )
+
+    def put(self, url: str, json: Any = None, **kw: Any) -> Any:
+        return self.api.client.put(
+            url, json=json, headers={**self.headers, **kw.pop("headers", {})}, **kw
+        )
+
+    def delete(self, url: str, **kw: Any) -> Any:
+        return self.api.client.delete(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+
+def invoice(seller: str, buyer: str, number: str, amount: int, *, days: int = 90) -> dict[str, Any]:
+    today = datetime.now(UTC).date()
+    return {
+        "number": number,
+        "seller": seller,
+        "buyer": buyer,
+        "amount": amount,
+        "currency": "CNY",
+        "issue_date": today.isoformat(),
+        "due_date": (today + timedelta(days=days)).isoformat(),
+        "line_items": [
+            {"description": "steel coil", "quantity": 1, "unit_price": amount, "amount": amount}
+        ],
+    }
+
+
+def make_api(
+    settings: BackendSettings | None = None, chain_settings: ChainSettings | None = None
+) -> Iterator[Api]:
+    settings = settings or BackendSettings(profile="embedded", wait_timeout_seconds=30)
+    app = create_app(settings, chain_settings=chain_settings)
+    with TestClient(app) as client:
+        rt: Runtime = app.state.runtime
+        api = Api(client, rt)
+        operator = dev_account(0)
+        api.headers["operator"] = {"Authorization": f"Bearer {api.login(operator)}"}
+        api.addresses["operator"] = operator.address
+        own_key = dev_account(1)
+        if rt.conn.profile != "rpc":
+            rt.conn.fund(own_key.address)
+        op = api.as_("operator")
+        for name, (roles, credit, cash) in CONSORTIUM.items():
+            body: dict[str, Any] = {"legal_id": f"USCC-{name}", "roles": roles}
+            if credit:
+                body["credit_limit"] = credit
+            if name == "auditor":
+                body["address"] = own_key.address
+            resp = op.post("/v1/operator/members?wait=true", json=body)
+            assert resp.status_code == 202, resp.text
+            created = resp.json()
+            api.addresses[name] = created["address"]
+            if created["api_key"]:
+                api.headers[name] = {"Authorization": f"Bearer {created['api_key']}"}
+            if cash:
+                r = op.post(
+                    "/v1/operator/cash/mint?wait=true",
+                    json={"account": created["address"], "amount": cash},
+                )
+                assert r.status_code == 202, r.text
+        api.headers["auditor"] = {"Authorization": f"Bearer {api.login(own_key)}"}
+        yield api
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[Api]:
+    """One embedded deployment per test module (building it costs a few seconds)."""
+    yield from make_api()
+
+
+@pytest.fixture
+def fresh_api() -> Iterator[Api]:
+    yield from make_api()

@@ -1,0 +1,121 @@
+"""Derived state from recorded logs, with plain dicts (no chain, no database)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chain.enums import MemberStatus, OfferStatus, PieceStatus, RootStatus
+from indexer.decode import DecodedEvent, ledger_decoder
+from indexer.errors import IndexerError
+from indexer.handlers import LEDGER_KEY, Ledger, apply, needs
+
+DATA = json.loads((Path(__file__).parent / "data" / "lifecycle.json").read_text())
+M = DATA["members"]
+IDS = DATA["ids"]
+
+
+@pytest.fixture(scope="module")
+def events() -> list[DecodedEvent]:
+    dec = ledger_decoder(
+        registry=DATA["registry"], token=DATA["token"], receivables=DATA["receivables"]
+    )
+    return dec.decode_all(DATA["logs"])
+
+
+@pytest.fixture(scope="module")
+def ledger(events: list[DecodedEvent]) -> Ledger:
+    ledger = Ledger()
+    apply(ledger, events)
+    return ledger
+
+
+def test_roots_end_in_their_lifecycle_states(ledger: Ledger) -> None:
+    roots = ledger.rows["root"]
+    assert roots[IDS["r1"]]["status"] == RootStatus.SETTLED
+    assert roots[IDS["r1"]]["repaid"] == roots[IDS["r1"]]["distributed"] == 1_000_000
+    assert roots[IDS["r1"]]["cursor"] == 0
+    assert roots[IDS["r2"]]["status"] == RootStatus.REJECTED
+    assert roots[IDS["r3"]]["status"] == RootStatus.CANCELLED
+    assert roots[IDS["r4"]]["status"] == RootStatus.OVERDUE
+    assert roots[IDS["r4"]]["repaid"] == roots[IDS["r4"]]["distributed"] == 200_000
+    assert roots[IDS["r5"]]["status"] == RootStatus.CONFIRMED
+    assert roots[IDS["r5"]]["debtor"] == M["core2"]
+
+
+def test_pieces_record_parent_depth_holder_and_payouts(ledger: Ledger) -> None:
+    p = ledger.rows["piece"]
+    assert p[IDS["r1"]]["status"] == PieceStatus.SPLIT
+    assert p[IDS["r1"]]["next_id"] == IDS["c2"]
+    assert p[IDS["c2"]]["next_id"] == IDS["c1"]
+    c1, c2 = p[IDS["c1"]], p[IDS["c2"]]
+    assert (c1["parent_id"], c1["depth"], c1["holder"], c1["amount"]) == (
+        IDS["r1"], 1, M["supplier3"], 600_000,
+    )  # fmt: skip
+    assert (c2["holder"], c2["paid_out"], c2["status"]) == (M["bank"], 400_000, PieceStatus.ACTIVE)
+    assert p[IDS["r2"]]["status"] == PieceStatus.VOID
+    assert p[IDS["r4"]]["holder"] == M["supplier2"] and p[IDS["r4"]]["frozen"] is False
+
+
+def test_offers_members_and_cash(ledger: Ledger) -> None:
+    o = ledger.rows["offer"]
+    assert (
+        o[IDS["o1"]]["status"] == OfferStatus.ACCEPTED and o[IDS["o1"]]["seller"] == M["supplier2"]
+    )
+    assert o[IDS["o2"]]["status"] == OfferStatus.CANCELLED and o[IDS["o2"]]["expired"] is False
+    members = ledger.rows["member"]
+    assert members[M["suspended"]]["status"] == MemberStatus.ACTIVE
+    assert members[M["core"]]["credit_used"] == 300_000  # r4 still owes 300k; r1 fully repaid
+    assert members[M["core2"]]["credit_limit"] == 5 * 10**11
+    status = ledger.rows["ledger_status"][LEDGER_KEY]
+    assert status is not None and status["paused"] is False
+    cash = ledger.rows["cash_balance"]
+    total = sum(r["balance"] for r in cash.values() if r is not None)
+    assert total == status["total_supply"] == 6 * 10**11 - 345
+    escrow = cash[DATA["receivables"]]
+    assert escrow is not None and escrow["balance"] == 0
+
+
+def test_holding_history_closes_on_transfer_and_split(ledger: Ledger) -> None:
+    hist = [h for h in ledger.appends["holding"] if h["piece_id"] == IDS["c2"]]
+    assert [(h["holder"], h["to_block"] is None) for h in hist] == [
+        (M["supplier2"], False),
+        (M["bank"], True),
+    ]
+    root_piece = [h for h in ledger.appends["holding"] if h["piece_id"] == IDS["r1"]]
+    assert len(root_piece) == 1 and root_piece[0]["to_block"] is not None
+
+
+def test_append_rows_for_repayments_payments_and_distributions(ledger: Ledger) -> None:
+    assert [r["amount"] for r in ledger.appends["repayment"]] == [400_000, 600_000, 200_000]
+    assert sorted(r["amount"] for r in ledger.appends["piece_payment"]) == [
+        200_000,
+        400_000,
+        600_000,
+    ]
+    assert [d["pieces_visited"] for d in ledger.appends["distribution"]] == [1, 2]
+
+
+def test_journal_keeps_the_prior_image_once_per_row_and_block(events: list[DecodedEvent]) -> None:
+    ledger = Ledger(journal_after=0)
+    apply(ledger, events)
+    seen = [(block, table, key) for block, table, key, _ in ledger.journal]
+    assert len(seen) == len(set(seen))
+    created = next(j for j in ledger.journal if j[1] == "root" and j[2] == IDS["r1"])
+    assert created[3] is None  # the root did not exist before its registration block
+    confirm = [j for j in ledger.journal if j[1] == "root" and j[2] == IDS["r1"]][1]
+    assert confirm[3] is not None and confirm[3]["status"] == RootStatus.REGISTERED
+
+
+def test_needs_lists_every_row_the_handlers_touch(events: list[DecodedEvent]) -> None:
+    wanted = needs(events)
+    rows = {t: dict.fromkeys(keys) for t, keys in wanted.items()}
+    ledger = Ledger(rows, strict=True)  # strict: a row missing from `needs` raises
+    apply(ledger, events)
+
+
+def test_strict_ledger_refuses_rows_it_was_not_given(events: list[DecodedEvent]) -> None:
+    with pytest.raises(IndexerError, match="not loaded"):
+        apply(Ledger(strict=True), events)
