@@ -1,11 +1,16 @@
-"""Implementations of `scf index` and `scf reconcile` (wired in `chain.cli`, imported lazily)."""
+"""`scf index` and `scf reconcile`: the typer commands (composed into the full CLI by
+`backend.cli`) and their implementations."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
+from typing import Annotated, Any
 
+import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -19,7 +24,7 @@ from rich.table import Table
 from chain.connection import ChainConnection, connect
 from chain.deploy import Deployment
 from chain.errors import ChainError
-from chain.settings import ChainSettings
+from chain.settings import ChainSettings, Profile, describe_validation_error
 from indexer.db import make_engine, upgrade
 from indexer.errors import IndexerError
 from indexer.logs import configure
@@ -30,16 +35,97 @@ from indexer.settings import IndexerSettings
 log = logging.getLogger(__name__)
 
 
+app = typer.Typer(help="scf-ledger indexer tools.", no_args_is_help=True)
+console = Console()
+
+
+def _chain_overrides(profile: Profile | None, rpc_url: str | None) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if profile:
+        overrides["profile"] = profile
+    if rpc_url:
+        overrides["rpc_url"] = rpc_url
+    return overrides
+
+
+@app.command("index")
+def index_cmd(
+    to_block: Annotated[
+        int | None, typer.Option("--to-block", help="backfill up to this block and stop")
+    ] = None,
+    profile: Annotated[Profile | None, typer.Option(help="tester|anvil|rpc")] = None,
+    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC URL (rpc profile)")] = None,
+    deployment: Annotated[Path | None, typer.Option(help="deployment record path")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="mirror database URL (default SCF_INDEXER_DATABASE_URL)")
+    ] = None,
+    json_logs: Annotated[bool, typer.Option("--json-logs", help="one JSON object per log")] = False,
+    progress: Annotated[bool, typer.Option(help="progress bar while backfilling")] = True,
+) -> None:
+    """Mirror every ledger event into SQL: follow the chain, or backfill with --to-block.
+
+    Exit codes: 0 done, 1 the indexer stopped (or cannot reach the ledger), 2 bad
+    configuration, 130 interrupted.
+    """
+    code = run_index(
+        console=console,
+        to_block=to_block,
+        chain_overrides=_chain_overrides(profile, rpc_url),
+        deployment_path=deployment,
+        database_url=database_url,
+        json_logs=json_logs,
+        progress=progress,
+    )
+    raise typer.Exit(code)
+
+
+@app.command("reconcile")
+def reconcile_cmd(
+    profile: Annotated[Profile | None, typer.Option(help="tester|anvil|rpc")] = None,
+    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC URL (rpc profile)")] = None,
+    deployment: Annotated[Path | None, typer.Option(help="deployment record path")] = None,
+    database_url: Annotated[str | None, typer.Option(help="mirror database URL")] = None,
+    block: Annotated[
+        int | None, typer.Option(help="compare at this block (default: the mirror's cursor)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Compare the SQL mirror with the chain's current state.
+
+    Exit codes: 0 the mirror matches, 1 mismatches found, 2 cannot reconcile (configuration,
+    unreachable ledger, no mirror).
+    """
+    code = run_reconcile(
+        console=console,
+        chain_overrides=_chain_overrides(profile, rpc_url),
+        deployment_path=deployment,
+        database_url=database_url,
+        block=block,
+        as_json=as_json,
+    )
+    raise typer.Exit(code)
+
+
+class _BadSettings(Exception):
+    pass
+
+
 def _indexer_settings(database_url: str | None) -> IndexerSettings:
-    if database_url:
-        return IndexerSettings(database_url=database_url)
-    return IndexerSettings()
+    try:
+        if database_url:
+            return IndexerSettings(database_url=database_url)
+        return IndexerSettings()
+    except ValidationError as exc:
+        raise _BadSettings(describe_validation_error(exc, "SCF_INDEXER_")) from exc
 
 
 def _open(
     chain_overrides: dict[str, object], deployment_path: Path | None
 ) -> tuple[ChainConnection, Deployment]:
-    chain_settings = ChainSettings(**chain_overrides)  # type: ignore[arg-type]
+    try:
+        chain_settings = ChainSettings(**chain_overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise _BadSettings(describe_validation_error(exc, "SCF_CHAIN_")) from exc
     deployment = Deployment.load(deployment_path or chain_settings.deployment_path)
     return connect(chain_settings), deployment
 
@@ -56,9 +142,12 @@ def run_index(
 ) -> int:
     """Backfill to `to_block` and stop, or follow the chain until interrupted."""
     configure(json_lines=json_logs)
-    settings = _indexer_settings(database_url)
     try:
+        settings = _indexer_settings(database_url)
         conn, deployment = _open(chain_overrides, deployment_path)
+    except _BadSettings as exc:
+        console.print(f"[red]bad configuration:[/red] {exc}")
+        return 2
     except ChainError as exc:
         console.print(f"[red]cannot reach the ledger:[/red] {exc}")
         return 1
@@ -146,23 +235,51 @@ def run_reconcile(
     deployment_path: Path | None,
     database_url: str | None,
     block: int | None,
+    as_json: bool = False,
 ) -> int:
     """Print mismatches between the mirror and the chain; non-zero exit when any."""
-    settings = _indexer_settings(database_url)
     try:
+        settings = _indexer_settings(database_url)
         conn, deployment = _open(chain_overrides, deployment_path)
+    except _BadSettings as exc:
+        console.print(f"[red]bad configuration:[/red] {exc}")
+        return 2
     except ChainError as exc:
         console.print(f"[red]cannot reach the ledger:[/red] {exc}")
         return 2
     engine = make_engine(settings.database_url)
     try:
-        report = reconcile(w3=conn.w3, engine=engine, deployment=deployment, block=block)
+        with console.status("reconciling the mirror with the chain", spinner="dots"):
+            report = reconcile(w3=conn.w3, engine=engine, deployment=deployment, block=block)
     except IndexerError as exc:
         console.print(f"[red]reconcile failed:[/red] {exc}")
         return 2
     finally:
         conn.close()
         engine.dispose()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "chain_id": report.chain_id,
+                    "block": report.block,
+                    "ok": report.ok,
+                    "checked": report.checked,
+                    "mismatches": [
+                        {
+                            "kind": m.kind,
+                            "key": m.key,
+                            "field": m.field,
+                            "mirror": str(m.mirror),
+                            "chain": str(m.chain),
+                        }
+                        for m in report.mismatches
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0 if report.ok else 1
     checked = ", ".join(f"{v} {k}" for k, v in report.checked.items())
     console.print(f"chain {report.chain_id} at block {report.block}: checked {checked}")
     if report.ok:

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-from chain.cli import app
+from indexer.cli import app
 from indexer.db import make_engine, upgrade
 from indexer.errors import ReorgTooDeep, WriterLockError
 from indexer.fetch import RpcSource
@@ -213,7 +213,8 @@ def test_kill_9_mid_backfill_and_restart_loses_and_duplicates_nothing(
         "SCF_INDEXER_MAX_BLOCK_RANGE": "2",
     }
     cmd = [
-        str(Path(sys.executable).parent / "scf"), "index", "--to-block", str(head),
+        sys.executable, "-c", "from indexer.cli import app; app()",
+        "index", "--to-block", str(head),
         "--deployment", str(deployment_path), "--no-progress",
     ]  # fmt: skip
     rng = random.Random(7)
