@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMPS := .stamps
 
-.PHONY: venv node contracts test lint run clean lock
+.PHONY: venv node contracts test e2e lint run demo walkthrough clean lock
 
 venv: $(STAMPS)/venv
 
@@ -34,8 +34,21 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The API on http://127.0.0.1:$(PORT) (embedded profile), with a seeded demo consortium.
+PORT ?= 8000
 run: venv
-	$(BIN)/scf demo
+	$(BIN)/scf serve --seed --port $(PORT)
+
+# The story over HTTP against the running API (or an in-process one when none answers).
+demo: venv
+	$(BIN)/scf demo --api-url http://127.0.0.1:$(PORT)
+
+# The contract-level walk-through (gas per step), no API.
+walkthrough: venv
+	$(BIN)/scf walkthrough
+
+e2e: venv
+	$(BIN)/pytest -q tests/e2e
 
 lock: venv
 	{ echo "# Full pinned environment (from pip freeze, project excluded). Regenerate: make lock"; \

@@ -1,22 +1,29 @@
-"""`scf` command line: compile, deploy, demo."""
+"""Chain commands of `scf` (compile, deploy, walkthrough); composed into the full CLI by
+`backend.cli`. This module imports nothing above `chain`."""
 
 from __future__ import annotations
 
-import importlib
+import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from eth_utils.crypto import keccak
+from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from web3.types import TxReceipt
 
-from chain.connection import connect, dev_account
-from chain.errors import ChainError
-from chain.settings import ChainSettings, Profile
+from chain.connection import ChainConnection, connect, dev_account
+from chain.errors import ChainError, ProfileError
+from chain.settings import ChainSettings, Profile, describe_validation_error
+from chain.tx import TxSender
 
-app = typer.Typer(help="scf-ledger tools.", no_args_is_help=True)
+app = typer.Typer(help="scf-ledger chain tools.", no_args_is_help=True)
 console = Console()
+err = Console(stderr=True)
 
 
 @app.callback()
@@ -42,163 +49,110 @@ def compile_cmd(
     if optimizer_runs is not None:
         overrides["optimizer_runs"] = optimizer_runs
     try:
-        artifacts = compile_contracts(ChainSettings(**overrides))
+        artifacts = compile_contracts(load_chain_settings(**overrides))
     except ChainError as exc:
-        console.print(f"[red]compile failed:[/red] {exc}")
+        err.print(f"[red]compile failed:[/red] {exc}")
         raise typer.Exit(1) from exc
     for name, art in sorted(artifacts.items()):
         size = (len(art.deployed_bytecode) - 2) // 2
         console.print(f"[green]{name}[/green] {size} bytes runtime")
 
 
+class _ProgressSender(TxSender):
+    """A TxSender that advances a progress bar once per mined transaction."""
+
+    def __init__(self, conn: ChainConnection, advance: Callable[[], None]) -> None:
+        super().__init__(conn)
+        self._advance = advance
+
+    def transact(self, fn: Any, **kw: Any) -> TxReceipt:
+        receipt = super().transact(fn, **kw)
+        self._advance()
+        return receipt
+
+
+DEPLOY_TRANSACTIONS = 4  # three contracts, then SettlementToken.setLedger
+
+
 @app.command("deploy")
 def deploy_cmd(
     profile: Annotated[Profile | None, typer.Option(help="tester|anvil|rpc")] = None,
+    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC URL (rpc profile)")] = None,
     out: Annotated[Path | None, typer.Option(help="deployment record path")] = None,
     operator_key: Annotated[
-        str | None, typer.Option(envvar="SCF_OPERATOR_KEY", help="hex private key")
+        str | None,
+        typer.Option(envvar="SCF_OPERATOR_KEY", help="hex private key", show_default=False),
     ] = None,
     entity: Annotated[str, typer.Option(help="operator legal entity id")] = "SCF-OPERATOR",
+    as_json: Annotated[bool, typer.Option("--json", help="print only the record as JSON")] = False,
 ) -> None:
-    """Deploy and wire the contracts, then write the deployment record."""
+    """Deploy and wire the contracts, then write the deployment record.
+
+    Exit codes: 0 deployed, 1 the chain refused, 2 bad configuration, 3 no node answering.
+    """
     from eth_account import Account
 
     from chain.deploy import deploy
 
-    settings = ChainSettings(profile=profile) if profile else ChainSettings()
+    settings = load_chain_settings(profile=profile, rpc_url=rpc_url)
     if operator_key is None and settings.profile == "rpc":
-        console.print("[red]--operator-key (or SCF_OPERATOR_KEY) is required for rpc[/red]")
+        err.print("[red]--operator-key (or SCF_OPERATOR_KEY) is required for rpc[/red]")
         raise typer.Exit(2)
     operator = Account.from_key(operator_key) if operator_key else dev_account(0)
-    with connect(settings) as conn:
+    try:
+        conn = connect(settings)
+    except ProfileError as exc:
+        err.print(f"[red]cannot reach the ledger:[/red] {exc}")
+        raise typer.Exit(3) from exc
+    with (
+        conn,
+        Progress(
+            TextColumn("[bold]deploying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("transactions"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=as_json,
+        ) as bar,
+    ):
+        task = bar.add_task("deploy", total=DEPLOY_TRANSACTIONS)
         if operator_key is None:
             conn.fund(operator.address)
         try:
-            deployment = deploy(conn, operator=operator, operator_entity_id=keccak(text=entity))
+            deployment = deploy(
+                conn,
+                operator=operator,
+                operator_entity_id=keccak(text=entity),
+                sender=_ProgressSender(conn, lambda: bar.advance(task)),
+            )
         except ChainError as exc:
-            console.print(f"[red]deploy failed:[/red] {exc}")
+            err.print(f"[red]deploy failed:[/red] {exc}")
             raise typer.Exit(1) from exc
     path = out or settings.deployment_path
     deployment.save(path)
+    if as_json:
+        typer.echo(json.dumps(deployment.to_json(), indent=2))
+        return
     console.print_json(data=deployment.to_json())
     console.print(f"written to {path}")
     if settings.profile != "rpc":
         console.print("[yellow]note: the chain is gone when this command exits[/yellow]")
 
 
-@app.command("demo")
-def demo_cmd() -> None:
-    """Deploy on the embedded chain and walk one receivable through its life."""
+def load_chain_settings(**overrides: Any) -> ChainSettings:
+    """ChainSettings from the environment plus non-None `overrides`; exit 2 naming the variable
+    on a bad value."""
     try:
-        demo = importlib.import_module("chain.demo")
-    except ModuleNotFoundError as exc:
-        if exc.name != "chain.demo":
-            raise
-        console.print("[yellow]chain.demo is not written yet[/yellow]")
-        raise typer.Exit(1) from exc
-    demo.run_demo()
+        return ChainSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        err.print(f"[red]bad configuration:[/red] {describe_validation_error(exc, 'SCF_CHAIN_')}")
+        raise typer.Exit(2) from exc
 
 
-def _chain_overrides(profile: Profile | None, rpc_url: str | None) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    if profile:
-        overrides["profile"] = profile
-    if rpc_url:
-        overrides["rpc_url"] = rpc_url
-    return overrides
+@app.command("walkthrough")
+def walkthrough_cmd() -> None:
+    """Contract-level walk-through on the embedded chain: one receivable, with gas per step."""
+    from chain.demo import run_demo
 
-
-@app.command("index")
-def index_cmd(
-    to_block: Annotated[
-        int | None, typer.Option("--to-block", help="backfill up to this block and stop")
-    ] = None,
-    profile: Annotated[Profile | None, typer.Option(help="tester|anvil|rpc")] = None,
-    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC URL (rpc profile)")] = None,
-    deployment: Annotated[Path | None, typer.Option(help="deployment record path")] = None,
-    database_url: Annotated[
-        str | None, typer.Option(help="mirror database URL (default SCF_INDEXER_DATABASE_URL)")
-    ] = None,
-    json_logs: Annotated[bool, typer.Option("--json-logs", help="one JSON object per log")] = False,
-    progress: Annotated[bool, typer.Option(help="progress bar while backfilling")] = True,
-) -> None:
-    """Mirror every ledger event into SQL: follow the chain, or backfill with --to-block."""
-    from indexer.cli import run_index
-
-    code = run_index(
-        console=console,
-        to_block=to_block,
-        chain_overrides=_chain_overrides(profile, rpc_url),
-        deployment_path=deployment,
-        database_url=database_url,
-        json_logs=json_logs,
-        progress=progress,
-    )
-    raise typer.Exit(code)
-
-
-@app.command("reconcile")
-def reconcile_cmd(
-    profile: Annotated[Profile | None, typer.Option(help="tester|anvil|rpc")] = None,
-    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC URL (rpc profile)")] = None,
-    deployment: Annotated[Path | None, typer.Option(help="deployment record path")] = None,
-    database_url: Annotated[str | None, typer.Option(help="mirror database URL")] = None,
-    block: Annotated[
-        int | None, typer.Option(help="compare at this block (default: the mirror's cursor)")
-    ] = None,
-) -> None:
-    """Compare the SQL mirror with the chain's current state; exit 1 on any mismatch."""
-    from indexer.cli import run_reconcile
-
-    code = run_reconcile(
-        console=console,
-        chain_overrides=_chain_overrides(profile, rpc_url),
-        deployment_path=deployment,
-        database_url=database_url,
-        block=block,
-    )
-    raise typer.Exit(code)
-
-
-@app.command("serve")
-def serve_cmd(
-    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port")] = 8000,
-) -> None:
-    """Run the web API (settings from SCF_* environment variables)."""
-    import uvicorn
-
-    from backend.app import create_app
-
-    uvicorn.run(create_app(), host=host, port=port)
-
-
-@app.command("worker")
-def worker_cmd(
-    concurrency: Annotated[int, typer.Option(help="threads in the worker")] = 8,
-    queues: Annotated[str, typer.Option(help="comma-separated queues")] = "celery",
-) -> None:
-    """Run a Celery worker for the transaction pipeline (threads share one nonce manager)."""
-    from backend.pipeline import configure_celery
-    from backend.settings import BackendSettings
-
-    celery = configure_celery(BackendSettings(task_always_eager=False))
-    celery.worker_main(
-        [
-            "worker",
-            "--pool=threads",
-            f"--concurrency={concurrency}",
-            f"--queues={queues}",
-            "--loglevel=INFO",
-        ]
-    )
-
-
-@app.command("beat")
-def beat_cmd() -> None:
-    """Run Celery beat: the keeper's schedule (settle, mark overdue, reconcile, recover)."""
-    from backend.pipeline import configure_celery
-    from backend.settings import BackendSettings
-
-    celery = configure_celery(BackendSettings(task_always_eager=False))
-    celery.start(["beat", "--loglevel=INFO"])
+    run_demo()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -73,3 +73,21 @@ class ChainSettings(BaseSettings):
     @property
     def src_dir(self) -> Path:
         return self.contracts_dir / "src"
+
+
+SECRET_WORDS = ("key", "secret", "password", "token")
+
+
+def describe_validation_error(exc: ValidationError, env_prefix: str) -> str:
+    """One line per bad value, naming the environment variable that carries it."""
+    lines = []
+    for error in exc.errors():
+        loc = error.get("loc") or ()
+        variable = f"{env_prefix}{str(loc[0]).upper()}" if loc else env_prefix.rstrip("_")
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        given = error.get("input")
+        secret = any(word in variable.lower() for word in SECRET_WORDS)
+        plain = isinstance(given, str | int | float) and not secret
+        shown = f" (got {given!r})" if loc and plain else ""
+        lines.append(f"{variable}: {message}{shown}")
+    return "; ".join(lines)

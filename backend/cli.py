@@ -1,0 +1,381 @@
+"""`scf`: the whole command line, composed from the chain and indexer commands and the
+backend's own (serve, worker, beat, member, keys, config, demo).
+
+Exit codes: 0 success; 1 the operation failed or a check found a difference (reconcile
+mismatches, a wrong figure in the demo, a refusal); 2 bad usage or configuration; 3 a service
+(API, node) cannot be reached; 130 interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from backend.config import Config, ConfigError, effective_rows, load_config
+from chain import cli as chain_cli
+from indexer import cli as indexer_cli
+
+app = typer.Typer(
+    help="scf-ledger: supply-chain finance on a permissioned ledger.",
+    no_args_is_help=True,
+    epilog="Exit codes: 0 ok, 1 failed or differences found, 2 bad usage or configuration, "
+    "3 service unreachable.",
+)
+app.callback()(chain_cli.main)
+for info in (*chain_cli.app.registered_commands, *indexer_cli.app.registered_commands):
+    app.registered_commands.append(info)
+
+member_app = typer.Typer(
+    help="Consortium members, through the API (operator).", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Key pairs for members that sign for themselves.", no_args_is_help=True)
+config_app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
+app.add_typer(member_app, name="member")
+app.add_typer(keys_app, name="keys")
+app.add_typer(config_app, name="config")
+
+console = Console()
+err = Console(stderr=True)
+
+ApiUrl = Annotated[str, typer.Option(envvar="SCF_API_URL", help="the API's base URL")]
+JsonOut = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def _config(**overrides: Any) -> Config:
+    try:
+        return load_config(**overrides)
+    except ConfigError as exc:
+        err.print(f"[red]bad configuration:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+# -- serving -----------------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(envvar="SCF_HOST", help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="SCF_PORT", help="port")] = 8000,
+    seed: Annotated[
+        bool, typer.Option(help="onboard a demo consortium and print its API keys")
+    ] = False,
+    seed_file: Annotated[
+        Path | None, typer.Option(help="where the demo keys are kept between restarts")
+    ] = None,
+    keeper: Annotated[
+        bool | None,
+        typer.Option(help="run the keeper in process (default: when tasks are eager)"),
+    ] = None,
+    access_log: Annotated[bool, typer.Option(help="log every request")] = False,
+) -> None:
+    """Run the web API (settings from SCF_* variables and .env; see `scf config show`)."""
+    import uvicorn
+
+    from backend.serve import DEFAULT_SEED_FILE, build_app, operator_account, print_seeded
+    from backend.serve import seed as seed_consortium
+
+    config = _config()
+    app_ = build_app(config, keeper=keeper)
+    server = uvicorn.Server(
+        uvicorn.Config(app_, host=host, port=port, access_log=access_log, log_level="info")
+    )
+    base_url = f"http://{host}:{port}"
+    failure: list[BaseException] = []
+
+    def seeder() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.1)
+        try:
+            with httpx.Client(base_url=base_url, timeout=120) as http:
+                seeded = seed_consortium(
+                    http,
+                    operator=operator_account(config),
+                    base_url=base_url,
+                    seed_file=seed_file or DEFAULT_SEED_FILE,
+                )
+            print_seeded(console, seeded)
+        except Exception as exc:
+            err.print(f"[red]seeding the demo consortium failed:[/red] {exc}")
+            failure.append(exc)
+            server.should_exit = True
+
+    console.print(
+        f"scf-ledger API ({config.backend.profile} profile, chain "
+        f"{config.effective_chain.profile}) starting on {base_url}"
+    )
+    if seed:
+        threading.Thread(target=seeder, name="scf-seed", daemon=True).start()
+    server.run()
+    if failure or not server.started:
+        raise typer.Exit(1)
+
+
+@app.command("worker")
+def worker_cmd(
+    concurrency: Annotated[int, typer.Option(help="threads in the worker")] = 8,
+    queues: Annotated[str, typer.Option(help="comma-separated queues")] = "celery",
+) -> None:
+    """Run a Celery worker for the transaction pipeline (threads share one nonce manager)."""
+    from backend.pipeline import configure_celery
+
+    celery = configure_celery(_config(task_always_eager=False).backend)
+    celery.worker_main(
+        [
+            "worker",
+            "--pool=threads",
+            f"--concurrency={concurrency}",
+            f"--queues={queues}",
+            "--loglevel=INFO",
+        ]
+    )
+
+
+@app.command("beat")
+def beat_cmd() -> None:
+    """Run Celery beat: the keeper's schedule (settle, mark overdue, reconcile, recover)."""
+    from backend.pipeline import configure_celery
+
+    celery = configure_celery(_config(task_always_eager=False).backend)
+    celery.start(["beat", "--loglevel=INFO"])
+
+
+# -- the demo ----------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo_cmd(
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+    start: Annotated[
+        bool | None,
+        typer.Option(help="start an embedded API in process (default: when none answers)"),
+    ] = None,
+    chain_rpc_url: Annotated[
+        str | None,
+        typer.Option(help="anvil JSON-RPC URL to move time on an rpc-profile chain"),
+    ] = None,
+    contracts_only: Annotated[
+        bool, typer.Option("--contracts-only", help="the contract-level walk-through instead")
+    ] = False,
+) -> None:
+    """The story over HTTP: invoice → confirm → split → discount → repay twice → keeper →
+    every holder paid → auditor's reports. Exit 1 if any figure is wrong."""
+    if contracts_only:
+        chain_cli.walkthrough_cmd()
+        return
+    from backend.demo import StoryFailed, run_story
+    from backend.serve import operator_account
+
+    config = _config()
+    operator = operator_account(config)
+    if start is None:
+        start = not _answers(api_url)
+    try:
+        if start:
+            from fastapi.testclient import TestClient
+
+            from backend.serve import build_app
+
+            console.print("no API answering: starting an embedded one in process")
+            with TestClient(build_app(_config(profile="embedded"), keeper=False)) as http:
+                run_story(http, operator=operator, console=console, chain_rpc_url=chain_rpc_url)
+        else:
+            with httpx.Client(base_url=api_url, timeout=120) as http:
+                run_story(http, operator=operator, console=console, chain_rpc_url=chain_rpc_url)
+    except StoryFailed as exc:
+        err.print(f"[red]the story does not check out:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except httpx.TransportError as exc:
+        err.print(f"[red]cannot reach the API at {api_url}:[/red] {exc}")
+        raise typer.Exit(3) from exc
+
+
+def _answers(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+# -- members and keys --------------------------------------------------------------------------
+
+
+def _operator_client(api_url: str, api_key: str | None, key: str | None) -> tuple[Any, str]:
+    from eth_account import Account
+
+    from backend.client import ApiClient
+
+    http = httpx.Client(base_url=api_url, timeout=120)
+    client = ApiClient(http)
+    if api_key:
+        return client, api_key
+    if key:
+        return client, client.login(Account.from_key(key))
+    err.print("[red]give --api-key (SCF_API_KEY) or --key (SCF_OPERATOR_KEY)[/red]")
+    raise typer.Exit(2)
+
+
+ApiKey = Annotated[
+    str | None, typer.Option(envvar="SCF_API_KEY", help="operator API key", show_default=False)
+]
+SignKey = Annotated[
+    str | None,
+    typer.Option(
+        envvar="SCF_OPERATOR_KEY", help="operator hex key (login by signing)", show_default=False
+    ),
+]
+
+
+def _call(fn: Any) -> Any:
+    from backend.client import ApiCallFailed
+
+    try:
+        return fn()
+    except ApiCallFailed as exc:
+        err.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(1 if exc.status in (409, 422) else 2 if exc.status < 500 else 3) from exc
+    except httpx.TransportError as exc:
+        err.print(f"[red]cannot reach the API:[/red] {exc}")
+        raise typer.Exit(3) from exc
+
+
+@member_app.command("add")
+def member_add(
+    legal_id: Annotated[str, typer.Option(help="legal entity id, e.g. the USCC")],
+    role: Annotated[list[str], typer.Option(help="role (repeat): SUPPLIER, FINANCIER, ...")],
+    address: Annotated[
+        str | None, typer.Option(help="the member's own address (omit: custodial key)")
+    ] = None,
+    credit_limit: Annotated[int, typer.Option(help="core enterprises, in fen")] = 0,
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+    api_key: ApiKey = None,
+    key: SignKey = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Admit a member (waits until mined); prints its address and, if custodial, its API key."""
+    client, token = _operator_client(api_url, api_key, key)
+    body: dict[str, Any] = {"legal_id": legal_id, "roles": [r.upper() for r in role]}
+    if address:
+        body["address"] = address
+    if credit_limit:
+        body["credit_limit"] = credit_limit
+    created = _call(lambda: client.post("/v1/operator/members?wait=true", token=token, json=body))
+    tx = created["transaction"]
+    if as_json:
+        typer.echo(json.dumps(created, indent=2))
+    else:
+        console.print(f"member {created['address']}: transaction {tx['status']} {tx['tx_hash']}")
+        if created.get("api_key"):
+            console.print(f"API key (shown once): {created['api_key']}")
+    if tx["status"] != "mined":
+        raise typer.Exit(1)
+
+
+@member_app.command("suspend")
+def member_suspend(
+    address: Annotated[str, typer.Argument(help="the member's checksummed address")],
+    resume: Annotated[bool, typer.Option("--resume", help="make it active again")] = False,
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+    api_key: ApiKey = None,
+    key: SignKey = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Suspend a member (or --resume it); waits until mined."""
+    client, token = _operator_client(api_url, api_key, key)
+    status = "active" if resume else "suspended"
+    tx = _call(
+        lambda: client.put(
+            f"/v1/operator/members/{address}/status?wait=true",
+            token=token,
+            json={"status": status},
+        )
+    )
+    if as_json:
+        typer.echo(json.dumps(tx, indent=2))
+    else:
+        console.print(f"{address} → {status}: transaction {tx['status']} {tx['tx_hash']}")
+    if tx["status"] != "mined":
+        raise typer.Exit(1)
+
+
+@member_app.command("list")
+def member_list(
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+    api_key: ApiKey = None,
+    key: SignKey = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Every member with roles, status and credit (from the mirror)."""
+    client, token = _operator_client(api_url, api_key, key)
+    members = _call(lambda: client.get("/v1/operator/members", token=token))
+    if as_json:
+        typer.echo(json.dumps(members, indent=2))
+        return
+    table = Table(title=f"{len(members)} members", title_justify="left")
+    for column in ("address", "roles", "status", "credit limit", "credit used"):
+        table.add_column(column, justify="right" if column.startswith("credit") else "left")
+    for m in members:
+        table.add_row(
+            m["address"],
+            ", ".join(m["roles"]),
+            m["status"],
+            f"{m['credit_limit'] / 100:,.2f}",
+            f"{m['credit_used'] / 100:,.2f}",
+        )
+    console.print(table)
+
+
+@keys_app.command("new")
+def keys_new(
+    out: Annotated[
+        Path | None, typer.Option(help="write the key to this file (mode 0600) instead of stdout")
+    ] = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Generate a key pair locally (nothing is sent anywhere)."""
+    from eth_account import Account
+
+    account = Account.create()
+    private_key = account.key.to_0x_hex()
+    if out is not None:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(private_key + "\n")
+    record = {"address": account.address, "private_key": private_key if out is None else None}
+    if as_json:
+        typer.echo(json.dumps(record))
+        return
+    console.print(f"address      {account.address}")
+    if out is None:
+        console.print(f"private key  {private_key}")
+        console.print("[yellow]keep the private key in your vault; it is not stored[/yellow]")
+    else:
+        console.print(f"private key written to {out}")
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+@config_app.command("show")
+def config_show(as_json: JsonOut = False) -> None:
+    """The effective configuration (environment, .env, defaults); secrets masked."""
+    rows = effective_rows(_config())
+    if as_json:
+        typer.echo(json.dumps({r["variable"]: r["value"] for r in rows}, indent=2))
+        return
+    table = Table(title="effective configuration", title_justify="left")
+    for column in ("variable", "value", "source"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        style = "bold" if r["source"] != "default" else None
+        table.add_row(r["variable"], r["value"], r["source"], style=style)
+    console.print(table)

@@ -1,0 +1,70 @@
+"""`make run` on a fresh port: it prints the demo consortium and three curl lines; each works;
+an interrupt stops the server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_make_run_serves_the_api_and_its_printed_curl_lines_work(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SCF_")},
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["make", "--no-print-directory", "run", f"PORT={port}"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 150
+        curls: list[str] = []
+        while len(curls) < 3:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+            curls = [ln for ln in log.read_text().splitlines() if ln.startswith("curl ")]
+        assert all(f"http://127.0.0.1:{port}/" in c for c in curls)
+        answers = []
+        for line in curls:
+            done = subprocess.run(shlex.split(line), capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+            answers.append(json.loads(done.stdout))
+        me, credit, registered = answers
+        assert me["roles"] == ["SUPPLIER"]
+        assert credit["credit_limit"] > 0 and credit["credit_used"] == 0
+        assert registered["transaction"]["status"] == "mined", registered
+        assert registered["invoice"]["status"] == "registered"
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    text = log.read_text()
+    assert "Shutting down" in text or "Finished server process" in text, text[-2000:]

@@ -1,0 +1,46 @@
+"""The demo story through the ASGI app on the embedded profile (eth-tester, SQLite, eager)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from rich.console import Console
+
+from backend import demo
+from backend.config import load_config
+from backend.demo import CASH, FACE, KEPT, PASSED, StoryFailed, run_story
+from backend.serve import build_app
+from chain.connection import dev_account
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[TestClient]:
+    with TestClient(build_app(load_config(profile="embedded"), keeper=False)) as client:
+        yield client
+
+
+def test_demo_story_checks_out_on_the_embedded_profile(
+    http: TestClient, console: tuple[Console, io.StringIO]
+) -> None:
+    out, buffer = console
+    result = run_story(http, operator=dev_account(0), console=out)
+    # a second run on the same ledger (chain time has moved 30 days) checks out too
+    again = run_story(http, operator=dev_account(0), console=out)
+    printed = buffer.getvalue()
+    assert result["cash"]["tier1"] == KEPT
+    assert result["cash"]["bank"] == CASH - result["price"] + PASSED
+    assert result["cash"]["core"] == CASH - FACE
+    assert again["root"] != result["root"] and again["cash"]["tier1"] == KEPT
+    assert "POST /v1/pieces/" in printed and " tx 0x" in printed
+    assert printed.count("the story checks out") == 2
+
+
+def test_demo_story_fails_on_a_figure_the_rules_do_not_give(
+    http: TestClient, console: tuple[Console, io.StringIO], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(demo, "discount_price", lambda amount, **kw: amount)
+    with pytest.raises(StoryFailed, match=r"offer price \d+ is not the discounted price"):
+        run_story(http, operator=dev_account(0), console=console[0])
