@@ -22,7 +22,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "deep",
-    max_examples=1000,
+    max_examples=int(os.environ.get("HYPOTHESIS_DEEP_EXAMPLES", "1000")),
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=list(HealthCheck),
