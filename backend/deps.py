@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
@@ -40,6 +40,8 @@ def get_mirror(rt: RuntimeDep) -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 MirrorDep = Annotated[Session, Depends(get_mirror)]
+
+KEY_USE_GRAIN = timedelta(minutes=1)
 
 _bearer = HTTPBearer(auto_error=False, description="A login token or an API key (scf_…)")
 
@@ -84,9 +86,16 @@ def get_current_member(
         key = session.get(ApiKey, key_id)
         if key is None or key.revoked_at is not None or not secret_matches(secret, key.secret_hash):
             raise Unauthenticated("unknown or revoked API key", code="InvalidApiKey")
-        key.last_used_at = datetime.now(UTC)
-        session.add(key)
-        session.commit()
+        now = datetime.now(UTC)
+        last = key.last_used_at
+        if (
+            last is None
+            or (last if last.tzinfo else last.replace(tzinfo=UTC)) < now - KEY_USE_GRAIN
+        ):
+            # recorded to the minute: a write (and a commit) per request would double a read's cost
+            key.last_used_at = now
+            session.add(key)
+            session.commit()
         address, via_key = key.address, True
     else:
         address, via_key = rt.tokens.verify(token), False

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from backend import metrics
 from backend.models import Alert, TxRequest, TxStatus
-from backend.pipeline import ACTIVE, celery_app, enqueue, execute, new_request
+from backend.pipeline import ACTIVE, celery_app, enqueue, execute, expire_unsigned, new_request
 from backend.runtime import Runtime, get_runtime
 from backend.settings import BackendSettings
 from chain.enums import RootStatus
@@ -169,7 +169,11 @@ def keeper_reconcile_task() -> bool:
 
 @celery_app.task(name="scf.keeper.recover")  # type: ignore[untyped-decorator]
 def keeper_recover_task() -> int:
-    return recover_stuck(get_runtime())
+    rt = get_runtime()
+    expired = expire_unsigned(rt)
+    if expired:
+        log.info("expired unsigned tx requests", extra={"count": expired})
+    return recover_stuck(rt)
 
 
 def beat_schedule(settings: BackendSettings) -> dict[str, dict[str, Any]]:

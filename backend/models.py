@@ -143,11 +143,13 @@ class FinancingRequest(FinancingRequestBase, BackendTable, table=True):
 
 
 class TxStatus(StrEnum):
+    AWAITING_SIGNATURE = "awaiting_signature"  # non-custodial signer: prepared, client signs
     QUEUED = "queued"
     SIGNED = "signed"  # signed bytes stored, maybe broadcast: only ever re-broadcast
     SENT = "sent"
     MINED = "mined"
     FAILED = "failed"
+    EXPIRED = "expired"  # left unsigned past its deadline; nothing was ever sent
 
 
 class TxRequestBase(SQLModel):
@@ -156,7 +158,7 @@ class TxRequestBase(SQLModel):
     signer: str = Field(index=True, description="The address that signs the transaction.")
     action: str
     params: dict[str, Any] = Field(sa_type=JSONType)
-    status: TxStatus = Field(default=TxStatus.QUEUED, sa_type=String(16), index=True)
+    status: TxStatus = Field(default=TxStatus.QUEUED, sa_type=String(24), index=True)
     tx_hash: str | None = Field(default=None, index=True)
     nonce: int | None = None
     block_number: int | None = Field(default=None, sa_type=BigInteger)
@@ -166,20 +168,30 @@ class TxRequestBase(SQLModel):
     result: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    expires_at: datetime | None = Field(
+        default=None,
+        sa_type=DateTime(timezone=True),
+        description="Awaiting a signature: the request expires unsigned at this time.",
+    )
 
 
 class TxRequest(TxRequestBase, BackendTable, table=True):
-    """One write: queued → signed → sent → mined | failed."""
+    """One write: queued → signed → sent → mined | failed; a non-custodial signer's write
+    starts awaiting_signature (→ signed, or → expired)."""
 
     __tablename__ = "tx_request"
     __table_args__ = (
         UniqueConstraint("member", "idempotency_key", name="uq_tx_request_idempotency"),
         Index("ix_tx_request_status_updated", "status", "updated_at"),
+        Index("ix_tx_request_signer_status", "signer", "status"),
     )
 
     idempotency_key: str | None = None
     request_hash: str
     raw_tx: str | None = None
+    unsigned_tx: dict[str, Any] | None = Field(
+        default=None, sa_type=JSONType, description="The prepared transaction, nonce excepted."
+    )
     attempts: int = 0
     claim_token: str | None = None
     locked_until: datetime | None = _ts_opt()

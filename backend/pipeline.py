@@ -6,6 +6,12 @@ they are broadcast, so a worker that dies at any moment leaves a request that th
 either finishes (receipt found), re-broadcasts (same bytes, same hash) or, only when the chain
 shows the stored transaction can never be mined, signs anew. A transaction that may have been
 mined is never replaced by a second one.
+
+A member that holds its own key (non-custodial) signs its own transactions: its request is
+prepared in the API (built, estimated, refused there if the ledger would refuse it) and waits in
+awaiting_signature; the signed bytes the member posts are checked against what was prepared,
+stored as SIGNED and from then on follow exactly the path above (a worker broadcasts them). The
+nonce is fixed at submission, not at preparation: see `accept_signed`.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Celery, Task
-from sqlalchemy import or_, update
+from eth_utils.address import to_checksum_address
+from sqlalchemy import Connection, func, or_, text, update
 from sqlmodel import Session, col, select
 from web3.logs import DISCARD
 from web3.types import TxReceipt
@@ -29,7 +37,7 @@ from backend.models import FinancingRequest, FinancingStatus, InvoiceDocument, T
 from backend.runtime import Runtime, get_runtime
 from backend.settings import BackendSettings
 from chain.errors import ChainError, ContractRevert, TransactionFailed
-from chain.outbox import SignedTx
+from chain.outbox import DecodedTx, SignedTx
 from chain.tx import Buildable
 
 log = logging.getLogger(__name__)
@@ -61,7 +69,13 @@ def configure_celery(settings: BackendSettings) -> Celery:
     celery_app.conf.update(
         broker_url=settings.broker_url,
         task_always_eager=settings.eager,
-        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_seconds},
+        broker_transport_options={
+            # a message a dead worker had taken is handed out again after this long ...
+            "visibility_timeout": settings.broker_visibility_timeout_seconds,
+            # ... and looked for this often (kombu's default sweep is ~100 s apart)
+            "unacked_restore_interval": max(1, settings.broker_visibility_timeout_seconds // 4),
+            "unacked_restore_throttle": 1,
+        },
         beat_schedule=beat_schedule(settings),
         include=["backend.pipeline", "backend.keeper"],
     )
@@ -203,6 +217,200 @@ def enqueue(request_id: str) -> None:
     execute_tx_task.apply_async(args=[request_id])
 
 
+# -- client-signed requests (non-custodial signers) ---------------------------------------------
+
+#: What a prepared transaction carries besides its nonce (fixed only at submission).
+UNSIGNED_FIELDS = (
+    "type",
+    "to",
+    "data",
+    "value",
+    "gas",
+    "chainId",
+    "gasPrice",
+    "maxFeePerGas",
+    "maxPriorityFeePerGas",
+)
+
+
+class NonceNotNext(Exception):
+    """The signed nonce is not the signer's next free one (another request took it, or a gap)."""
+
+    def __init__(self, expected: int, got: int) -> None:
+        super().__init__(f"nonce {got} is not the signer's next nonce {expected}")
+        self.expected = expected
+        self.got = got
+
+
+def prepare_unsigned(rt: Runtime, req: TxRequest) -> None:
+    """Build and estimate a request that its signer signs itself; a refusal fails it at once."""
+    try:
+        fn = build_call(rt, req.action, req.params)
+        tx = rt.sender.prepare(fn, account=to_checksum_address(req.signer))
+    except ContractRevert as exc:
+        from backend.errors import jsonable
+
+        req.status = TxStatus.FAILED
+        req.error_code, req.error_message = exc.name, str(exc)
+        req.error_details = jsonable(exc.args_)
+        return
+    except ChainError:
+        raise
+    except Exception as exc:  # a request that cannot even be built will never succeed
+        from backend.errors import ApiError
+
+        req.status = TxStatus.FAILED
+        req.error_code = exc.code if isinstance(exc, ApiError) else "InvalidRequest"
+        req.error_message = str(exc)
+        return
+    prepared = dict(tx)
+    req.unsigned_tx = {k: prepared[k] for k in UNSIGNED_FIELDS if prepared.get(k) is not None}
+    req.status = TxStatus.AWAITING_SIGNATURE
+    req.expires_at = _now() + timedelta(seconds=rt.settings.signature_timeout_seconds)
+
+
+@contextmanager
+def signer_lock(rt: Runtime, signer: str) -> Iterator[Connection]:
+    """A database transaction during which no other submission for `signer` runs: the nonce
+    manager's per-signer lock in this process, a PostgreSQL advisory lock across processes."""
+    with rt.conn.nonces.lock_for(to_checksum_address(signer)), rt.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                {"k": f"scf-signer:{signer.lower()}"},
+            )
+        yield conn
+
+
+@contextmanager
+def custodial_signer_lock(rt: Runtime, signer: str) -> Iterator[Connection]:
+    """Hold `signer`'s sequence while a worker allocates, signs, records and broadcasts; the
+    connection it yields holds the lock, and the record step writes through it.
+
+    The nonce manager's cache is per process; with several worker processes (or machines) it
+    would hand the same nonce out twice. Under a PostgreSQL advisory lock (a session lock: the
+    record step commits before the broadcast), `stored_floor` keeps every process past the
+    nonces any other has stored.
+    """
+    key = f"scf-signer:{signer.lower()}"
+    with rt.conn.nonces.lock_for(to_checksum_address(signer)), rt.engine.connect() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), {"k": key})
+            conn.commit()
+        try:
+            yield conn
+        finally:
+            if postgres:
+                conn.rollback()
+                conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": key})
+                conn.commit()
+
+
+def stored_floor(conn: Connection, signer: str, request_id: str) -> int:
+    """One past the highest nonce stored for `signer` by any other request (0 if none)."""
+    stored = conn.execute(
+        select(func.max(TxRequest.nonce)).where(
+            TxRequest.signer == signer.lower(),
+            col(TxRequest.id) != request_id,
+            col(TxRequest.status).in_([TxStatus.SIGNED, TxStatus.SENT, TxStatus.MINED]),
+        )
+    ).scalar()
+    conn.commit()
+    return 0 if stored is None else int(stored) + 1
+
+
+def next_nonce(rt: Runtime, conn: Connection, signer: str) -> int:
+    """The signer's next free nonce: past what the node knows and what is stored signed."""
+    stored = conn.execute(
+        select(func.max(TxRequest.nonce)).where(
+            TxRequest.signer == signer.lower(),
+            col(TxRequest.status).in_([TxStatus.SIGNED, TxStatus.SENT]),
+        )
+    ).scalar()
+    return max(rt.sender.next_nonce(signer), -1 if stored is None else int(stored) + 1)
+
+
+def provisional_nonce(rt: Runtime, req: TxRequest) -> int:
+    """The nonce to sign `req` with: the signer's next free one, after its earlier requests
+    still awaiting a signature (signed in the order they were made, none collides)."""
+    with rt.engine.connect() as conn:
+        base = next_nonce(rt, conn, req.signer)
+        ahead = conn.execute(
+            select(func.count()).where(
+                TxRequest.signer == req.signer,
+                TxRequest.status == TxStatus.AWAITING_SIGNATURE,
+                col(TxRequest.created_at) < req.created_at,
+                col(TxRequest.expires_at) > _now(),
+            )
+        ).scalar()
+    return base + int(ahead or 0)
+
+
+def signed_mismatches(req: TxRequest, tx: DecodedTx) -> dict[str, dict[str, Any]]:
+    """Where signed bytes depart from the prepared transaction (signer, to, data, value,
+    chain id); gas and fees are the signer's own business."""
+    prepared = req.unsigned_tx or {}
+    want: dict[str, Any] = {
+        "from": to_checksum_address(req.signer),
+        "to": prepared.get("to"),
+        "data": str(prepared.get("data", "0x")).lower(),
+        "value": int(prepared.get("value", 0)),
+        "chainId": prepared.get("chainId"),
+    }
+    got: dict[str, Any] = {
+        "from": tx.sender,
+        "to": tx.to,
+        "data": "0x" + tx.data.hex(),
+        "value": tx.value,
+        "chainId": tx.chain_id,
+    }
+    return {k: {"expected": want[k], "got": got[k]} for k in want if want[k] != got[k]}
+
+
+def store_signed(rt: Runtime, req: TxRequest, raw: bytes, tx: DecodedTx) -> bool:
+    """Fix the nonce and store the signed bytes, atomically for the signer.
+
+    The nonce must be the signer's next free one at this moment: reserving nonces when requests
+    are prepared would leave a gap, and every later transaction of the signer stuck behind it,
+    each time a prepared request is abandoned; the server, holding no key, could never fill it.
+    Returns False if the request no longer awaits a signature (signed meanwhile, or expired).
+    """
+    with signer_lock(rt, req.signer) as conn:
+        expected = next_nonce(rt, conn, req.signer)
+        if tx.nonce != expected:
+            raise NonceNotNext(expected, tx.nonce)
+        now = _now()
+        changed = conn.execute(
+            update(TxRequest)
+            .where(
+                col(TxRequest.id) == req.id,
+                col(TxRequest.status) == TxStatus.AWAITING_SIGNATURE,
+                col(TxRequest.expires_at) > now,
+            )
+            .values(
+                status=TxStatus.SIGNED,
+                raw_tx="0x" + raw.hex(),
+                tx_hash=tx.tx_hash,
+                nonce=tx.nonce,
+                updated_at=now,
+            )
+        ).rowcount
+    return int(changed) == 1
+
+
+def expire_unsigned(rt: Runtime, request_id: str | None = None) -> int:
+    """Requests left unsigned past their deadline become expired; returns how many."""
+    now = _now()
+    stmt = update(TxRequest).where(
+        col(TxRequest.status) == TxStatus.AWAITING_SIGNATURE, col(TxRequest.expires_at) <= now
+    )
+    if request_id is not None:
+        stmt = stmt.where(col(TxRequest.id) == request_id)
+    with rt.engine.begin() as conn:
+        return int(conn.execute(stmt.values(status=TxStatus.EXPIRED, updated_at=now)).rowcount)
+
+
 # -- executing requests --------------------------------------------------------------------------
 
 
@@ -210,14 +418,21 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _set(rt: Runtime, request_id: str, token: str | None, **values: Any) -> int:
-    """Update a request, only while `token` still holds its claim; returns rows changed."""
+def _set(
+    rt: Runtime, request_id: str, token: str | None, conn: Connection | None = None, **values: Any
+) -> int:
+    """Update a request, only while `token` still holds its claim; returns rows changed.
+    Committed at once (through `conn` if given)."""
     values["updated_at"] = _now()
     stmt = update(TxRequest).where(TxRequest.id == request_id)  # type: ignore[arg-type]
     if token is not None:
         stmt = stmt.where(TxRequest.claim_token == token)  # type: ignore[arg-type]
-    with rt.engine.begin() as conn:
-        return int(conn.execute(stmt.values(**values)).rowcount)
+    if conn is not None:
+        changed = int(conn.execute(stmt.values(**values)).rowcount)
+        conn.commit()
+        return changed
+    with rt.engine.begin() as own:
+        return int(own.execute(stmt.values(**values)).rowcount)
 
 
 def _claim(rt: Runtime, request_id: str, token: str) -> bool:
@@ -295,21 +510,29 @@ def _send_new(rt: Runtime, req: TxRequest, token: str) -> TxStatus:
         _set(rt, req.id, token, status=TxStatus.FAILED, error_code=code, error_message=str(exc))
         return TxStatus.FAILED
 
-    def record(signed: SignedTx) -> None:
-        changed = _set(
-            rt,
-            req.id,
-            token,
-            status=TxStatus.SIGNED,
-            raw_tx="0x" + signed.raw.hex(),
-            tx_hash=signed.tx_hash,
-            nonce=signed.nonce,
-        )
-        if changed != 1:
-            raise LostClaim(req.id)
-
     try:
-        signed = rt.sender.sign_and_send(tx, account=account, record=record)
+        with custodial_signer_lock(rt, account.address) as conn:
+
+            def record(signed: SignedTx) -> None:
+                changed = _set(
+                    rt,
+                    req.id,
+                    token,
+                    conn=conn,
+                    status=TxStatus.SIGNED,
+                    raw_tx="0x" + signed.raw.hex(),
+                    tx_hash=signed.tx_hash,
+                    nonce=signed.nonce,
+                )
+                if changed != 1:
+                    raise LostClaim(req.id)
+
+            signed = rt.sender.sign_and_send(
+                tx,
+                account=account,
+                record=record,
+                floor=lambda: stored_floor(conn, req.signer, req.id),
+            )
     except ContractRevert as exc:  # the node refused it outright: it is not in any pool
         return _fail(rt, req, token, exc)
     except ChainError as exc:
@@ -321,9 +544,24 @@ def _send_new(rt: Runtime, req: TxRequest, token: str) -> TxStatus:
 
 def _resume(rt: Runtime, req: TxRequest, token: str) -> TxStatus:
     assert req.tx_hash is not None and req.raw_tx is not None and req.nonce is not None
+    signer = to_checksum_address(req.signer)
     try:
         if rt.sender.receipt(req.tx_hash) is None:
-            if rt.sender.dropped(rt.account_for(req.signer).address, req.nonce, req.tx_hash):
+            if rt.sender.dropped(signer, req.nonce, req.tx_hash):
+                if req.unsigned_tx is not None:  # client-signed: only the member can sign anew
+                    log.warning("client-signed tx can never be mined", extra={"request": req.id})
+                    timeout = timedelta(seconds=rt.settings.signature_timeout_seconds)
+                    _set(
+                        rt,
+                        req.id,
+                        token,
+                        status=TxStatus.AWAITING_SIGNATURE,
+                        raw_tx=None,
+                        tx_hash=None,
+                        nonce=None,
+                        expires_at=_now() + timeout,
+                    )
+                    return TxStatus.AWAITING_SIGNATURE
                 log.warning("stored tx can never be mined; signing anew", extra={"request": req.id})
                 _set(
                     rt, req.id, token, status=TxStatus.QUEUED, raw_tx=None, tx_hash=None, nonce=None
@@ -331,7 +569,7 @@ def _resume(rt: Runtime, req: TxRequest, token: str) -> TxStatus:
                 req.status = TxStatus.QUEUED
                 return _send_new(rt, req, token)
             rt.sender.rebroadcast(bytes.fromhex(req.raw_tx.removeprefix("0x")))
-            rt.conn.nonces.resync(rt.account_for(req.signer).address)
+            rt.conn.nonces.resync(signer)
             _set(rt, req.id, token, status=TxStatus.SENT)
     except ChainError as exc:
         raise Transient(str(exc)) from exc

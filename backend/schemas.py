@@ -103,6 +103,16 @@ class TxRequestOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     visible_in_mirror: bool = False
+    unsigned_tx: dict[str, Any] | None = Field(
+        default=None,
+        description="awaiting_signature only: the transaction to sign (to, data, value, gas, "
+        "nonce, chainId, fee fields), as eth-account's sign_transaction takes it. The nonce is "
+        "the signer's next free one after its earlier unsigned requests: sign them in order; it "
+        "is fixed only when the signature is accepted (409 NonceNotNext otherwise).",
+    )
+    expires_at: datetime | None = Field(
+        default=None, description="awaiting_signature only: the request expires unsigned then."
+    )
 
     model_config = ConfigDict(
         from_attributes=True,
@@ -121,6 +131,15 @@ class TxRequestOut(BaseModel):
                 "visible_in_mirror": True,
             }
         },
+    )
+
+
+class SignedTxIn(Strict):
+    raw_transaction: str = Field(
+        min_length=4,
+        max_length=2 * 128 * 1024,
+        pattern=r"^0x[0-9a-fA-F]+$",
+        description="The signed transaction, 0x-hex (eth-account: `signed.raw_transaction`).",
     )
 
 

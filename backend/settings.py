@@ -64,6 +64,11 @@ class BackendSettings(BaseSettings):
     token_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     challenge_lifetime_seconds: int = Field(default=120, ge=10, le=3600)
     wait_timeout_seconds: float = Field(default=30.0, gt=0)
+    signature_timeout_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="A non-custodial member's request left unsigned this long expires.",
+    )
     stuck_after_seconds: float = Field(
         default=60.0, gt=0, description="Recover tx requests left unfinished this long."
     )

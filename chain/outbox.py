@@ -13,8 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from eth_account import Account
+from eth_account._utils.legacy_transactions import Transaction as LegacyTransaction
+from eth_account._utils.signing import extract_chain_id
 from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound, Web3Exception
 from web3.types import Nonce, TxParams, TxReceipt
@@ -43,27 +48,84 @@ class SignedTx:
     raw: bytes
 
 
+@dataclass(frozen=True)
+class DecodedTx:
+    """What a signed transaction commits its signer to (legacy or EIP-2718 typed)."""
+
+    sender: str
+    nonce: int
+    to: str | None
+    data: bytes
+    value: int
+    chain_id: int | None
+    gas: int
+    tx_hash: str
+
+
+def decode_signed_transaction(raw: bytes) -> DecodedTx:
+    """Decode and recover the signer of raw signed bytes; ValueError if they are not that."""
+    try:
+        if raw and raw[0] <= 0x7F:
+            typed = TypedTransaction.from_bytes(HexBytes(raw))
+            fields = typed.as_dict()
+            chain_id: int | None = int(fields["chainId"])
+        else:
+            legacy = LegacyTransaction.from_bytes(HexBytes(raw))
+            fields = legacy.as_dict()
+            chain_id = extract_chain_id(int(fields["v"]))[0]
+        sender = Account.recover_transaction(raw)
+    except Exception as exc:  # rlp and signature errors come in many types
+        raise ValueError(f"not a signed transaction: {exc}") from exc
+    to = fields.get("to") or None
+    return DecodedTx(
+        sender=to_checksum_address(sender),
+        nonce=int(fields["nonce"]),
+        to=to_checksum_address(to) if to else None,
+        data=bytes(HexBytes(fields.get("data", b""))),
+        value=int(fields["value"]),
+        chain_id=chain_id,
+        gas=int(fields["gas"]),
+        tx_hash="0x" + keccak(raw).hex(),
+    )
+
+
 class OutboxSender(TxSender):
     """A `TxSender` whose sends go through a caller-supplied `record` step before broadcast."""
 
-    def prepare(self, fn: Buildable, *, account: LocalAccount, gas: int | None = None) -> TxParams:
-        """Build and estimate (a refusal raises ContractRevert here, before anything is sent)."""
+    def prepare(
+        self, fn: Buildable, *, account: LocalAccount | str, gas: int | None = None
+    ) -> TxParams:
+        """Build and estimate (a refusal raises ContractRevert here, before anything is sent);
+        `account` may be a bare address when someone else will sign."""
         return self._fill(fn, account=account, value=0, gas=gas)
 
+    def next_nonce(self, address: str) -> int:
+        """The node's pending transaction count for `address` (its next usable nonce)."""
+        return int(self.w3.eth.get_transaction_count(to_checksum_address(address), "pending"))
+
     def sign_and_send(
-        self, tx: TxParams, *, account: LocalAccount, record: Callable[[SignedTx], None]
+        self,
+        tx: TxParams,
+        *,
+        account: LocalAccount,
+        record: Callable[[SignedTx], None],
+        floor: Callable[[], int] | None = None,
     ) -> SignedTx:
         """Allocate the signer's next nonce, sign, `record`, broadcast; under the signer's lock.
 
         `record` must persist durably (and may raise to abort: nothing is then broadcast). It is
         called again with a new nonce only when the node refused the previous one, which
-        therefore can never be mined.
+        therefore can never be mined. `floor`, if given, is the lowest nonce other senders
+        (other processes) have left free: the cached sequence is moved up to it.
         """
         address = account.address
         nonces = self.conn.nonces
         for attempt in range(_MAX_NONCE_RETRIES):
             with nonces.lock_for(address):
                 nonce = nonces.peek(address)
+                if floor is not None and (lowest := floor()) > nonce:
+                    nonces.advance(address, lowest - 1)
+                    nonce = lowest
                 tx["nonce"] = Nonce(nonce)
                 signed_raw = account.sign_transaction(cast(dict[str, Any], tx))
                 signed = SignedTx(

@@ -135,10 +135,10 @@ class TxSender:
         }
 
     def _fill(
-        self, fn: Buildable, *, account: LocalAccount, value: int, gas: int | None
+        self, fn: Buildable, *, account: LocalAccount | str, value: int, gas: int | None
     ) -> TxParams:
         params: TxParams = {
-            "from": account.address,
+            "from": account if isinstance(account, str) else account.address,
             "value": Wei(value),
             "chainId": self.conn.chain_id,
             "nonce": Nonce(0),  # placeholder; allocated under the signer's lock in _submit

@@ -72,12 +72,18 @@ def holdings(
     rt: RuntimeDep,
     mirror: MirrorDep,
     block: Annotated[int | None, Query(ge=0, description="default: the mirror's cursor")] = None,
+    holder: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
+    cursor: Annotated[int, Query(ge=0, description="pieces after this piece id")] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=10_000, description="default: all")] = None,
     format: Format = "json",
 ) -> Response:
-    """Who held which piece at the end of `block`."""
+    """Who held which piece at the end of `block` (one holder's with `holder`; a page at a time
+    with `limit`, continued from `next_cursor`)."""
     at = rt.mirror_cursor() if block is None else block
-    rows = svc.holdings_at(rt=rt, mirror=mirror, block=at)
-    return _out(format, {"block": at, "holdings": rows}, rows, f"holdings-{at}")
+    rows = svc.holdings_at(rt=rt, mirror=mirror, block=at, holder=holder, after=cursor, limit=limit)
+    nxt = rows[-1]["piece_id"] if limit is not None and len(rows) == limit else None
+    body = {"block": at, "holdings": rows, "next_cursor": nxt}
+    return _out(format, body, rows, f"holdings-{at}")
 
 
 @router.get("/exposure")

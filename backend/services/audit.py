@@ -8,7 +8,9 @@ import io
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import String, cast
+from sqlalchemy import String, and_, cast, func
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from backend.errors import NotFound
@@ -47,7 +49,15 @@ def events(
         stmt = stmt.where(LedgerEvent.event == event)
     if party is not None:
         stmt = stmt.where(cast(LedgerEvent.args, String).ilike(f"%{party.lower()[2:]}%"))
-    rows = mirror.exec(stmt.order_by(col(LedgerEvent.id)).limit(limit + 1)).all()
+    if from_block is not None and to_block is not None:
+        # A closed block range: find its rows through the block index, then order them by id.
+        # Left to itself the planner walks the id index from the cursor and filters, past
+        # every earlier event (0.4 s at 1M events); OFFSET 0 keeps the two steps apart.
+        window = aliased(LedgerEvent, stmt.offset(0).subquery())
+        ranged = select(window).order_by(col(window.id)).limit(limit + 1)
+        rows = list(mirror.exec(ranged).all())
+    else:
+        rows = list(mirror.exec(stmt.order_by(col(LedgerEvent.id)).limit(limit + 1)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     items = [
@@ -111,16 +121,29 @@ def root_tree(*, rt: Runtime, mirror: Session, root_id: int) -> dict[str, Any]:
     return {"root": root_out(root).model_dump(), "pieces": top, "history": history}
 
 
-def holdings_at(*, rt: Runtime, mirror: Session, block: int) -> list[dict[str, Any]]:
-    rows = mirror.exec(
-        select(Holding)
-        .where(
-            Holding.chain_id == rt.chain_id,
-            Holding.from_block <= block,
-            (col(Holding.to_block).is_(None)) | (col(Holding.to_block) > block),
-        )
-        .order_by(col(Holding.piece_id))
-    ).all()
+def holdings_at(
+    *,
+    rt: Runtime,
+    mirror: Session,
+    block: int,
+    holder: str | None = None,
+    after: int = 0,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Who held which piece at the end of `block`; optionally one holder's, a page at a time
+    (pieces after `after`, by piece id)."""
+    stmt = select(Holding).where(
+        Holding.chain_id == rt.chain_id,
+        Holding.from_block <= block,
+        (col(Holding.to_block).is_(None)) | (col(Holding.to_block) > block),
+        col(Holding.piece_id) > after,
+    )
+    if holder is not None:
+        stmt = stmt.where(Holding.holder == holder.lower())
+    stmt = stmt.order_by(col(Holding.piece_id))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = mirror.exec(stmt).all()
     return [
         {
             "piece_id": h.piece_id,
@@ -134,6 +157,13 @@ def holdings_at(*, rt: Runtime, mirror: Session, block: int) -> list[dict[str, A
 
 def exposure(*, rt: Runtime, mirror: Session) -> dict[str, list[dict[str, Any]]]:
     """Outstanding per debtor; per financier, what its held pieces are still owed."""
+    if mirror.get_bind().dialect.name == "postgresql":
+        return _exposure_in_sql(rt=rt, mirror=mirror)
+    return _exposure_in_python(rt=rt, mirror=mirror)
+
+
+def _exposure_in_python(*, rt: Runtime, mirror: Session) -> dict[str, list[dict[str, Any]]]:
+    """`exposure` summed in Python (SQLite cannot sum 256-bit amounts exactly)."""
     by_debtor: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in mirror.exec(
         select(Root).where(Root.chain_id == rt.chain_id, col(Root.status).in_(OUTSTANDING))
@@ -146,12 +176,23 @@ def exposure(*, rt: Runtime, mirror: Session) -> dict[str, list[dict[str, Any]]]
         if m.roles & Role.FINANCIER
     }
     by_fin: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for p in mirror.exec(
-        select(Piece).where(Piece.chain_id == rt.chain_id, Piece.status == int(PieceStatus.ACTIVE))
-    ).all():
-        if p.holder not in financiers:
-            continue
-        root = root_row(mirror, rt, p.root_id)
+    held = mirror.exec(
+        select(Piece).where(
+            Piece.chain_id == rt.chain_id,
+            Piece.status == int(PieceStatus.ACTIVE),
+            col(Piece.holder).in_(financiers),
+        )
+    ).all()
+    roots = {
+        r.root_id: r
+        for r in mirror.exec(
+            select(Root).where(
+                Root.chain_id == rt.chain_id, col(Root.root_id).in_({p.root_id for p in held})
+            )
+        ).all()
+    }
+    for p in held:
+        root = roots.get(p.root_id)
         if root is None or (root.status not in OUTSTANDING and root.status != RootStatus.SETTLED):
             continue
         owed = int(p.amount) - int(p.paid_out)
@@ -166,6 +207,52 @@ def exposure(*, rt: Runtime, mirror: Session) -> dict[str, list[dict[str, Any]]]
             {"financier": f, "debtor": d, "exposure": v}
             for f, per in sorted(by_fin.items())
             for d, v in sorted(per.items())
+        ],
+    }
+
+
+def _exposure_in_sql(*, rt: Runtime, mirror: Session) -> dict[str, list[dict[str, Any]]]:
+    """`exposure` as two aggregate queries (PostgreSQL sums NUMERIC exactly)."""
+    debtors = mirror.execute(
+        sa_select(col(Root.debtor), func.sum(col(Root.face_value) - col(Root.repaid)), func.count())
+        .where(col(Root.chain_id) == rt.chain_id, col(Root.status).in_(OUTSTANDING))
+        .group_by(col(Root.debtor))
+        .order_by(col(Root.debtor))
+    ).all()
+    owed = func.sum(col(Piece.amount) - col(Piece.paid_out))
+    live = (*OUTSTANDING, int(RootStatus.SETTLED))
+    financiers = mirror.execute(
+        sa_select(col(Piece.holder), col(Root.debtor), owed)
+        .join(
+            Root,
+            and_(
+                col(Root.chain_id) == col(Piece.chain_id), col(Root.root_id) == col(Piece.root_id)
+            ),
+        )
+        .join(
+            Member,
+            and_(
+                col(Member.chain_id) == col(Piece.chain_id),
+                col(Member.address) == col(Piece.holder),
+            ),
+        )
+        .where(
+            col(Piece.chain_id) == rt.chain_id,
+            col(Piece.status) == int(PieceStatus.ACTIVE),
+            col(Member.roles).op("&")(int(Role.FINANCIER)) != 0,
+            col(Root.status).in_(live),
+        )
+        .group_by(col(Piece.holder), col(Root.debtor))
+        .having(owed != 0)
+        .order_by(col(Piece.holder), col(Root.debtor))
+    ).all()
+    return {
+        "by_debtor": [
+            {"debtor": d, "outstanding": int(total), "receivables": int(n)}
+            for d, total, n in debtors
+        ],
+        "by_financier": [
+            {"financier": f, "debtor": d, "exposure": int(v)} for f, d, v in financiers
         ],
     }
 

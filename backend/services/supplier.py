@@ -12,7 +12,7 @@ from backend.schemas import FinancingIn, InvoiceIn, InvoiceOut, SplitIn
 from backend.services import checks
 from backend.services.common import chain_now, ledger_status
 from backend.services.documents import canonical_document, document_hash, due_timestamp, invoice_key
-from backend.services.tx import submit
+from backend.services.tx import by_key, replay, submit
 from backend.services.views import (
     piece_row,
     root_row,
@@ -43,6 +43,14 @@ def originate(
     wait: bool,
 ) -> tuple[InvoiceDocument, TxRequest]:
     """Register an invoice (supplier) or issue a payable directly (debtor)."""
+    if idem is not None and (prior := by_key(session, me.address, idem.key)) is not None:
+        # a retry: the checks below would refuse the invoice the first attempt registered
+        req = replay(rt, session, prior, idem, wait)
+        found = session.exec(
+            select(InvoiceDocument).where(InvoiceDocument.tx_request_id == req.id)
+        ).first()
+        if found is not None:
+            return found, req
     ours = body.buyer if issue else body.seller
     if ours.lower() != me.address:
         side = "buyer" if issue else "seller"

@@ -1,22 +1,36 @@
-"""Submitting writes as transaction requests: idempotency, custody check, enqueue, wait."""
+"""Submitting writes as transaction requests: idempotency, custody or client signature,
+enqueue, wait."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from backend.deps import Idem, Principal
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import TxRequest, TxStatus
-from backend.pipeline import enqueue, new_request
+from backend.pipeline import (
+    NonceNotNext,
+    enqueue,
+    new_request,
+    prepare_unsigned,
+    provisional_nonce,
+    signed_mismatches,
+    store_signed,
+)
 from backend.runtime import Runtime
 from backend.schemas import TxRequestOut
+from chain.outbox import decode_signed_transaction
 
-TERMINAL = (TxStatus.MINED, TxStatus.FAILED)
+TERMINAL = (TxStatus.MINED, TxStatus.FAILED, TxStatus.EXPIRED)
+#: States in which waiting is pointless: finished, or waiting on the member itself.
+SETTLED = (*TERMINAL, TxStatus.AWAITING_SIGNATURE)
 
 
 def submit(
@@ -38,11 +52,7 @@ def submit(
         if existing is not None:
             return replay(rt, session, existing, idem, wait)
     signer = (signer or member.address).lower()
-    if not rt.has_key(signer):
-        raise Conflict(
-            "the server holds no key for this member; it cannot sign for it",
-            code="SignerNotCustodial",
-        )
+    custodial = rt.has_key(signer)
     req = new_request(
         member=member.address,
         signer=signer,
@@ -51,6 +61,9 @@ def submit(
         idempotency_key=idempotency_key,
         request_hash=idem.request_hash if idem is not None else None,
     )
+    if not custodial:
+        # the member signs: prepare here so that the 202 carries the transaction to sign
+        prepare_unsigned(rt, req)
     session.add(req)
     if before_commit is not None:
         before_commit(session, req)
@@ -63,8 +76,62 @@ def submit(
         existing = by_key(session, member.address, idem.key)
         assert existing is not None
         return replay(rt, session, existing, idem, wait)
+    if custodial:
+        enqueue(req.id)
+    return finish_wait(rt, session, req.id, wait)
+
+
+def submit_signature(
+    *, rt: Runtime, session: Session, member: Principal, request_id: str, raw_tx: str, wait: bool
+) -> TxRequest:
+    """Take a member's signed transaction for its prepared request, check that it is exactly
+    what was prepared and signed by the member, store it and hand it to the workers."""
+    req = load(session, request_id)
+    if req.member != member.address:
+        raise NotFound(f"no transaction request {request_id}")
+    try:
+        raw = bytes.fromhex(raw_tx.removeprefix("0x"))
+        tx = decode_signed_transaction(raw)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="BadSignedTransaction") from exc
+    if req.raw_tx is not None and req.raw_tx == "0x" + raw.hex():
+        return finish_wait(rt, session, req.id, wait)  # the same bytes again: nothing to do
+    _must_await_signature(req)
+    mismatches = signed_mismatches(req, tx)
+    if mismatches:
+        raise InvalidInput(
+            "the signed transaction is not the one prepared, or not signed by the member",
+            code="SignedTransactionMismatch",
+            details={"transaction": req.id, "fields": mismatches},
+        )
+    try:
+        stored = store_signed(rt, req, raw, tx)
+    except NonceNotNext as exc:
+        raise Conflict(
+            str(exc) + "; sign again with the nonce the request now shows",
+            code="NonceNotNext",
+            details={"transaction": req.id, "expected_nonce": exc.expected, "nonce": exc.got},
+        ) from exc
+    if not stored:
+        _must_await_signature(load(session, req.id))
+        raise Conflict("the request changed meanwhile; read it again", code="Conflict")
     enqueue(req.id)
     return finish_wait(rt, session, req.id, wait)
+
+
+def _must_await_signature(req: TxRequest) -> None:
+    if req.status == TxStatus.EXPIRED:
+        raise Conflict(
+            "this request expired unsigned; make the request again",
+            code="TransactionRequestExpired",
+            details={"transaction": req.id},
+        )
+    if req.status != TxStatus.AWAITING_SIGNATURE:
+        raise Conflict(
+            f"this request is {req.status}, not awaiting a signature",
+            code="NotAwaitingSignature",
+            details={"transaction": req.id, "status": str(req.status)},
+        )
 
 
 def by_key(session: Session, member: str, key: str) -> TxRequest | None:
@@ -85,11 +152,35 @@ def replay(rt: Runtime, session: Session, existing: TxRequest, idem: Idem, wait:
 
 
 def load(session: Session, request_id: str) -> TxRequest:
+    """The request as stored now (one left unsigned past its deadline becomes expired)."""
     session.expire_all()
     req = session.get(TxRequest, request_id)
     if req is None:
         raise NotFound(f"no transaction request {request_id}")
+    now = datetime.now(UTC)
+    if (
+        req.status == TxStatus.AWAITING_SIGNATURE
+        and req.expires_at is not None
+        and _aware(req.expires_at) <= now
+    ):
+        session.execute(
+            update(TxRequest)
+            .where(
+                col(TxRequest.id) == request_id,
+                col(TxRequest.status) == TxStatus.AWAITING_SIGNATURE,
+            )
+            .values(status=TxStatus.EXPIRED, updated_at=now)
+        )
+        session.commit()
+        session.expire_all()
+        req = session.get(TxRequest, request_id)
+        assert req is not None
     return req
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands timestamps back naive; they are stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def finish_wait(rt: Runtime, session: Session, request_id: str, wait: bool) -> TxRequest:
@@ -99,7 +190,7 @@ def finish_wait(rt: Runtime, session: Session, request_id: str, wait: bool) -> T
         return req
     deadline = time.monotonic() + rt.settings.wait_timeout_seconds
     delay = 0.01
-    while req.status not in TERMINAL and time.monotonic() < deadline:
+    while req.status not in SETTLED and time.monotonic() < deadline:
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
         req = load(session, request_id)
@@ -122,6 +213,10 @@ def wait_mirror(rt: Runtime, block: int, deadline: float) -> bool:
 
 def to_public(rt: Runtime, req: TxRequest) -> TxRequestOut:
     out = TxRequestOut.model_validate(req, from_attributes=True)
+    if req.status != TxStatus.AWAITING_SIGNATURE:
+        out.unsigned_tx = None
+    elif req.unsigned_tx is not None:
+        out.unsigned_tx = {**req.unsigned_tx, "nonce": provisional_nonce(rt, req)}
     if req.status == TxStatus.MINED and req.block_number is not None:
         out.visible_in_mirror = rt.mirror_cursor() >= req.block_number
     return out

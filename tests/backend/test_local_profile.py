@@ -1,10 +1,11 @@
-"""The story on the local profile: anvil + PostgreSQL + Redis, writes executed by a real Celery
-worker process."""
+"""The local profile: anvil + PostgreSQL + Redis, writes executed by real Celery worker
+processes: the story, and a worker killed with transactions in flight."""
 
 from __future__ import annotations
 
 import base64
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,11 +16,14 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from sqlalchemy import text
+from sqlmodel import Session, col, select
 
+from backend.models import TxRequest
 from backend.settings import BackendSettings
 from chain.connection import AnvilProcess, dev_account, start_anvil
 from chain.settings import ChainSettings
-from tests.backend.conftest import Api, make_api
+from tests.backend.conftest import Api, invoice, make_api
 from tests.backend.test_story import run_story
 
 PG_ADMIN_DSN = os.environ.get("SCF_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -63,15 +67,69 @@ def local_env(
         "SCF_CHAIN_PROFILE": "rpc",
         "SCF_CHAIN_RPC_URL": anvil.url,
         "SCF_CHAIN_FEE_MODE": "zero",
+        # a killed worker's requests are taken up again within seconds, not minutes
+        "SCF_BROKER_VISIBILITY_TIMEOUT_SECONDS": "10",
+        "SCF_STUCK_AFTER_SECONDS": "8",
     }
 
 
+class Workers:
+    """Real `scf worker` processes (each in its own process group, so a kill takes it whole)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, concurrency: int = 8) -> subprocess.Popen[bytes]:
+        log_path = self.log_dir / f"worker-{len(self.procs)}.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("scf")),
+                    "worker",
+                    "--concurrency",
+                    str(concurrency),
+                ],
+                env={**os.environ},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.procs.append(proc)
+        deadline = time.monotonic() + 90
+        while b"ready." not in log_path.read_bytes():
+            assert proc.poll() is None, log_path.read_text(errors="replace")
+            assert time.monotonic() < deadline, log_path.read_text(errors="replace")
+            time.sleep(0.2)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL, no warning: what a machine losing power does to a worker."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=20)
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
 @pytest.fixture(scope="module")
-def local_api(local_env: dict[str, str], anvil: AnvilProcess) -> Iterator[Api]:
+def workers(local_env: dict[str, str]) -> Iterator[Workers]:
+    pool = Workers(Path(local_env["SCF_DEPLOYMENT_PATH"]).parent)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture(scope="module")
+def local_api(local_env: dict[str, str], anvil: AnvilProcess, workers: Workers) -> Iterator[Api]:
     saved = {k: os.environ.get(k) for k in local_env}
     os.environ.update(local_env)
-    worker: subprocess.Popen[bytes] | None = None
-    log_path = Path(local_env["SCF_DEPLOYMENT_PATH"]).with_name("worker.log")
     try:
         settings = BackendSettings(deploy=True, run_indexer=True, wait_timeout_seconds=60)
         gen = make_api(settings, ChainSettings())
@@ -82,20 +140,8 @@ def local_api(local_env: dict[str, str], anvil: AnvilProcess) -> Iterator[Api]:
         original = runtime_module.build_runtime
 
         def build_and_start_worker(*args: object, **kw: object) -> runtime_module.Runtime:
-            nonlocal worker
             rt = original(*args, **kw)  # type: ignore[arg-type]
-            with log_path.open("wb") as log:
-                worker = subprocess.Popen(
-                    [str(Path(sys.executable).with_name("scf")), "worker", "--concurrency", "8"],
-                    env={**os.environ},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            deadline = time.monotonic() + 90
-            while b"ready." not in log_path.read_bytes():
-                assert time.monotonic() < deadline, log_path.read_text(errors="replace")
-                time.sleep(0.2)
+            workers.start()
             return rt
 
         import backend.app as app_module
@@ -108,12 +154,7 @@ def local_api(local_env: dict[str, str], anvil: AnvilProcess) -> Iterator[Api]:
         yield api
         gen.close()
     finally:
-        if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        workers.stop_all()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -130,3 +171,203 @@ def test_story_on_the_local_profile_with_a_celery_worker(local_api: Api) -> None
         rt.conn.rpc("evm_mine")
 
     run_story(local_api, advance)
+
+
+def test_worker_killed_mid_task_every_request_mined_exactly_once(
+    local_api: Api, workers: Workers
+) -> None:
+    rt = local_api.rt
+    w3 = rt.conn.w3
+    op = local_api.as_("operator")
+    bank = local_api.addresses["bank"]
+    operator = local_api.addresses["operator"]
+    token = rt.contracts.token
+    amounts = [1_000 + i for i in range(20)]  # distinct: each mint is recognisable on chain
+    nonce_before = w3.eth.get_transaction_count(operator)
+    balance_before = token.functions.balanceOf(bank).call()
+    first_block = w3.eth.block_number + 1
+    # blocks every second instead of at once: transactions stay in flight for a while
+    rt.conn.rpc("evm_setAutomine", [False])
+    rt.conn.rpc("evm_setIntervalMining", [1])
+    try:
+        ids = []
+        for i, amount in enumerate(amounts):
+            r = op.post(
+                "/v1/operator/cash/mint",
+                json={"account": bank, "amount": amount},
+                headers={"Idempotency-Key": f"kill-{i}"},
+            )
+            assert r.status_code == 202, r.text
+            ids.append(r.json()["id"])
+        deadline = time.monotonic() + 60
+        while _count_status(local_api, ids, ("signed", "sent", "mined")) < 3:
+            assert time.monotonic() < deadline, "the worker sent nothing"
+            time.sleep(0.05)
+        workers.kill(workers.procs[-1])
+        at_kill = _statuses(local_api, ids)
+        assert any(s in ("queued", "signed", "sent") for s in at_kill.values()), at_kill
+
+        workers.start()
+        deadline = time.monotonic() + 180
+        while _count_status(local_api, ids, ("mined", "failed")) < len(ids):
+            assert time.monotonic() < deadline, _statuses(local_api, ids)
+            time.sleep(0.5)
+    finally:
+        rt.conn.rpc("evm_setIntervalMining", [0])
+        rt.conn.rpc("evm_setAutomine", [True])
+
+    final = {i: op.get(f"/v1/transactions/{i}").json() for i in ids}
+    assert {t["status"] for t in final.values()} == {"mined"}, at_kill
+    hashes = [t["tx_hash"] for t in final.values()]
+    assert len(set(hashes)) == len(ids)
+    for h in hashes:
+        receipt = w3.eth.get_transaction_receipt(h)
+        assert receipt["status"] == 1 and receipt["from"] == operator
+    # on chain: exactly one transaction per request from the operator, one mint per amount
+    assert w3.eth.get_transaction_count(operator) == nonce_before + len(ids)
+    mints = token.events.Transfer().get_logs(
+        from_block=first_block, argument_filters={"from": "0x" + "00" * 20, "to": bank}
+    )
+    assert sorted(int(e["args"]["value"]) for e in mints) == amounts
+    assert token.functions.balanceOf(bank).call() == balance_before + sum(amounts)
+
+
+def test_member_holding_its_own_key_signs_and_a_worker_sends(local_api: Api) -> None:
+    rt = local_api.rt
+    own = dev_account(8)
+    a = local_api.addresses
+    r = local_api.as_("operator").post(
+        "/v1/operator/members?wait=true",
+        json={"legal_id": "USCC-own-local", "roles": ["SUPPLIER"], "address": own.address},
+    )
+    assert r.status_code == 202 and r.json()["custodial"] is False, r.text
+    headers = {"Authorization": f"Bearer {local_api.login(own)}"}
+    body = invoice(own.address, a["core"], "LOCAL-OWN-1", 900, days=3000)  # the story moved time on
+    made = local_api.client.post("/v1/invoices", json=body, headers=headers)
+    assert made.status_code == 202, made.text
+    tx = made.json()["transaction"]
+    assert tx["status"] == "awaiting_signature" and tx["unsigned_tx"]["gasPrice"] == 0
+    raw = own.sign_transaction(tx["unsigned_tx"]).raw_transaction.to_0x_hex()
+    done = local_api.client.post(
+        f"/v1/transactions/{tx['id']}/signature?wait=true",
+        json={"raw_transaction": raw},
+        headers=headers,
+    )
+    assert done.status_code == 202, done.text
+    assert done.json()["status"] == "mined" and done.json()["visible_in_mirror"] is True
+    assert rt.conn.w3.eth.get_transaction_receipt(done.json()["tx_hash"])["from"] == own.address
+
+
+def _statuses(api: Api, ids: list[str]) -> dict[str, str]:
+    with Session(api.rt.engine) as s:
+        rows = s.exec(select(TxRequest).where(col(TxRequest.id).in_(ids))).all()
+    return {r.id: str(r.status) for r in rows}
+
+
+def _count_status(api: Api, ids: list[str], wanted: tuple[str, ...]) -> int:
+    return sum(1 for s in _statuses(api, ids).values() if s in wanted)
+
+
+def test_exposure_summed_in_postgres_equals_the_python_sums(local_api: Api) -> None:
+    """The mirror rows are recorded data under a chain id of their own (not on any chain)."""
+    from types import SimpleNamespace
+
+    from backend.services.audit import _exposure_in_python, _exposure_in_sql, exposure
+
+    chain = 990_001
+    debtor, other, bank, fund, shop = (f"0x{i:040x}" for i in (0xD1, 0xD2, 0xB1, 0xB2, 0x51))
+    big = 2**70  # beyond int64: the sums must stay exact
+    with local_api.rt.mirror.begin() as conn:
+        for who, roles in ((debtor, 2), (other, 2), (bank, 8), (fund, 8 | 4), (shop, 4)):
+            conn.execute(
+                text(
+                    "INSERT INTO member (chain_id, address, roles, status, entity_id, "
+                    "credit_limit, credit_used, added_block, updated_block) "
+                    "VALUES (:c, :a, :r, 1, '0x', 0, 0, 1, 1)"
+                ),
+                {"c": chain, "a": who, "r": roles},
+            )
+        # root: (id, debtor, face, repaid, status)  2 confirmed, 5 overdue, 6 settled, 1 registered
+        roots = [(1, debtor, big, 0, 2), (2, debtor, 1000, 400, 5), (3, other, 500, 500, 6),
+                 (4, other, 700, 0, 1)]  # fmt: skip
+        for rid, d, face, repaid, status in roots:
+            conn.execute(
+                text(
+                    "INSERT INTO root (chain_id, root_id, debtor, supplier, face_value, due_date, "
+                    "invoice_hash, invoice_key, status, frozen, head, cursor, repaid, distributed, "
+                    "registered_block, updated_block) VALUES (:c, :i, :d, :s, :f, 0, '0x', '0x', "
+                    ":st, false, 0, 0, :rp, 0, 1, 1)"
+                ),
+                {"c": chain, "i": rid, "d": d, "s": shop, "f": face, "st": status, "rp": repaid},
+            )
+        # piece: (id, root, holder, amount, paid_out, status)  2 active, 3 split
+        pieces = [(10, 1, bank, big - 100, 0, 2), (11, 1, fund, 100, 0, 2),
+                  (12, 2, bank, 600, 0, 2), (13, 2, shop, 400, 0, 2), (14, 3, bank, 500, 500, 2),
+                  (15, 3, fund, 9, 0, 3), (16, 4, bank, 700, 0, 2),
+                  (17, 3, fund, 50, 20, 2)]  # fmt: skip
+        for pid, rid, holder, amount, paid, status in pieces:
+            conn.execute(
+                text(
+                    "INSERT INTO piece (chain_id, piece_id, root_id, parent_id, depth, holder, "
+                    "amount, status, frozen, paid_out, next_id, created_block, updated_block) "
+                    "VALUES (:c, :p, :r, NULL, 0, :h, :a, :st, false, :po, 0, 1, 1)"
+                ),
+                {
+                    "c": chain,
+                    "p": pid,
+                    "r": rid,
+                    "h": holder,
+                    "a": amount,
+                    "st": status,
+                    "po": paid,
+                },
+            )
+    rt = SimpleNamespace(chain_id=chain)
+    with Session(local_api.rt.mirror) as mirror:
+        in_sql = _exposure_in_sql(rt=rt, mirror=mirror)  # type: ignore[arg-type]
+        in_python = _exposure_in_python(rt=rt, mirror=mirror)  # type: ignore[arg-type]
+        assert exposure(rt=rt, mirror=mirror) == in_sql  # type: ignore[arg-type]
+    assert in_sql == in_python
+    assert in_sql["by_debtor"] == [{"debtor": debtor, "outstanding": big + 600, "receivables": 2}]
+    assert in_sql["by_financier"] == [
+        {"financier": bank, "debtor": debtor, "exposure": big - 100 + 600},
+        {"financier": fund, "debtor": debtor, "exposure": 100},
+        {"financier": fund, "debtor": other, "exposure": 30},
+    ]
+
+
+def test_holdings_as_of_a_block_by_holder_and_by_page(local_api: Api) -> None:
+    auditor = local_api.as_("auditor")
+    block = local_api.rt.mirror_cursor()
+    everything = auditor.get(f"/v1/audit/holdings?block={block}").json()["holdings"]
+    assert len(everything) >= 2
+    pages, cursor = [], 0
+    for _ in range(len(everything) + 1):
+        page = auditor.get(f"/v1/audit/holdings?block={block}&limit=1&cursor={cursor}").json()
+        pages += page["holdings"]
+        if page["next_cursor"] is None:
+            break
+        cursor = page["next_cursor"]
+    assert pages == everything
+    holder = everything[0]["holder"]
+    mine = auditor.get(f"/v1/audit/holdings?block={block}&holder={holder}").json()["holdings"]
+    assert mine == [h for h in everything if h["holder"] == holder]
+
+
+def test_events_in_a_block_range_page_by_id_like_the_whole_list(local_api: Api) -> None:
+    auditor = local_api.as_("auditor")
+    every = auditor.get("/v1/audit/events?limit=500").json()["items"]
+    blocks = sorted({e["block_number"] for e in every})
+    lo, hi = blocks[len(blocks) // 4], blocks[3 * len(blocks) // 4]
+    wanted = [e for e in every if lo <= e["block_number"] <= hi]
+    assert len(wanted) >= 3
+    got, cursor = [], 0
+    for _ in range(len(wanted) + 1):
+        page = auditor.get(
+            f"/v1/audit/events?from_block={lo}&to_block={hi}&limit=2&cursor={cursor}"
+        ).json()
+        got += page["items"]
+        if page["next_cursor"] is None:
+            break
+        cursor = page["next_cursor"]
+    assert got == wanted
