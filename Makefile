@@ -27,7 +27,7 @@ contracts: venv node
 	$(BIN)/scf compile
 
 test: venv
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: venv
 	$(BIN)/ruff check .

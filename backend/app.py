@@ -6,11 +6,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlmodel import Session
 
 from backend import metrics
-from backend.errors import install_handlers
+from backend.deps import IdempotentReplay
+from backend.errors import ApiError, error_response, install_handlers
 from backend.pipeline import configure_celery
 from backend.routers import (
     audit,
@@ -23,6 +26,7 @@ from backend.routers import (
     transactions,
 )
 from backend.runtime import Runtime, build_runtime, set_runtime
+from backend.services.tx import finish_wait, respond
 from backend.settings import BackendSettings
 from chain.settings import ChainSettings
 from indexer.settings import IndexerSettings
@@ -70,6 +74,19 @@ def create_app(
         title="scf-ledger API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
     )
     install_handlers(app)
+
+    @app.exception_handler(IdempotentReplay)
+    def _replay(request: Request, exc: IdempotentReplay) -> JSONResponse:
+        """The request a repeated Idempotency-Key stands for, as its first answer gave it."""
+        rt: Runtime = request.app.state.runtime
+        wait = request.query_params.get("wait", "").lower() in ("1", "true", "yes", "on")
+        with Session(rt.engine, expire_on_commit=False) as session:
+            try:
+                body = respond(rt, finish_wait(rt, session, exc.request_id, wait))
+            except ApiError as err:
+                return error_response(err)
+        return JSONResponse(jsonable_encoder(body), status_code=202)
+
     for module in (auth, operator, supplier, core, financier, regulator, audit, transactions):
         app.include_router(module.router)
 

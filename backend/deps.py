@@ -12,8 +12,8 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 
-from backend.errors import Forbidden, Unauthenticated
-from backend.models import ApiKey
+from backend.errors import Forbidden, InvalidInput, Unauthenticated
+from backend.models import ApiKey, TxRequest
 from backend.runtime import Runtime
 from backend.security import secret_matches, split_api_key
 from chain.enums import MemberStatus, Role
@@ -168,6 +168,44 @@ async def get_idempotency(request: Request, key: IdempotencyKeyHeader = None) ->
 
 
 IdempotencyDep = Annotated[Idem | None, Depends(get_idempotency)]
+
+
+class IdempotentReplay(Exception):
+    """A write repeats an Idempotency-Key already used by this member: answer with the request
+    it stands for (the app's handler renders it), before any check that its own effect on the
+    ledger would now fail."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(request_id)
+        self.request_id = request_id
+
+
+def replay_first(idem: IdempotencyDep, member: CurrentMember, session: SessionDep) -> Idem | None:
+    """For writes answered with their transaction request: a repeated key is replayed here."""
+    if idem is None:
+        return None
+    existing = session.exec(
+        select(TxRequest).where(
+            TxRequest.member == member.address, TxRequest.idempotency_key == idem.key
+        )
+    ).first()
+    if existing is None:
+        return idem
+    require_same_request(existing, idem)
+    raise IdempotentReplay(existing.id)
+
+
+def require_same_request(existing: TxRequest, idem: Idem) -> None:
+    """A key names one request: the same key with another body is refused."""
+    if existing.request_hash != idem.request_hash:
+        raise InvalidInput(
+            "this Idempotency-Key was used for a different request",
+            code="IdempotencyKeyReused",
+            details={"transaction": existing.id},
+        )
+
+
+TxIdempotencyDep = Annotated[Idem | None, Depends(replay_first)]
 
 
 def wait_param(

@@ -108,12 +108,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def error_response(exc: ApiError) -> JSONResponse:
+    return JSONResponse(_body(exc.code, exc.message, exc.details), exc.status_code)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Every error leaves the API as `{"code", "message", "details"}`."""
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(_body(exc.code, exc.message, exc.details), exc.status_code)
+        return error_response(exc)
 
     @app.exception_handler(ContractRevert)
     async def _revert(_: Request, exc: ContractRevert) -> JSONResponse:

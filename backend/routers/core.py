@@ -6,7 +6,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
-from backend.deps import CoreEnterprise, IdempotencyDep, MirrorDep, RuntimeDep, SessionDep, WaitDep
+from backend.deps import (
+    CoreEnterprise,
+    IdempotencyDep,
+    MirrorDep,
+    RuntimeDep,
+    SessionDep,
+    TxIdempotencyDep,
+    WaitDep,
+)
 from backend.errors import ERROR_RESPONSES
 from backend.routers.common import After, Id40, Limit
 from backend.schemas import (
@@ -86,7 +94,7 @@ def confirm(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     """Confirm (确权) a registered invoice: it becomes a receivable against the credit limit."""
@@ -106,7 +114,7 @@ def reject(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     return respond(
@@ -132,7 +140,7 @@ def repay(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     """Pay (part of) what is owed into escrow; the keeper distributes it to the holders."""

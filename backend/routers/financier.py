@@ -10,10 +10,10 @@ from backend.deps import (
     CurrentMember,
     Financier,
     Holder,
-    IdempotencyDep,
     MirrorDep,
     RuntimeDep,
     SessionDep,
+    TxIdempotencyDep,
     WaitDep,
 )
 from backend.errors import ERROR_RESPONSES
@@ -71,7 +71,7 @@ def post_offer(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     """Offer to buy a piece; the price moves into escrow."""
@@ -90,7 +90,7 @@ def cancel_offer(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     """Withdraw an open offer; its escrow is refunded."""

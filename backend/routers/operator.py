@@ -13,6 +13,7 @@ from backend.deps import (
     Operator,
     RuntimeDep,
     SessionDep,
+    TxIdempotencyDep,
     WaitDep,
     member_row,
 )
@@ -74,7 +75,7 @@ def set_roles(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     return respond(
@@ -100,7 +101,7 @@ def set_status(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     """Suspend or reactivate: a suspended member is refused by the API and the chain at once."""
@@ -131,7 +132,7 @@ def set_credit_limit(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     return respond(
@@ -156,7 +157,7 @@ def mint(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     """Issue settlement cash against a deposit at the settlement bank."""
@@ -183,7 +184,7 @@ def burn(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     """Redeem a member's settlement cash (paid out off-ledger)."""
@@ -209,7 +210,7 @@ def pause(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     return respond(
@@ -224,7 +225,7 @@ def unpause(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     return respond(

@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, status
 
-from backend.deps import IdempotencyDep, MirrorDep, Regulator, RuntimeDep, SessionDep, WaitDep
+from backend.deps import MirrorDep, Regulator, RuntimeDep, SessionDep, TxIdempotencyDep, WaitDep
 from backend.errors import ERROR_RESPONSES
 from backend.routers.common import Id40
 from backend.schemas import ReasonIn, TxRequestOut
@@ -30,7 +30,7 @@ def freeze(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     """Freeze or unfreeze a whole receivable (`roots`) or one piece (`pieces`), with a reason."""

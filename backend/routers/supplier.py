@@ -15,6 +15,7 @@ from backend.deps import (
     RuntimeDep,
     SessionDep,
     Supplier,
+    TxIdempotencyDep,
     WaitDep,
 )
 from backend.errors import ERROR_RESPONSES
@@ -104,7 +105,7 @@ def cancel_invoice(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     """Withdraw a registration the debtor has not confirmed yet."""
@@ -156,7 +157,7 @@ def split(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     """Split a held piece among recipients (amounts summing to the piece)."""
@@ -183,7 +184,7 @@ def transfer(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     """Pass a whole piece on to another supplier or financier."""
@@ -209,7 +210,7 @@ def claim(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     """Pull what a held piece is owed now (the keeper also pushes it)."""
@@ -245,7 +246,7 @@ def accept_offer(
     rt: RuntimeDep,
     session: SessionDep,
     mirror: MirrorDep,
-    idem: IdempotencyDep,
+    idem: TxIdempotencyDep,
     wait: WaitDep,
 ) -> TxRequestOut:
     """Sell the piece to the offer's financier: piece and cash swap in one transaction."""

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from backend.deps import Idem, Principal
+from backend.deps import Idem, Principal, require_same_request
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import TxRequest, TxStatus
 from backend.pipeline import (
@@ -142,12 +142,7 @@ def by_key(session: Session, member: str, key: str) -> TxRequest | None:
 
 def replay(rt: Runtime, session: Session, existing: TxRequest, idem: Idem, wait: bool) -> TxRequest:
     """The request a repeated Idempotency-Key stands for (the same request, or refused)."""
-    if existing.request_hash != idem.request_hash:
-        raise InvalidInput(
-            "this Idempotency-Key was used for a different request",
-            code="IdempotencyKeyReused",
-            details={"transaction": existing.id},
-        )
+    require_same_request(existing, idem)
     return finish_wait(rt, session, existing.id, wait)
 
 

@@ -27,7 +27,10 @@ from tests.backend.conftest import Api, invoice, make_api
 from tests.backend.test_story import run_story
 
 PG_ADMIN_DSN = os.environ.get("SCF_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("SCF_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+# One Redis database per pytest-xdist worker: each worker's module fixtures start their own
+# Celery workers, which must not take each other's tasks.
+_XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URL = os.environ.get("SCF_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{7 + _XDIST_INDEX}")
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 

@@ -199,3 +199,27 @@ def test_revert_caught_before_sending_has_the_error_name(api: Api) -> None:
     r = api.as_("core").get(f"/v1/transactions/{req.id}")
     assert r.status_code == 200 and r.json()["error_code"] == "ReceivablesUnknownRoot"
     assert api.as_("bank").get(f"/v1/transactions/{req.id}").status_code == 404
+
+
+def test_idempotent_retry_after_the_effect_returns_the_original_request(api: Api) -> None:
+    """A retry of a write that already took effect (the root is no longer awaiting
+    confirmation) answers with the first request instead of the refusal a new one would get."""
+    a = api.addresses
+    created = api.as_("tier1").post(
+        "/v1/invoices?wait=true", json=invoice(a["tier1"], a["core"], "IDEM-RETRY-1", 500)
+    )
+    assert created.status_code == 202
+    root = created.json()["invoice"]["root_id"]
+    core = api.as_("core")
+    headers = {"Idempotency-Key": "confirm-retry-1"}
+    first = core.post(f"/v1/payables/{root}/confirm?wait=true", headers=headers)
+    assert first.status_code == 202 and first.json()["status"] == "mined"
+    again = core.post(f"/v1/payables/{root}/confirm?wait=true", headers=headers)
+    assert again.status_code == 202
+    assert (again.json()["id"], again.json()["tx_hash"]) == (
+        first.json()["id"],
+        first.json()["tx_hash"],
+    )
+    fresh = core.post(f"/v1/payables/{root}/confirm")
+    assert fresh.status_code == 409 and fresh.json()["code"] == "ReceivablesInvalidStatus"
+    assert _count(api, idempotency_key="confirm-retry-1") == 1
