@@ -1,5 +1,8 @@
-"""The local profile: anvil + PostgreSQL + Redis, writes executed by real Celery worker
-processes: the story, and a worker killed with transactions in flight."""
+"""The local profile: PostgreSQL + Redis, writes executed by real Celery worker processes, on a
+chain configured like a Besu QBFT network (anvil with zero base fee and gas price and a block
+every second, behind a proxy that adds QBFT extraData, so the POA middleware is needed, and caps
+eth_getLogs ranges as `--rpc-max-logs-range` does): the story, and a worker killed with
+transactions in flight."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from chain.connection import AnvilProcess, dev_account, start_anvil
 from chain.settings import ChainSettings
 from tests.backend.conftest import Api, invoice, make_api
 from tests.backend.test_story import run_story
+from tests.e2e.besu_proxy import BesuLikeProxy
 
 PG_ADMIN_DSN = os.environ.get("SCF_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 # One Redis database per pytest-xdist worker: each worker's module fixtures start their own
@@ -33,13 +37,21 @@ _XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw
 REDIS_URL = os.environ.get("SCF_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{7 + _XDIST_INDEX}")
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
+MAX_LOGS_RANGE = 50
 
 
 @pytest.fixture(scope="module")
 def anvil() -> Iterator[AnvilProcess]:
-    proc = start_anvil(ChainSettings(profile="anvil"))
+    proc = start_anvil(ChainSettings(profile="anvil", anvil_zero_gas=True, anvil_block_time=1))
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="module")
+def besu(anvil: AnvilProcess) -> Iterator[BesuLikeProxy]:
+    proxy = BesuLikeProxy(anvil.url, max_logs_range=MAX_LOGS_RANGE).start()
+    yield proxy
+    proxy.stop()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +66,7 @@ def database() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def local_env(
-    anvil: AnvilProcess, database: str, tmp_path_factory: pytest.TempPathFactory
+    besu: BesuLikeProxy, database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, str]:
     redis.Redis.from_url(REDIS_URL).flushdb()
     deployment = tmp_path_factory.mktemp("local") / "deployment.json"
@@ -68,7 +80,8 @@ def local_env(
         "SCF_BROKER_URL": REDIS_URL,
         "SCF_DEPLOYMENT_PATH": str(deployment),
         "SCF_CHAIN_PROFILE": "rpc",
-        "SCF_CHAIN_RPC_URL": anvil.url,
+        "SCF_CHAIN_RPC_URL": besu.url,
+        "SCF_CHAIN_POA_MIDDLEWARE": "true",
         "SCF_CHAIN_FEE_MODE": "zero",
         # a killed worker's requests are taken up again within seconds, not minutes
         "SCF_BROKER_VISIBILITY_TIMEOUT_SECONDS": "10",
@@ -189,35 +202,29 @@ def test_worker_killed_mid_task_every_request_mined_exactly_once(
     nonce_before = w3.eth.get_transaction_count(operator)
     balance_before = token.functions.balanceOf(bank).call()
     first_block = w3.eth.block_number + 1
-    # blocks every second instead of at once: transactions stay in flight for a while
-    rt.conn.rpc("evm_setAutomine", [False])
-    rt.conn.rpc("evm_setIntervalMining", [1])
-    try:
-        ids = []
-        for i, amount in enumerate(amounts):
-            r = op.post(
-                "/v1/operator/cash/mint",
-                json={"account": bank, "amount": amount},
-                headers={"Idempotency-Key": f"kill-{i}"},
-            )
-            assert r.status_code == 202, r.text
-            ids.append(r.json()["id"])
-        deadline = time.monotonic() + 60
-        while _count_status(local_api, ids, ("signed", "sent", "mined")) < 3:
-            assert time.monotonic() < deadline, "the worker sent nothing"
-            time.sleep(0.05)
-        workers.kill(workers.procs[-1])
-        at_kill = _statuses(local_api, ids)
-        assert any(s in ("queued", "signed", "sent") for s in at_kill.values()), at_kill
+    # blocks come every second: transactions stay in flight for a while
+    ids = []
+    for i, amount in enumerate(amounts):
+        r = op.post(
+            "/v1/operator/cash/mint",
+            json={"account": bank, "amount": amount},
+            headers={"Idempotency-Key": f"kill-{i}"},
+        )
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+    deadline = time.monotonic() + 60
+    while _count_status(local_api, ids, ("signed", "sent", "mined")) < 3:
+        assert time.monotonic() < deadline, "the worker sent nothing"
+        time.sleep(0.05)
+    workers.kill(workers.procs[-1])
+    at_kill = _statuses(local_api, ids)
+    assert any(s in ("queued", "signed", "sent") for s in at_kill.values()), at_kill
 
-        workers.start()
-        deadline = time.monotonic() + 180
-        while _count_status(local_api, ids, ("mined", "failed")) < len(ids):
-            assert time.monotonic() < deadline, _statuses(local_api, ids)
-            time.sleep(0.5)
-    finally:
-        rt.conn.rpc("evm_setIntervalMining", [0])
-        rt.conn.rpc("evm_setAutomine", [True])
+    workers.start()
+    deadline = time.monotonic() + 180
+    while _count_status(local_api, ids, ("mined", "failed")) < len(ids):
+        assert time.monotonic() < deadline, _statuses(local_api, ids)
+        time.sleep(0.5)
 
     final = {i: op.get(f"/v1/transactions/{i}").json() for i in ids}
     assert {t["status"] for t in final.values()} == {"mined"}, at_kill
