@@ -217,3 +217,34 @@ def wait_param(
 
 
 WaitDep = Annotated[bool, Depends(wait_param)]
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """What every write takes from the request: the runtime, both sessions, the
+    Idempotency-Key and whether to wait for the mirror."""
+
+    rt: Runtime
+    session: Session
+    mirror: Session
+    idem: Idem | None
+    wait: bool
+
+
+def write_context(
+    rt: RuntimeDep, session: SessionDep, mirror: MirrorDep, idem: TxIdempotencyDep, wait: WaitDep
+) -> WriteContext:
+    """For writes answered with their transaction request: a repeated key is already replayed."""
+    return WriteContext(rt=rt, session=session, mirror=mirror, idem=idem, wait=wait)
+
+
+def service_replay_write_context(
+    rt: RuntimeDep, session: SessionDep, mirror: MirrorDep, idem: IdempotencyDep, wait: WaitDep
+) -> WriteContext:
+    """For writes whose service replays a repeated key itself (their answer is not just the
+    transaction request)."""
+    return WriteContext(rt=rt, session=session, mirror=mirror, idem=idem, wait=wait)
+
+
+WriteDep = Annotated[WriteContext, Depends(write_context)]
+ServiceReplayWriteDep = Annotated[WriteContext, Depends(service_replay_write_context)]

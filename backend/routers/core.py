@@ -8,12 +8,10 @@ from fastapi import APIRouter, Query, status
 
 from backend.deps import (
     CoreEnterprise,
-    IdempotencyDep,
     MirrorDep,
     RuntimeDep,
-    SessionDep,
-    TxIdempotencyDep,
-    WaitDep,
+    ServiceReplayWriteDep,
+    WriteDep,
 )
 from backend.errors import ERROR_RESPONSES
 from backend.routers.common import After, Id40, Limit
@@ -63,27 +61,19 @@ def credit(me: CoreEnterprise, rt: RuntimeDep, mirror: MirrorDep) -> CreditOut:
 def issue(
     body: InvoiceIn,
     me: CoreEnterprise,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: IdempotencyDep,
-    wait: WaitDep,
+    ctx: ServiceReplayWriteDep,
 ) -> InvoiceCreated:
     """Issue a confirmed payable to the invoice's seller in one step."""
     doc, req = supplier.originate(
-        rt=rt,
-        session=session,
-        mirror=mirror,
+        ctx=ctx,
         me=me,
         body=body,
         issue=True,
-        idem=idem,
-        wait=wait,
     )
-    tx = respond(rt, req)
+    tx = respond(ctx.rt, req)
     if doc.id:
-        session.refresh(doc)
-    root = root_row(mirror, rt, doc.root_id) if doc.root_id else None
+        ctx.session.refresh(doc)
+    root = root_row(ctx.mirror, ctx.rt, doc.root_id) if doc.root_id else None
     return InvoiceCreated(invoice=supplier.invoice_out(doc, root), transaction=tx)
 
 
@@ -91,18 +81,12 @@ def issue(
 def confirm(
     root_id: Id40,
     me: CoreEnterprise,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     """Confirm (确权) a registered invoice: it becomes a receivable against the credit limit."""
     return respond(
-        rt,
-        svc.confirm(
-            rt=rt, session=session, mirror=mirror, me=me, root_id=root_id, idem=idem, wait=wait
-        ),
+        ctx.rt,
+        svc.confirm(ctx=ctx, me=me, root_id=root_id),
     )
 
 
@@ -111,23 +95,15 @@ def reject(
     root_id: Id40,
     body: RejectIn,
     me: CoreEnterprise,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     return respond(
-        rt,
+        ctx.rt,
         svc.reject(
-            rt=rt,
-            session=session,
-            mirror=mirror,
+            ctx=ctx,
             me=me,
             root_id=root_id,
             reason=body.reason,
-            idem=idem,
-            wait=wait,
         ),
     )
 
@@ -137,23 +113,15 @@ def repay(
     root_id: Id40,
     body: RepayIn,
     me: CoreEnterprise,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     """Pay (part of) what is owed into escrow; the keeper distributes it to the holders."""
     return respond(
-        rt,
+        ctx.rt,
         svc.repay(
-            rt=rt,
-            session=session,
-            mirror=mirror,
+            ctx=ctx,
             me=me,
             root_id=root_id,
             amount=body.amount,
-            idem=idem,
-            wait=wait,
         ),
     )

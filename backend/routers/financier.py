@@ -13,8 +13,7 @@ from backend.deps import (
     MirrorDep,
     RuntimeDep,
     SessionDep,
-    TxIdempotencyDep,
-    WaitDep,
+    WriteDep,
 )
 from backend.errors import ERROR_RESPONSES
 from backend.routers.common import After, Id40, Limit
@@ -68,18 +67,12 @@ def quote(
 def post_offer(
     body: OfferIn,
     me: Financier,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     """Offer to buy a piece; the price moves into escrow."""
     return respond(
-        rt,
-        svc.post_offer(
-            rt=rt, session=session, mirror=mirror, me=me, body=body, idem=idem, wait=wait
-        ),
+        ctx.rt,
+        svc.post_offer(ctx=ctx, me=me, body=body),
     )
 
 
@@ -87,18 +80,12 @@ def post_offer(
 def cancel_offer(
     offer_id: Id40,
     me: Financier,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     """Withdraw an open offer; its escrow is refunded."""
     return respond(
-        rt,
-        svc.cancel_offer(
-            rt=rt, session=session, mirror=mirror, me=me, offer_id=offer_id, idem=idem, wait=wait
-        ),
+        ctx.rt,
+        svc.cancel_offer(ctx=ctx, me=me, offer_id=offer_id),
     )
 
 

@@ -8,13 +8,11 @@ from sqlmodel import col, select
 
 from backend.deps import (
     Auditor,
-    IdempotencyDep,
     MirrorDep,
     Operator,
     RuntimeDep,
-    SessionDep,
-    TxIdempotencyDep,
-    WaitDep,
+    ServiceReplayWriteDep,
+    WriteDep,
     member_row,
 )
 from backend.errors import ERROR_RESPONSES, NotFound
@@ -54,17 +52,11 @@ def _checked(address: str) -> str:
 def onboard(
     body: MemberIn,
     me: Operator,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: IdempotencyDep,
-    wait: WaitDep,
+    ctx: ServiceReplayWriteDep,
 ) -> MemberCreated:
     """Admit a member; without `address` the server generates and holds its key (custodial)
     and returns an API key for it, once."""
-    return svc.onboard(
-        rt=rt, session=session, mirror=mirror, me=me, body=body, idem=idem, wait=wait
-    )
+    return svc.onboard(ctx=ctx, me=me, body=body)
 
 
 @router.put("/operator/members/{address}/roles", response_model=TxRequestOut, status_code=ACCEPTED)
@@ -72,23 +64,15 @@ def set_roles(
     address: AddressPath,
     body: RolesIn,
     me: Operator,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     return respond(
-        rt,
+        ctx.rt,
         svc.set_roles(
-            rt=rt,
-            session=session,
-            mirror=mirror,
+            ctx=ctx,
             me=me,
             address=_checked(address),
             roles=list(body.roles),
-            idem=idem,
-            wait=wait,
         ),
     )
 
@@ -98,24 +82,16 @@ def set_status(
     address: AddressPath,
     body: StatusIn,
     me: Operator,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     """Suspend or reactivate: a suspended member is refused by the API and the chain at once."""
     return respond(
-        rt,
+        ctx.rt,
         svc.set_status(
-            rt=rt,
-            session=session,
-            mirror=mirror,
+            ctx=ctx,
             me=me,
             address=_checked(address),
             status=body.status,
-            idem=idem,
-            wait=wait,
         ),
     )
 
@@ -129,23 +105,15 @@ def set_credit_limit(
     address: AddressPath,
     body: CreditLimitIn,
     me: Operator,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     return respond(
-        rt,
+        ctx.rt,
         svc.set_credit_limit(
-            rt=rt,
-            session=session,
-            mirror=mirror,
+            ctx=ctx,
             me=me,
             address=_checked(address),
             credit_limit=body.credit_limit,
-            idem=idem,
-            wait=wait,
         ),
     )
 
@@ -154,25 +122,17 @@ def set_credit_limit(
 def mint(
     body: CashIn,
     me: Operator,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     """Issue settlement cash against a deposit at the settlement bank."""
     return respond(
-        rt,
+        ctx.rt,
         svc.cash(
-            rt=rt,
-            session=session,
-            mirror=mirror,
+            ctx=ctx,
             me=me,
             action="cash.mint",
             account=body.account,
             amount=body.amount,
-            idem=idem,
-            wait=wait,
         ),
     )
 
@@ -181,25 +141,17 @@ def mint(
 def burn(
     body: CashIn,
     me: Operator,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     """Redeem a member's settlement cash (paid out off-ledger)."""
     return respond(
-        rt,
+        ctx.rt,
         svc.cash(
-            rt=rt,
-            session=session,
-            mirror=mirror,
+            ctx=ctx,
             me=me,
             action="cash.burn",
             account=body.account,
             amount=body.amount,
-            idem=idem,
-            wait=wait,
         ),
     )
 
@@ -207,30 +159,22 @@ def burn(
 @router.post("/operator/pause", response_model=TxRequestOut, status_code=ACCEPTED)
 def pause(
     me: Operator,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     return respond(
-        rt,
-        svc.pause(rt=rt, session=session, mirror=mirror, me=me, paused=True, idem=idem, wait=wait),
+        ctx.rt,
+        svc.pause(ctx=ctx, me=me, paused=True),
     )
 
 
 @router.post("/operator/unpause", response_model=TxRequestOut, status_code=ACCEPTED)
 def unpause(
     me: Operator,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     return respond(
-        rt,
-        svc.pause(rt=rt, session=session, mirror=mirror, me=me, paused=False, idem=idem, wait=wait),
+        ctx.rt,
+        svc.pause(ctx=ctx, me=me, paused=False),
     )
 
 

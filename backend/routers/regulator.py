@@ -6,7 +6,10 @@ from typing import Literal
 
 from fastapi import APIRouter, status
 
-from backend.deps import MirrorDep, Regulator, RuntimeDep, SessionDep, TxIdempotencyDep, WaitDep
+from backend.deps import (
+    Regulator,
+    WriteDep,
+)
 from backend.errors import ERROR_RESPONSES
 from backend.routers.common import Id40
 from backend.schemas import ReasonIn, TxRequestOut
@@ -27,25 +30,17 @@ def freeze(
     action: Literal["freeze", "unfreeze"],
     body: ReasonIn,
     me: Regulator,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     """Freeze or unfreeze a whole receivable (`roots`) or one piece (`pieces`), with a reason."""
     return respond(
-        rt,
+        ctx.rt,
         svc.freeze(
-            rt=rt,
-            session=session,
-            mirror=mirror,
+            ctx=ctx,
             me=me,
             kind=kind.removesuffix("s"),
             target=target,
             frozen=action == "freeze",
             reason=body.reason,
-            idem=idem,
-            wait=wait,
         ),
     )

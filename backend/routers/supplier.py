@@ -10,13 +10,12 @@ from sqlmodel import col, select
 from backend.deps import (
     CurrentMember,
     Holder,
-    IdempotencyDep,
     MirrorDep,
     RuntimeDep,
+    ServiceReplayWriteDep,
     SessionDep,
     Supplier,
-    TxIdempotencyDep,
-    WaitDep,
+    WriteDep,
 )
 from backend.errors import ERROR_RESPONSES
 from backend.models import FinancingRequest
@@ -53,28 +52,20 @@ ACCEPTED = status.HTTP_202_ACCEPTED
 def register_invoice(
     body: InvoiceIn,
     me: Supplier,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: IdempotencyDep,
-    wait: WaitDep,
+    ctx: ServiceReplayWriteDep,
 ) -> InvoiceCreated:
     """Store the invoice document, and register its hash and invoice key on the ledger for the
     buyer (a core enterprise) to confirm."""
     doc, req = svc.originate(
-        rt=rt,
-        session=session,
-        mirror=mirror,
+        ctx=ctx,
         me=me,
         body=body,
         issue=False,
-        idem=idem,
-        wait=wait,
     )
-    tx = respond(rt, req)
-    doc = session.get(type(doc), doc.id) or doc
-    session.refresh(doc) if doc.id else None
-    root = root_row(mirror, rt, doc.root_id) if doc.root_id else None
+    tx = respond(ctx.rt, req)
+    doc = ctx.session.get(type(doc), doc.id) or doc
+    ctx.session.refresh(doc) if doc.id else None
+    root = root_row(ctx.mirror, ctx.rt, doc.root_id) if doc.root_id else None
     return InvoiceCreated(invoice=svc.invoice_out(doc, root), transaction=tx)
 
 
@@ -102,18 +93,12 @@ def get_invoice(
 def cancel_invoice(
     root_id: Id40,
     me: Supplier,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     """Withdraw a registration the debtor has not confirmed yet."""
     return respond(
-        rt,
-        svc.cancel(
-            rt=rt, session=session, mirror=mirror, me=me, root_id=root_id, idem=idem, wait=wait
-        ),
+        ctx.rt,
+        svc.cancel(ctx=ctx, me=me, root_id=root_id),
     )
 
 
@@ -154,24 +139,16 @@ def split(
     piece_id: Id40,
     body: SplitIn,
     me: Holder,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     """Split a held piece among recipients (amounts summing to the piece)."""
     return respond(
-        rt,
+        ctx.rt,
         svc.split(
-            rt=rt,
-            session=session,
-            mirror=mirror,
+            ctx=ctx,
             me=me,
             piece_id=piece_id,
             body=body,
-            idem=idem,
-            wait=wait,
         ),
     )
 
@@ -181,24 +158,16 @@ def transfer(
     piece_id: Id40,
     body: TransferIn,
     me: Holder,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     """Pass a whole piece on to another supplier or financier."""
     return respond(
-        rt,
+        ctx.rt,
         svc.transfer(
-            rt=rt,
-            session=session,
-            mirror=mirror,
+            ctx=ctx,
             me=me,
             piece_id=piece_id,
             to=body.to,
-            idem=idem,
-            wait=wait,
         ),
     )
 
@@ -207,18 +176,12 @@ def transfer(
 def claim(
     piece_id: Id40,
     me: Holder,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     """Pull what a held piece is owed now (the keeper also pushes it)."""
     return respond(
-        rt,
-        svc.claim(
-            rt=rt, session=session, mirror=mirror, me=me, piece_id=piece_id, idem=idem, wait=wait
-        ),
+        ctx.rt,
+        svc.claim(ctx=ctx, me=me, piece_id=piece_id),
     )
 
 
@@ -243,18 +206,12 @@ def cancel_financing(
 def accept_offer(
     offer_id: Id40,
     me: Holder,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    idem: TxIdempotencyDep,
-    wait: WaitDep,
+    ctx: WriteDep,
 ) -> TxRequestOut:
     """Sell the piece to the offer's financier: piece and cash swap in one transaction."""
     return respond(
-        rt,
-        svc.accept_offer(
-            rt=rt, session=session, mirror=mirror, me=me, offer_id=offer_id, idem=idem, wait=wait
-        ),
+        ctx.rt,
+        svc.accept_offer(ctx=ctx, me=me, offer_id=offer_id),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, func, select
 
-from backend.deps import Idem, Principal
+from backend.deps import Principal, WriteContext
 from backend.errors import refusal
 from backend.models import TxRequest
 from backend.runtime import Runtime
@@ -49,21 +49,17 @@ def _debtor_root(mirror: Session, rt: Runtime, me: Principal, root_id: int) -> R
 
 def confirm(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     root_id: int,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    root = _debtor_root(mirror, rt, me, root_id)
+    root = _debtor_root(ctx.mirror, ctx.rt, me, root_id)
     checks.root_status(root, RootStatus.REGISTERED)
-    checks.not_paused(mirror, rt)
-    checks.active_with_role(mirror, rt, root.supplier, Role.SUPPLIER)
+    checks.not_paused(ctx.mirror, ctx.rt)
+    checks.active_with_role(ctx.mirror, ctx.rt, root.supplier, Role.SUPPLIER)
     if root.frozen:
         raise refusal("ReceivablesRootFrozen", "receivable is frozen", rootId=root_id)
-    if chain_now(rt) >= root.due_date:
+    if chain_now(ctx.rt) >= root.due_date:
         raise refusal("ReceivablesInvalidDueDate", "due date has passed", dueDate=root.due_date)
     if me.credit_used + int(root.face_value) > me.credit_limit:
         raise refusal(
@@ -75,55 +71,41 @@ def confirm(
             amount=int(root.face_value),
         )
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="root.confirm",
         params={"root_id": root_id},
-        idem=idem,
-        wait=wait,
     )
 
 
 def reject(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     root_id: int,
     reason: str,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    root = _debtor_root(mirror, rt, me, root_id)
+    root = _debtor_root(ctx.mirror, ctx.rt, me, root_id)
     checks.root_status(root, RootStatus.REGISTERED)
-    checks.not_paused(mirror, rt)
+    checks.not_paused(ctx.mirror, ctx.rt)
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="root.reject",
         params={"root_id": root_id, "reason": reason},
-        idem=idem,
-        wait=wait,
     )
 
 
 def repay(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     root_id: int,
     amount: int | None,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    root = _debtor_root(mirror, rt, me, root_id)
+    root = _debtor_root(ctx.mirror, ctx.rt, me, root_id)
     checks.root_status(root, RootStatus.CONFIRMED, RootStatus.OVERDUE)
-    checks.not_paused(mirror, rt)
+    checks.not_paused(ctx.mirror, ctx.rt)
     outstanding = int(root.face_value) - int(root.repaid)
     amount = outstanding if amount is None else amount
     if amount == 0:
@@ -136,15 +118,12 @@ def repay(
             outstanding=outstanding,
             amount=amount,
         )
-    checks.enough_cash(mirror, rt, me.address, amount)
+    checks.enough_cash(ctx.mirror, ctx.rt, me.address, amount)
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="root.repay",
         params={"root_id": root_id, "amount": amount},
-        idem=idem,
-        wait=wait,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from backend.deps import Idem, Principal
+from backend.deps import Principal, WriteContext
 from backend.errors import NotFound, refusal
 from backend.models import FinancingRequest, FinancingStatus, TxRequest
 from backend.runtime import Runtime
@@ -85,22 +85,18 @@ def quote(
 
 def post_offer(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     body: OfferIn,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    piece = visible_piece(session, mirror, rt, me, body.piece_id)
-    root = root_row(mirror, rt, piece.root_id)
+    piece = visible_piece(ctx.session, ctx.mirror, ctx.rt, me, body.piece_id)
+    root = root_row(ctx.mirror, ctx.rt, piece.root_id)
     assert root is not None
-    checks.not_paused(mirror, rt)
-    checks.movable(mirror, rt, piece, root)
+    checks.not_paused(ctx.mirror, ctx.rt)
+    checks.movable(ctx.mirror, ctx.rt, piece, root)
     if piece.holder == me.address:
         raise refusal("ReceivablesSelfDealing", "you hold this piece", account=me.address)
-    now = chain_now(rt)
+    now = chain_now(ctx.rt)
     if body.price is not None:
         price = body.price
     else:
@@ -117,46 +113,36 @@ def post_offer(
     expiry = min(now + body.expires_in_seconds, root.due_date)
     if expiry <= now:
         raise refusal("ReceivablesInvalidExpiry", "offer would expire at once", expiry=expiry)
-    checks.enough_cash(mirror, rt, me.address, price)
+    checks.enough_cash(ctx.mirror, ctx.rt, me.address, price)
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="offer.post",
         params={"piece_id": piece.piece_id, "price": price, "expiry": expiry},
-        idem=idem,
-        wait=wait,
     )
 
 
 def cancel_offer(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     offer_id: int,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    offer = visible_offer(mirror, rt, me, offer_id)
+    offer = visible_offer(ctx.mirror, ctx.rt, me, offer_id)
     if offer.status != OfferStatus.OPEN:
         raise refusal(
             "ReceivablesOfferNotOpen", "offer is not open", offerId=offer_id, status=offer.status
         )
-    if offer.financier != me.address and chain_now(rt) < offer.expiry:
+    if offer.financier != me.address and chain_now(ctx.rt) < offer.expiry:
         raise refusal(
             "ReceivablesNotFinancier", "not your offer", offerId=offer_id, caller=me.address
         )
-    checks.not_paused(mirror, rt)
+    checks.not_paused(ctx.mirror, ctx.rt)
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="offer.cancel",
         params={"offer_id": offer_id},
-        idem=idem,
-        wait=wait,
     )
 
 

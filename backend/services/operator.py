@@ -9,7 +9,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from sqlmodel import Session, select
 
-from backend.deps import Idem, Principal, member_row
+from backend.deps import Principal, WriteContext, member_row
 from backend.errors import NotFound, refusal
 from backend.models import TxRequest
 from backend.runtime import Runtime
@@ -25,13 +25,9 @@ from indexer.models import CashBalance, Member
 
 def onboard(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     body: MemberIn,
-    idem: Idem | None,
-    wait: bool,
 ) -> MemberCreated:
     roles = roles_from_names(body.roles)
     if body.credit_limit and not roles & Role.CORE_ENTERPRISE:
@@ -41,13 +37,13 @@ def onboard(
         )
     custodial = body.address is None
     account: LocalAccount | None = None
-    if idem is not None:
-        prior = by_key(session, me.address, idem.key)
+    if ctx.idem is not None:
+        prior = by_key(ctx.session, me.address, ctx.idem.key)
         if prior is not None:
-            req = replay(rt, session, prior, idem, wait)
+            req = replay(ctx.rt, ctx.session, prior, ctx.idem, ctx.wait)
             address = str(req.params.get("account", ""))
             return MemberCreated(
-                address=address, custodial=rt.has_key(address), transaction=respond(rt, req)
+                address=address, custodial=ctx.rt.has_key(address), transaction=respond(ctx.rt, req)
             )
     if custodial:
         account = Account.create()
@@ -55,7 +51,7 @@ def onboard(
     else:
         assert body.address is not None
         address = body.address
-    if member_row(mirror, rt, address) is not None:
+    if member_row(ctx.mirror, ctx.rt, address) is not None:
         raise refusal("MemberRegistryAlreadyMember", "already a member", account=address)
     params: dict[str, Any] = {
         "account": address,
@@ -64,23 +60,20 @@ def onboard(
         "credit_limit": body.credit_limit,
     }
     if account is not None:
-        rt.store_key(account)
-        if rt.conn.profile != "rpc":
-            rt.conn.fund(account.address)
+        ctx.rt.store_key(account)
+        if ctx.rt.conn.profile != "rpc":
+            ctx.rt.conn.fund(account.address)
     req = submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="member.add",
         params=params,
-        idem=idem,
-        wait=wait,
     )
     api_key = None
     if custodial:
-        api_key = auth.create_api_key(session=session, address=address, name="onboarding").key
+        api_key = auth.create_api_key(session=ctx.session, address=address, name="onboarding").key
     return MemberCreated(
-        address=address, custodial=custodial, api_key=api_key, transaction=respond(rt, req)
+        address=address, custodial=custodial, api_key=api_key, transaction=respond(ctx.rt, req)
     )
 
 
@@ -93,16 +86,12 @@ def _member(mirror: Session, rt: Runtime, address: str) -> Member:
 
 def set_roles(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     address: str,
     roles: list[str],
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    row = _member(mirror, rt, address)
+    row = _member(ctx.mirror, ctx.rt, address)
     value = roles_from_names(roles)
     if row.credit_limit and not value & Role.CORE_ENTERPRISE:
         raise refusal(
@@ -111,28 +100,21 @@ def set_roles(
             account=address,
         )
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="member.roles",
         params={"account": to_checksum_address(address), "roles": value},
-        idem=idem,
-        wait=wait,
     )
 
 
 def set_status(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     address: str,
     status: str,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    row = _member(mirror, rt, address)
+    row = _member(ctx.mirror, ctx.rt, address)
     target = MemberStatus.ACTIVE if status == "active" else MemberStatus.SUSPENDED
     if row.status == target:
         raise refusal(
@@ -140,28 +122,21 @@ def set_status(
         )
     action = "member.reactivate" if target == MemberStatus.ACTIVE else "member.suspend"
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action=action,
         params={"account": to_checksum_address(address)},
-        idem=idem,
-        wait=wait,
     )
 
 
 def set_credit_limit(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     address: str,
     credit_limit: int,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    row = _member(mirror, rt, address)
+    row = _member(ctx.mirror, ctx.rt, address)
     if not row.roles & Role.CORE_ENTERPRISE:
         raise refusal(
             "MemberRegistryCreditLimitNeedsCoreEnterprise",
@@ -169,38 +144,31 @@ def set_credit_limit(
             account=address,
         )
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="member.credit_limit",
         params={"account": to_checksum_address(address), "credit_limit": credit_limit},
-        idem=idem,
-        wait=wait,
     )
 
 
 def cash(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     action: str,
     account: str,
     amount: int,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    status = ledger_status(mirror, rt)
+    status = ledger_status(ctx.mirror, ctx.rt)
     if status is not None and status.paused:
         raise refusal("MemberRegistryPaused", "the ledger is paused")
-    row = member_row(mirror, rt, account)
+    row = member_row(ctx.mirror, ctx.rt, account)
     if row is None:
         raise refusal("MemberRegistryNotMember", "not a member", account=account)
     if action == "cash.burn":
-        bal = mirror.exec(
+        bal = ctx.mirror.exec(
             select(CashBalance).where(
-                CashBalance.chain_id == rt.chain_id, CashBalance.address == account.lower()
+                CashBalance.chain_id == ctx.rt.chain_id, CashBalance.address == account.lower()
             )
         ).first()
         balance = int(bal.balance) if bal else 0
@@ -215,36 +183,26 @@ def cash(
     elif row.status != MemberStatus.ACTIVE:
         raise refusal("MemberRegistryMemberSuspended", "member is suspended", account=account)
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action=action,
         params={"account": account, "amount": amount},
-        idem=idem,
-        wait=wait,
     )
 
 
 def pause(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     paused: bool,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    status = ledger_status(mirror, rt)
+    status = ledger_status(ctx.mirror, ctx.rt)
     if status is not None and status.paused == paused:
         code = "MemberRegistryAlreadyPaused" if paused else "MemberRegistryNotPaused"
         raise refusal(code, "already paused" if paused else "not paused")
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="ledger.pause" if paused else "ledger.unpause",
         params={},
-        idem=idem,
-        wait=wait,
     )

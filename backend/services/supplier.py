@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from backend.deps import Idem, Principal, member_row
+from backend.deps import Principal, WriteContext, member_row
 from backend.errors import Forbidden, InvalidInput, NotFound, refusal
 from backend.models import FinancingRequest, FinancingStatus, InvoiceDocument, TxRequest
 from backend.runtime import Runtime
@@ -33,20 +33,19 @@ LIVE_KEY_STATUSES = (
 
 def originate(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     body: InvoiceIn,
     issue: bool,
-    idem: Idem | None,
-    wait: bool,
 ) -> tuple[InvoiceDocument, TxRequest]:
     """Register an invoice (supplier) or issue a payable directly (debtor)."""
-    if idem is not None and (prior := by_key(session, me.address, idem.key)) is not None:
+    if (
+        ctx.idem is not None
+        and (prior := by_key(ctx.session, me.address, ctx.idem.key)) is not None
+    ):
         # a retry: the checks below would refuse the invoice the first attempt registered
-        req = replay(rt, session, prior, idem, wait)
-        found = session.exec(
+        req = replay(ctx.rt, ctx.session, prior, ctx.idem, ctx.wait)
+        found = ctx.session.exec(
             select(InvoiceDocument).where(InvoiceDocument.tx_request_id == req.id)
         ).first()
         if found is not None:
@@ -55,22 +54,22 @@ def originate(
     if ours.lower() != me.address:
         side = "buyer" if issue else "seller"
         raise Forbidden(f"you must be the invoice's {side}", code="NotInvoiceParty")
-    checks.not_paused(mirror, rt)
-    checks.active_with_role(mirror, rt, body.seller, Role.SUPPLIER)
-    checks.active_with_role(mirror, rt, body.buyer, Role.CORE_ENTERPRISE)
+    checks.not_paused(ctx.mirror, ctx.rt)
+    checks.active_with_role(ctx.mirror, ctx.rt, body.seller, Role.SUPPLIER)
+    checks.active_with_role(ctx.mirror, ctx.rt, body.buyer, Role.CORE_ENTERPRISE)
     doc, canonical = canonical_document(body)
-    if len(canonical.encode()) > rt.settings.max_document_bytes:
+    if len(canonical.encode()) > ctx.rt.settings.max_document_bytes:
         raise InvalidInput(
             "invoice document too large",
             code="DocumentTooLarge",
-            details={"max_bytes": rt.settings.max_document_bytes},
+            details={"max_bytes": ctx.rt.settings.max_document_bytes},
         )
-    seller = member_row(mirror, rt, body.seller)
+    seller = member_row(ctx.mirror, ctx.rt, body.seller)
     assert seller is not None
     key = invoice_key(seller.entity_id, body.number)
-    taken = mirror.exec(
+    taken = ctx.mirror.exec(
         select(Root).where(
-            Root.chain_id == rt.chain_id,
+            Root.chain_id == ctx.rt.chain_id,
             Root.invoice_key == key,
             col(Root.status).in_([int(s) for s in LIVE_KEY_STATUSES]),
         )
@@ -82,7 +81,7 @@ def originate(
             invoiceKey=key,
             rootId=taken.root_id,
         )
-    status = ledger_status(mirror, rt)
+    status = ledger_status(ctx.mirror, ctx.rt)
     if status is not None and body.amount < int(status.min_piece_amount):
         raise refusal(
             "ReceivablesAmountTooSmall",
@@ -91,7 +90,7 @@ def originate(
             minimum=int(status.min_piece_amount),
         )
     due = due_timestamp(body)
-    if due <= chain_now(rt):
+    if due <= chain_now(ctx.rt):
         raise refusal("ReceivablesInvalidDueDate", "due date has passed", dueDate=due)
     if issue:
         credit_limit, credit_used = me.credit_limit, me.credit_used
@@ -132,16 +131,13 @@ def originate(
         s.add(document)
 
     req = submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="root.issue" if issue else "root.register",
         params=params,
-        idem=idem,
-        wait=wait,
         before_commit=attach,
     )
-    found = session.exec(
+    found = ctx.session.exec(
         select(InvoiceDocument).where(InvoiceDocument.tx_request_id == req.id)
     ).first()
     return (found or document), req
@@ -189,15 +185,11 @@ def get_invoice(
 
 def cancel(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     root_id: int,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    root = visible_root(mirror, rt, me, root_id)
+    root = visible_root(ctx.mirror, ctx.rt, me, root_id)
     checks.root_status(root, RootStatus.REGISTERED)
     if root.supplier != me.address:
         raise refusal(
@@ -206,38 +198,31 @@ def cancel(
             rootId=root_id,
             caller=me.address,
         )
-    checks.not_paused(mirror, rt)
+    checks.not_paused(ctx.mirror, ctx.rt)
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="root.cancel",
         params={"root_id": root_id},
-        idem=idem,
-        wait=wait,
     )
 
 
 def split(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     piece_id: int,
     body: SplitIn,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    piece = visible_piece(session, mirror, rt, me, piece_id)
-    root = root_row(mirror, rt, piece.root_id)
+    piece = visible_piece(ctx.session, ctx.mirror, ctx.rt, me, piece_id)
+    root = root_row(ctx.mirror, ctx.rt, piece.root_id)
     assert root is not None
-    checks.movable(mirror, rt, piece, root)
+    checks.movable(ctx.mirror, ctx.rt, piece, root)
     checks.holder(piece, me.address)
-    checks.not_paused(mirror, rt)
+    checks.not_paused(ctx.mirror, ctx.rt)
     for part in body.parts:
-        checks.active_with_role(mirror, rt, part.to, Role.HOLDER)
-    status = ledger_status(mirror, rt)
+        checks.active_with_role(ctx.mirror, ctx.rt, part.to, Role.HOLDER)
+    status = ledger_status(ctx.mirror, ctx.rt)
     if status is not None:
         if piece.depth >= status.max_depth:
             raise refusal(
@@ -264,8 +249,7 @@ def split(
             sum=total,
         )
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="piece.split",
         params={
@@ -273,35 +257,28 @@ def split(
             "holders": [p.to for p in body.parts],
             "amounts": [p.amount for p in body.parts],
         },
-        idem=idem,
-        wait=wait,
     )
 
 
 def transfer(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     piece_id: int,
     to: str,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    piece = visible_piece(session, mirror, rt, me, piece_id)
-    root = root_row(mirror, rt, piece.root_id)
+    piece = visible_piece(ctx.session, ctx.mirror, ctx.rt, me, piece_id)
+    root = root_row(ctx.mirror, ctx.rt, piece.root_id)
     assert root is not None
-    checks.not_paused(mirror, rt)
-    checks.active_with_role(mirror, rt, me.address, Role.HOLDER)
-    checks.active_with_role(mirror, rt, to, Role.HOLDER)
-    checks.movable(mirror, rt, piece, root)
+    checks.not_paused(ctx.mirror, ctx.rt)
+    checks.active_with_role(ctx.mirror, ctx.rt, me.address, Role.HOLDER)
+    checks.active_with_role(ctx.mirror, ctx.rt, to, Role.HOLDER)
+    checks.movable(ctx.mirror, ctx.rt, piece, root)
     checks.holder(piece, me.address)
     from eth_utils.address import to_checksum_address
 
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="piece.transfer",
         params={
@@ -310,8 +287,6 @@ def transfer(
             "to": to,
             "amount": int(piece.amount),
         },
-        idem=idem,
-        wait=wait,
     )
 
 
@@ -354,60 +329,49 @@ def cancel_financing(*, session: Session, me: Principal, request_id: int) -> Fin
 
 def accept_offer(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     offer_id: int,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    offer = visible_offer(mirror, rt, me, offer_id)
+    offer = visible_offer(ctx.mirror, ctx.rt, me, offer_id)
     if offer.status != OfferStatus.OPEN:
         raise refusal(
             "ReceivablesOfferNotOpen", "offer is not open", offerId=offer_id, status=offer.status
         )
-    now = chain_now(rt)
+    now = chain_now(ctx.rt)
     if now >= offer.expiry:
         raise refusal(
             "ReceivablesOfferExpired", "offer has expired", offerId=offer_id, expiry=offer.expiry
         )
-    piece = piece_row(mirror, rt, offer.piece_id)
-    root = root_row(mirror, rt, piece.root_id) if piece else None
+    piece = piece_row(ctx.mirror, ctx.rt, offer.piece_id)
+    root = root_row(ctx.mirror, ctx.rt, piece.root_id) if piece else None
     assert piece is not None and root is not None
-    checks.movable(mirror, rt, piece, root)
+    checks.movable(ctx.mirror, ctx.rt, piece, root)
     checks.holder(piece, me.address)
-    checks.not_paused(mirror, rt)
-    checks.active_with_role(mirror, rt, offer.financier, Role.FINANCIER)
+    checks.not_paused(ctx.mirror, ctx.rt)
+    checks.active_with_role(ctx.mirror, ctx.rt, offer.financier, Role.FINANCIER)
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="offer.accept",
         params={"offer_id": offer_id, "piece_id": offer.piece_id},
-        idem=idem,
-        wait=wait,
     )
 
 
 def claim(
     *,
-    rt: Runtime,
-    session: Session,
-    mirror: Session,
+    ctx: WriteContext,
     me: Principal,
     piece_id: int,
-    idem: Idem | None,
-    wait: bool,
 ) -> TxRequest:
-    piece = visible_piece(session, mirror, rt, me, piece_id)
+    piece = visible_piece(ctx.session, ctx.mirror, ctx.rt, me, piece_id)
     if piece.status != PieceStatus.ACTIVE:
         raise refusal("ReceivablesPieceNotActive", "piece is not active", pieceId=piece_id)
     checks.holder(piece, me.address)
-    root = root_row(mirror, rt, piece.root_id)
+    root = root_row(ctx.mirror, ctx.rt, piece.root_id)
     assert root is not None
     checks.root_status(root, RootStatus.CONFIRMED, RootStatus.OVERDUE)
-    if chain_now(rt) < root.due_date:
+    if chain_now(ctx.rt) < root.due_date:
         raise refusal(
             "ReceivablesNotDue", "not due yet", rootId=root.root_id, dueDate=root.due_date
         )
@@ -417,11 +381,8 @@ def claim(
     if owed <= 0:
         raise refusal("ReceivablesNothingToClaim", "nothing owed now", pieceId=piece_id)
     return submit(
-        rt=rt,
-        session=session,
+        ctx=ctx,
         member=me,
         action="piece.claim",
         params={"piece_id": piece_id},
-        idem=idem,
-        wait=wait,
     )

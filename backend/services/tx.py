@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from backend.deps import Idem, Principal, require_same_request
+from backend.deps import Idem, Principal, WriteContext, require_same_request
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import TxRequest, TxStatus
 from backend.pipeline import (
@@ -35,17 +35,15 @@ SETTLED = (*TERMINAL, TxStatus.AWAITING_SIGNATURE)
 
 def submit(
     *,
-    rt: Runtime,
-    session: Session,
+    ctx: WriteContext,
     member: Principal,
     action: str,
     params: dict[str, Any],
-    idem: Idem | None,
-    wait: bool,
     signer: str | None = None,
     before_commit: Callable[[Session, TxRequest], None] | None = None,
 ) -> TxRequest:
     """Create (or find, for a repeated Idempotency-Key) the request, run it, maybe wait."""
+    rt, session, idem, wait = ctx.rt, ctx.session, ctx.idem, ctx.wait
     idempotency_key = idem.key if idem is not None else None
     if idem is not None:
         existing = by_key(session, member.address, idem.key)
