@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
 
 from eth_account import Account
 from eth_account._utils.legacy_transactions import Transaction as LegacyTransaction
@@ -21,31 +20,22 @@ from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
-from web3.exceptions import TransactionNotFound, Web3Exception
-from web3.types import Nonce, TxParams, TxReceipt
+from web3.exceptions import TransactionNotFound
+from web3.types import TxParams, TxReceipt
 
-from chain.errors import ChainError, NonceError
-from chain.revert import revert_data_from_exception
+from chain.errors import ChainError
 from chain.tx import (
     _ALREADY_KNOWN_MESSAGES,
-    _MAX_NONCE_RETRIES,
     _NONCE_MESSAGES,
     Buildable,
+    SignedTx,
     TxSender,
     _matches,
 )
 
+__all__ = ["DecodedTx", "OutboxSender", "SignedTx", "decode_signed_transaction"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SignedTx:
-    """A signed transaction as it must be stored before it is broadcast."""
-
-    sender: str
-    nonce: int
-    tx_hash: str
-    raw: bytes
 
 
 @dataclass(frozen=True)
@@ -118,46 +108,7 @@ class OutboxSender(TxSender):
         therefore can never be mined. `floor`, if given, is the lowest nonce other senders
         (other processes) have left free: the cached sequence is moved up to it.
         """
-        address = account.address
-        nonces = self.conn.nonces
-        for attempt in range(_MAX_NONCE_RETRIES):
-            with nonces.lock_for(address):
-                nonce = nonces.peek(address)
-                if floor is not None and (lowest := floor()) > nonce:
-                    nonces.advance(address, lowest - 1)
-                    nonce = lowest
-                tx["nonce"] = Nonce(nonce)
-                signed_raw = account.sign_transaction(cast(dict[str, Any], tx))
-                signed = SignedTx(
-                    address,
-                    nonce,
-                    HexBytes(signed_raw.hash).to_0x_hex(),
-                    bytes(signed_raw.raw_transaction),
-                )
-                record(signed)
-                try:
-                    self.w3.eth.send_raw_transaction(signed.raw)
-                except Exception as exc:
-                    if _matches(exc, _ALREADY_KNOWN_MESSAGES):
-                        nonces.advance(address, nonce)
-                        return signed
-                    if _matches(exc, _NONCE_MESSAGES):
-                        log.warning(
-                            "nonce rejected, resyncing",
-                            extra={"address": address, "nonce": nonce, "attempt": attempt},
-                        )
-                        nonces.resync(address)
-                        continue
-                    nonces.resync(address)
-                    data = revert_data_from_exception(exc)
-                    if data is not None:
-                        raise self.decoder.decode(data) from exc
-                    if isinstance(exc, Web3Exception):
-                        raise ChainError(f"send failed: {exc}") from exc
-                    raise
-                nonces.advance(address, nonce)
-                return signed
-        raise NonceError(f"nonce for {address} kept being rejected")
+        return self._submit(tx, account=account, record=record, floor=floor)
 
     def rebroadcast(self, raw: bytes) -> None:
         """Send stored bytes again; the node already having them (or having mined them) is fine."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from eth_account.signers.local import LocalAccount
@@ -30,6 +32,16 @@ _NONCE_MESSAGES = (
 )
 _ALREADY_KNOWN_MESSAGES = ("already known", "known transaction", "already imported")
 _MAX_NONCE_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A signed transaction: what must be stored before it is broadcast, where that matters."""
+
+    sender: str
+    nonce: int
+    tx_hash: str
+    raw: bytes
 
 
 class Buildable(Protocol):
@@ -73,7 +85,7 @@ class TxSender:
     ) -> HexBytes:
         """Estimate gas (decoding a revert), sign, submit; returns the hash without waiting."""
         tx = self._fill(fn, account=account, value=value, gas=gas)
-        return self._submit(tx, account=account)
+        return HexBytes(self._submit(tx, account=account).tx_hash)
 
     def send_params(self, tx: TxParams, *, account: LocalAccount) -> HexBytes:
         """Send a plain transaction (e.g. a value transfer); nonce and fees are filled in."""
@@ -81,7 +93,7 @@ class TxSender:
         params.update(self._fee_fields())
         if "gas" not in params:
             params["gas"] = self._estimate(params)
-        return self._submit(params, account=account)
+        return HexBytes(self._submit(params, account=account).tx_hash)
 
     def wait(self, tx_hash: HexBytes | str, *, timeout: float | None = None) -> TxReceipt:
         """Wait for the receipt (and confirmations); status 0 becomes ContractRevert."""
@@ -160,21 +172,39 @@ class TxSender:
             raise ChainError(f"gas estimation failed: {exc}") from exc
         return int(estimate * self.conn.settings.gas_multiplier)
 
-    def _submit(self, tx: TxParams, *, account: LocalAccount) -> HexBytes:
+    def _submit(
+        self,
+        tx: TxParams,
+        *,
+        account: LocalAccount,
+        record: Callable[[SignedTx], None] | None = None,
+        floor: Callable[[], int] | None = None,
+    ) -> SignedTx:
+        """Under the signer's lock: allocate its next nonce (raised to `floor()` if given), sign,
+        `record` (if given; it may raise to abort), broadcast. A nonce the node refuses is
+        resynced and the transaction signed again."""
         address = account.address
         nonces = self.conn.nonces
         for attempt in range(_MAX_NONCE_RETRIES):
             with nonces.lock_for(address):
                 nonce = nonces.peek(address)
+                if floor is not None and (lowest := floor()) > nonce:
+                    nonces.advance(address, lowest - 1)
+                    nonce = lowest
                 tx["nonce"] = Nonce(nonce)
-                signed = account.sign_transaction(cast(dict[str, Any], tx))
+                raw = account.sign_transaction(cast(dict[str, Any], tx))
+                signed = SignedTx(
+                    address, nonce, HexBytes(raw.hash).to_0x_hex(), bytes(raw.raw_transaction)
+                )
+                if record is not None:
+                    record(signed)
                 try:
-                    tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                    self.w3.eth.send_raw_transaction(signed.raw)
                 except Exception as exc:
                     if _matches(exc, _ALREADY_KNOWN_MESSAGES):
                         # Exactly these bytes are already in the pool: that is success.
                         nonces.advance(address, nonce)
-                        return HexBytes(signed.hash)
+                        return signed
                     if _matches(exc, _NONCE_MESSAGES):
                         log.warning(
                             "nonce rejected, resyncing",
@@ -191,10 +221,8 @@ class TxSender:
                         raise ChainError(f"send failed: {exc}") from exc
                     raise
                 nonces.advance(address, nonce)
-                log.debug(
-                    "sent", extra={"address": address, "nonce": nonce, "tx": tx_hash.to_0x_hex()}
-                )
-                return HexBytes(tx_hash)
+                log.debug("sent", extra={"address": address, "nonce": nonce, "tx": signed.tx_hash})
+                return signed
         raise NonceError(f"nonce for {address} kept being rejected")
 
     def _explain_failure(self, receipt: TxReceipt) -> ChainError:
