@@ -71,12 +71,14 @@ class LedgerBlock(SQLModel, table=True):
 
 
 class LedgerEvent(SQLModel, table=True):
-    """Every log of the three contracts, decoded; integers in `args` are decimal strings."""
+    """Every log of the three contracts, decoded; integers in `args` are decimal strings.
+
+    A position (block number, log index) holds one event: a rollback cuts the events above the
+    fork before the new branch is written. The key doubles as the index for block ranges."""
 
     __tablename__ = "ledger_event"
     __table_args__ = (
-        UniqueConstraint("chain_id", "block_hash", "log_index", name="uq_ledger_event_log"),
-        Index("ix_ledger_event_block", "chain_id", "block_number", "log_index"),
+        UniqueConstraint("chain_id", "block_number", "log_index", name="uq_ledger_event_position"),
         Index("ix_ledger_event_name", "chain_id", "event"),
         Index("ix_ledger_event_tx", "tx_hash"),
     )

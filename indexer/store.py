@@ -90,6 +90,8 @@ class Prepared:
     ledger: Ledger
     changed: dict[str, list[Row]]
     seq: int
+    created: dict[str, list[Row]] = field(default_factory=dict)
+    """The changed rows that did not exist before the batch (a plain COPY, no upsert)."""
 
 
 class Store:
@@ -171,16 +173,22 @@ class Store:
             with self.engine.connect() as conn:
                 for table, found in self._load(conn, missing).items():
                     rows[table].update(found)
+        absent = {t: {k for k, r in tab.items() if r is None} for t, tab in rows.items()}
         ledger = Ledger(rows, strict=True, journal_after=batch.journal_after)
         handlers.apply(ledger, batch.events)
         changed = {table: [dict(r) for r in ledger.changed_rows(table)] for table in TABLE_KEYS}
+        created: dict[str, list[Row]] = {}
+        for table, keycol in TABLE_KEYS.items():
+            gone = absent.get(table)
+            if keycol is not None and gone and changed[table]:
+                created[table] = [r for r in changed[table] if r[keycol] in gone]
         self._seq += 1
         with self._overlay_lock:
             for table, keycol in TABLE_KEYS.items():
                 layer = self._overlay[table]
                 for row in changed[table]:
                     layer[LEDGER_KEY if keycol is None else row[keycol]] = (row, self._seq)
-        return Prepared(batch, ledger, changed, self._seq)
+        return Prepared(batch, ledger, changed, self._seq, created)
 
     def commit(self, prepared: Prepared) -> None:
         """Write a prepared batch, its cursor included, in one transaction."""
@@ -212,26 +220,19 @@ class Store:
         self._insert_events(conn, batch.events)
         for table, keycol in TABLE_KEYS.items():
             rows = prepared.changed[table]
+            new = prepared.created.get(table)
+            if new and self.postgres:
+                # Rows born in this batch need no conflict check (and no staging copy): a
+                # backfill creates most rows and updates them in the same batch.
+                self._bulk_insert(conn, table, new)
+                known = {id(r) for r in new}
+                rows = [r for r in rows if id(r) not in known]
             if rows:
                 self._upsert(conn, table, rows, (keycol,) if keycol else ())
         for table in APPEND_EVENT_TABLES:
             self._bulk_insert(conn, table, ledger.appends[table])
         if ledger.holding_closes:
-            h = self.t["holding"]
-            conn.execute(
-                update(h)
-                .where(
-                    h.c.chain_id == self.chain_id,
-                    h.c.piece_id == _bind("piece_id"),
-                    h.c.to_block.is_(None),
-                )
-                .values(to_block=_bind("to_block"), to_log_index=_bind("to_log_index")),
-                [
-                    {"b_piece_id": r["piece_id"], "b_to_block": r["to_block"],
-                     "b_to_log_index": r["to_log_index"]}
-                    for r in ledger.holding_closes
-                ],
-            )  # fmt: skip
+            self._close_holdings(conn, ledger.holding_closes)
         self._bulk_insert(conn, "holding", ledger.appends["holding"])
         if ledger.journal:
             dumps = json.dumps
@@ -242,7 +243,7 @@ class Store:
                     {
                         "block_number": block,
                         "table_name": table,
-                        "key": dumps(key),
+                        "key": _key_json(key),
                         "prior": None if prior is None else dumps(prior),
                     }
                     for block, table, key, prior in ledger.journal
@@ -255,6 +256,43 @@ class Store:
             )
         self._prune(conn, batch.to_block)
         self._move_cursor(conn, batch.prev_cursor, batch.to_block, batch.to_hash, batch.final_block)
+
+    def _close_holdings(self, conn: Connection, closes: list[Row]) -> None:
+        """End the open holding of each piece (opened by an earlier batch)."""
+        if not self.postgres:
+            h = self.t["holding"]
+            conn.execute(
+                update(h)
+                .where(
+                    h.c.chain_id == self.chain_id,
+                    h.c.piece_id == _bind("piece_id"),
+                    h.c.to_block.is_(None),
+                )
+                .values(to_block=_bind("to_block"), to_log_index=_bind("to_log_index")),
+                [
+                    {"b_piece_id": r["piece_id"], "b_to_block": r["to_block"],
+                     "b_to_log_index": r["to_log_index"]}
+                    for r in closes
+                ],
+            )  # fmt: skip
+            return
+        # One statement over arrays: an executemany of thousands of UPDATEs is a round trip
+        # and a plan each. A piece appears once (a later close in the batch is in memory).
+        first: dict[int, Row] = {}
+        for r in closes:
+            first.setdefault(r["piece_id"], r)
+        conn.exec_driver_sql(
+            "UPDATE holding h SET to_block = v.to_block, to_log_index = v.to_log_index "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::int[]) AS v(piece_id, to_block, "
+            "to_log_index) WHERE h.chain_id = %s AND h.piece_id = v.piece_id "
+            "AND h.to_block IS NULL",
+            (
+                list(first),
+                [r["to_block"] for r in first.values()],
+                [r["to_log_index"] for r in first.values()],
+                self.chain_id,
+            ),
+        )
 
     def _check_cursor(self, conn: Connection, expected: int) -> None:
         t = self.t["indexer_state"]
@@ -521,7 +559,13 @@ def _copy_line(row: tuple[Any, ...]) -> str:
     line = "\t".join(
         ["\\N" if v is None else "t" if v is True else "f" if v is False else str(v) for v in row]
     )
-    if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != len(row) - 1:
+    # Each null adds one backslash of its own; any other is in a value and must be escaped.
+    if (
+        line.count("\\") != row.count(None)
+        or "\n" in line
+        or "\r" in line
+        or line.count("\t") != len(row) - 1
+    ):
         return "\t".join([_copy_field(v) for v in row])
     return line
 
@@ -540,6 +584,15 @@ def _copy_field(v: Any) -> str:
     if t is bool:
         return "t" if v else "f"
     return _copy_field(str(v))
+
+
+def _key_json(key: Key) -> str:
+    """A derived row's key as JSON: an int, or hex text (needs no escaping)."""
+    if isinstance(key, int):
+        return str(key)
+    if key.startswith("0x") and key.isalnum():
+        return f'"{key}"'
+    return json.dumps(key)
 
 
 def _bind(name: str) -> Any:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -58,7 +59,9 @@ class Pump:
 
     def send(self, sender: str, to: str, data: str, gas: int) -> None:
         if sender not in self.nonces:
-            self.nonces[sender] = self.conn.w3.eth.get_transaction_count(sender, "pending")
+            self.nonces[sender] = self.conn.w3.eth.get_transaction_count(
+                Web3.to_checksum_address(sender), "pending"
+            )
         nonce = self.nonces[sender]
         self.nonces[sender] = nonce + 1
         self.queue.append({"from": sender, "to": to, "data": data, "gas": hex(gas),
