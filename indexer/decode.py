@@ -25,6 +25,7 @@ logIndex, address, topics, data — numbers and bytes as 0x hex strings."""
 
 Value = Any
 _STATIC_ELEMENTARY = ("uint", "int", "address", "bool", "bytes32")
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 @dataclass(slots=True)
@@ -45,6 +46,8 @@ class DecodedEvent:
     args: dict[str, Value]
     args_json: str = ""
     """`args` as compact JSON with integers as decimal strings (what the event table stores)."""
+    parties: tuple[str, ...] = ()
+    """The distinct non-zero addresses among the address-typed arguments (arrays included)."""
 
     @property
     def position(self) -> tuple[int, int]:
@@ -149,6 +152,25 @@ def _reader(typ: str, k: int) -> Callable[[str], Value] | None:
     return None
 
 
+def _parties(inputs: Sequence[Mapping[str, Any]]) -> Callable[[dict[str, Value]], tuple[str, ...]]:
+    """The event's parties: its address and address[] arguments, distinct, without the zero
+    address (the mint/burn marker, nobody's)."""
+    one = [i["name"] for i in inputs if _canonical_type(i) == "address"]
+    many = [i["name"] for i in inputs if _canonical_type(i) == "address[]"]
+    if not many and len(one) == 1:
+        key = one[0]
+        return lambda a: () if a[key] == ZERO_ADDRESS else (a[key],)
+
+    def parties(a: dict[str, Value]) -> tuple[str, ...]:
+        found = dict.fromkeys([a[k] for k in one])
+        for k in many:
+            found.update(dict.fromkeys(a[k]))
+        found.pop(ZERO_ADDRESS, None)
+        return tuple(found)
+
+    return parties
+
+
 def _compile(
     name: str, inputs: Sequence[Mapping[str, Any]], readable: bool
 ) -> tuple[Callable[[Sequence[str], str], dict[str, Value]] | None, Callable[..., str]]:
@@ -237,6 +259,7 @@ class EventDecoder:
         "contract",
         "fast",
         "name",
+        "parties",
         "to_json",
         "topic0",
     )
@@ -257,6 +280,7 @@ class EventDecoder:
             self._data = [(n, r) for n, r in readers if r is not None]
         self._data_len = 2 + 64 * len(data_inputs)
         self.fast, self.to_json = _compile(self.name, inputs, self._data is not None)
+        self.parties = _parties(inputs)
 
     def decode_args(self, topics: Sequence[str], data: str) -> dict[str, Value]:
         if len(topics) != len(self._topics) + 1:
@@ -339,6 +363,7 @@ class LogDecoder:
             dec.name,
             args,
             dec.to_json(args),
+            dec.parties(args),
         )
 
     def decode_all(self, logs: Iterable[RawLog]) -> list[DecodedEvent]:

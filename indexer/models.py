@@ -96,6 +96,26 @@ class LedgerEvent(SQLModel, table=True):
     args: dict[str, Any] = Field(sa_type=JSONType)
 
 
+class LedgerEventParty(SQLModel, table=True):
+    """Who an event concerns: one row per distinct non-zero address among its arguments.
+
+    The key (chain, party, event id) answers "party X's events after id N, by id" with one
+    index range scan; rollback cuts rows by block number, like the other append-only rows."""
+
+    __tablename__ = "ledger_event_party"
+    __table_args__ = (
+        _pk("ledger_event_party", "party", "event_id"),
+        # BRIN: the rows arrive in block order, so a few bytes per range of pages find the
+        # rows above a fork, at almost no cost per insert.
+        Index("ix_ledger_event_party_block", "block_number", postgresql_using="brin"),
+    )
+
+    chain_id: int = _chain_id()
+    party: str = Field(primary_key=True)
+    event_id: int = Field(sa_type=BigInteger, primary_key=True)
+    block_number: int = _block()
+
+
 class IndexerUndo(SQLModel, table=True):
     """Prior image of a derived row, taken when a recent block first changed it."""
 
@@ -297,6 +317,7 @@ MIRROR_TABLES: tuple[type[SQLModel], ...] = (
     IndexerState,
     LedgerBlock,
     LedgerEvent,
+    LedgerEventParty,
     IndexerUndo,
     LedgerStatus,
     Member,

@@ -49,7 +49,10 @@ EVENT_COLUMNS = (
     "event",
     "args",
 )
+PARTY_COLUMNS = ("chain_id", "party", "event_id", "block_number")
 APPEND_EVENT_TABLES = ("repayment", "piece_payment", "distribution")
+# Append-only rows a rollback cuts at the fork by their block number.
+CUT_BY_BLOCK = (*APPEND_EVENT_TABLES, "ledger_event_party")
 
 
 @dataclass
@@ -107,6 +110,7 @@ class Store:
         self._overlay_lock = threading.Lock()
         self._seq = 0
         self._selects: dict[str, Any] = {}
+        self._event_seq: str | None = None
 
     # -- state -----------------------------------------------------------------------------
 
@@ -364,7 +368,7 @@ class Store:
             dropped = conn.execute(
                 delete(ev).where(ev.c.chain_id == cid, ev.c.block_number > ancestor)
             ).rowcount
-            for name in APPEND_EVENT_TABLES:
+            for name in CUT_BY_BLOCK:
                 t = self.t[name]
                 conn.execute(delete(t).where(t.c.chain_id == cid, t.c.block_number > ancestor))
             h = self.t["holding"]
@@ -454,26 +458,64 @@ class Store:
         return stmt
 
     def _insert_events(self, conn: Connection, events: Sequence[DecodedEvent]) -> None:
+        """The raw events and their party rows (which need the events' ids)."""
         if not events:
             return
         cid = self.chain_id
         if self.postgres:
+            # Ids drawn from the column's own sequence up front, in chain order: the party rows
+            # can then be written with the events, without reading anything back.
+            if self._event_seq is None:
+                self._event_seq = conn.exec_driver_sql(
+                    "SELECT pg_get_serial_sequence('ledger_event', 'id')"
+                ).scalar_one()
+            ids: list[int] = conn.exec_driver_sql(
+                "SELECT array(SELECT nextval(%s::regclass) FROM generate_series(1, %s))",
+                (self._event_seq, len(events)),
+            ).scalar_one()
             lines = (
-                f"{cid}\t{e.block_number}\t{e.block_hash}\t{e.tx_hash}\t{e.tx_index}\t"
+                f"{i}\t{cid}\t{e.block_number}\t{e.block_hash}\t{e.tx_hash}\t{e.tx_index}\t"
                 f"{e.log_index}\t{e.contract}\t{e.address}\t{e.event}\t"
                 f"{_copy_field(e.args_json or args_json(e.args))}"
-                for e in events
+                for i, e in zip(ids, events, strict=True)
             )
-            self._copy_lines(conn, "ledger_event", EVENT_COLUMNS, lines)
+            self._copy_lines(conn, "ledger_event", ("id", *EVENT_COLUMNS), lines)
+            # Decoded addresses are 0x and hex digits: nothing to escape.
+            parties = (
+                f"{cid}\t{p}\t{i}\t{e.block_number}"
+                for i, e in zip(ids, events, strict=True)
+                for p in e.parties
+            )
+            self._copy_lines(conn, "ledger_event_party", PARTY_COLUMNS, parties)
             return
+        t = self.t["ledger_event"]
         conn.execute(
-            insert(self.t["ledger_event"]),
+            insert(t),
             [
                 {"chain_id": cid, "block_number": e.block_number, "block_hash": e.block_hash,
                  "tx_hash": e.tx_hash, "tx_index": e.tx_index, "log_index": e.log_index,
                  "contract": e.contract, "address": e.address, "event": e.event,
                  "args": json_args(e.args)}
                 for e in events
+            ],
+        )  # fmt: skip
+        if not any(e.parties for e in events):
+            return
+        stored = conn.execute(
+            select(t.c.block_number, t.c.log_index, t.c.id).where(
+                t.c.chain_id == cid,
+                t.c.block_number >= events[0].block_number,
+                t.c.block_number <= events[-1].block_number,
+            )
+        )
+        ids_at = {(b, li): i for b, li, i in stored}
+        conn.execute(
+            insert(self.t["ledger_event_party"]),
+            [
+                {"chain_id": cid, "party": p, "block_number": e.block_number,
+                 "event_id": ids_at[(e.block_number, e.log_index)]}
+                for e in events
+                for p in e.parties
             ],
         )  # fmt: skip
 

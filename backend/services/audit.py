@@ -8,7 +8,7 @@ import io
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func
+from sqlalchemy import and_, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -18,7 +18,7 @@ from backend.runtime import Runtime
 from backend.services.common import chain_now
 from backend.services.views import piece_out, role_names, root_out, root_row
 from chain.enums import PieceStatus, Role, RootStatus
-from indexer.models import Holding, LedgerEvent, Member, Piece, Root
+from indexer.models import Holding, LedgerEvent, LedgerEventParty, Member, Piece, Root
 
 DAY = 86_400
 OUTSTANDING = (int(RootStatus.CONFIRMED), int(RootStatus.OVERDUE))
@@ -36,20 +36,45 @@ def events(
     after: int,
     limit: int,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    stmt = select(LedgerEvent).where(
-        LedgerEvent.chain_id == rt.chain_id, col(LedgerEvent.id) > after
-    )
-    if from_block is not None:
-        stmt = stmt.where(LedgerEvent.block_number >= from_block)
-    if to_block is not None:
-        stmt = stmt.where(LedgerEvent.block_number <= to_block)
+    if party is not None:
+        # Through the party table: its key (chain, party, event id) walks the party's events
+        # from the cursor in id order, one index range scan, each joined to its event by id.
+        # The cursor is repeated on the event side, or a merge join reads events from id 0.
+        ep = LedgerEventParty
+        stmt = (
+            select(LedgerEvent)
+            .join(
+                ep,
+                and_(col(ep.chain_id) == LedgerEvent.chain_id, col(ep.event_id) == LedgerEvent.id),
+            )
+            .where(
+                ep.chain_id == rt.chain_id,
+                ep.party == party.lower(),
+                col(ep.event_id) > after,
+                col(LedgerEvent.id) > after,
+            )
+        )
+        if from_block is not None:
+            stmt = stmt.where(ep.block_number >= from_block)
+        if to_block is not None:
+            stmt = stmt.where(ep.block_number <= to_block)
+    else:
+        stmt = select(LedgerEvent).where(
+            LedgerEvent.chain_id == rt.chain_id, col(LedgerEvent.id) > after
+        )
+        if from_block is not None:
+            stmt = stmt.where(LedgerEvent.block_number >= from_block)
+        if to_block is not None:
+            stmt = stmt.where(LedgerEvent.block_number <= to_block)
     if contract is not None:
         stmt = stmt.where(LedgerEvent.contract == contract)
     if event is not None:
         stmt = stmt.where(LedgerEvent.event == event)
     if party is not None:
-        stmt = stmt.where(cast(LedgerEvent.args, String).ilike(f"%{party.lower()[2:]}%"))
-    if from_block is not None and to_block is not None:
+        rows = list(
+            mirror.exec(stmt.order_by(col(LedgerEventParty.event_id)).limit(limit + 1)).all()
+        )
+    elif from_block is not None and to_block is not None:
         # A closed block range: find its rows through the block index, then order them by id.
         # Left to itself the planner walks the id index from the cursor and filters, past
         # every earlier event (0.4 s at 1M events); OFFSET 0 keeps the two steps apart.

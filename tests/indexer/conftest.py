@@ -34,6 +34,11 @@ MIRROR_TABLES = (
     "piece_payment",
     "distribution",
 )
+# The party rows, with the event's position in place of its surrogate id.
+PARTY_ROWS = (
+    "SELECT p.chain_id, p.party, p.block_number, e.log_index FROM ledger_event_party p "
+    "JOIN ledger_event e ON e.id = p.event_id WHERE p.chain_id = :c"
+)
 
 
 @pytest.fixture
@@ -115,6 +120,8 @@ def dump(engine: Engine, chain_id: int) -> dict[str, list[tuple[Any, ...]]]:
                 tuple(sorted((k, _norm(v)) for k, v in r.items() if k != "id")) for r in rows
             ]
             out[table] = sorted(cleaned)
+        parties = conn.execute(text(PARTY_ROWS), {"c": chain_id}).all()
+        out["ledger_event_party"] = sorted(tuple(r) for r in parties)
     return out
 
 
