@@ -504,15 +504,20 @@ class Indexer:
 @contextlib.contextmanager
 def _fewer_gc_passes(threshold: int) -> Iterator[None]:
     """Batches allocate hundreds of thousands of acyclic dicts; collecting the young generation
-    every 700 allocations costs a sixth of the CPU of a backfill. Restored afterwards."""
+    every 700 allocations costs a sixth of the CPU of a backfill. And the objects alive before
+    the sync (modules, web3, SQLAlchemy: about a million) are frozen, so that a full collection
+    during the sync walks only what the sync allocated (0.12 s each on the bench). Restored
+    afterwards."""
     if threshold <= 0:
         yield
         return
     before = gc.get_threshold()
     gc.set_threshold(max(threshold, before[0]), *before[1:])
+    gc.freeze()
     try:
         yield
     finally:
+        gc.unfreeze()
         gc.set_threshold(*before)
 
 
