@@ -52,6 +52,7 @@ class Principal:
 
     address: str  # lower-case
     roles: Role
+    entity_id: str
     credit_limit: int
     credit_used: int
     via_api_key: bool
@@ -107,6 +108,7 @@ def get_current_member(
     return Principal(
         address=row.address,
         roles=Role(row.roles),
+        entity_id=row.entity_id,
         credit_limit=int(row.credit_limit),
         credit_used=int(row.credit_used),
         via_api_key=via_key,

@@ -27,17 +27,15 @@ from typing import Any
 
 from celery import Celery, Task
 from eth_utils.address import to_checksum_address
-from sqlalchemy import Connection, func, or_, text, update
+from sqlalchemy import Connection, bindparam, func, or_, text, update
 from sqlmodel import Session, col, select
-from web3.logs import DISCARD
-from web3.types import TxReceipt
 
 from backend import metrics
 from backend.models import FinancingRequest, FinancingStatus, InvoiceDocument, TxRequest, TxStatus
 from backend.runtime import Runtime, get_runtime
 from backend.settings import BackendSettings
 from chain.errors import ChainError, ContractRevert, TransactionFailed
-from chain.outbox import DecodedTx, SignedTx
+from chain.outbox import DecodedTx, SignedTx, mined_from_receipt
 from chain.tx import Buildable
 
 log = logging.getLogger(__name__)
@@ -92,60 +90,95 @@ def _b32(value: str) -> bytes:
     return bytes.fromhex(value.removeprefix("0x"))
 
 
-def build_call(rt: Runtime, action: str, p: dict[str, Any]) -> Buildable:
-    """The contract call for a request (params are JSON: addresses checksummed, bytes hex)."""
-    r = rt.contracts.receivables.functions
-    t = rt.contracts.token.functions
-    g = rt.contracts.registry.functions
-    builders: dict[str, Callable[[], Any]] = {
-        "member.add": lambda: g.addMember(
-            p["account"], p["roles"], _b32(p["entity_id"]), p["credit_limit"]
-        ),
-        "member.roles": lambda: g.setRoles(p["account"], p["roles"]),
-        "member.suspend": lambda: g.suspend(p["account"]),
-        "member.reactivate": lambda: g.reactivate(p["account"]),
-        "member.credit_limit": lambda: g.setCreditLimit(p["account"], p["credit_limit"]),
-        "ledger.pause": lambda: g.pause(),
-        "ledger.unpause": lambda: g.unpause(),
-        "cash.mint": lambda: t.mint(p["account"], p["amount"]),
-        "cash.burn": lambda: t.burn(p["account"], p["amount"]),
-        "root.register": lambda: r.register(
+Args = Callable[[dict[str, Any]], tuple[Any, ...]]
+
+#: action → (contract, function, its arguments from the request's params)
+CALLS: dict[str, tuple[str, str, Args]] = {
+    "member.add": (
+        "registry",
+        "addMember",
+        lambda p: (p["account"], p["roles"], _b32(p["entity_id"]), p["credit_limit"]),
+    ),
+    "member.roles": ("registry", "setRoles", lambda p: (p["account"], p["roles"])),
+    "member.suspend": ("registry", "suspend", lambda p: (p["account"],)),
+    "member.reactivate": ("registry", "reactivate", lambda p: (p["account"],)),
+    "member.credit_limit": (
+        "registry",
+        "setCreditLimit",
+        lambda p: (p["account"], p["credit_limit"]),
+    ),
+    "ledger.pause": ("registry", "pause", lambda p: ()),
+    "ledger.unpause": ("registry", "unpause", lambda p: ()),
+    "cash.mint": ("token", "mint", lambda p: (p["account"], p["amount"])),
+    "cash.burn": ("token", "burn", lambda p: (p["account"], p["amount"])),
+    "root.register": (
+        "receivables",
+        "register",
+        lambda p: (
             p["debtor"],
             p["face_value"],
             p["due_date"],
             _b32(p["invoice_hash"]),
             _b32(p["invoice_key"]),
         ),
-        "root.issue": lambda: r.issue(
+    ),
+    "root.issue": (
+        "receivables",
+        "issue",
+        lambda p: (
             p["supplier"],
             p["face_value"],
             p["due_date"],
             _b32(p["invoice_hash"]),
             _b32(p["invoice_key"]),
         ),
-        "root.confirm": lambda: r.confirm(p["root_id"]),
-        "root.reject": lambda: r.reject(p["root_id"], p["reason"]),
-        "root.cancel": lambda: r.cancel(p["root_id"]),
-        "root.repay": lambda: r.repay(p["root_id"], p["amount"]),
-        "root.distribute": lambda: r.distribute(p["root_id"], p["max_pieces"]),
-        "root.mark_overdue": lambda: r.markOverdue(p["root_id"]),
-        "root.freeze": lambda: r.freezeRoot(p["root_id"], p["reason"]),
-        "root.unfreeze": lambda: r.unfreezeRoot(p["root_id"], p["reason"]),
-        "piece.freeze": lambda: r.freezePiece(p["piece_id"], p["reason"]),
-        "piece.unfreeze": lambda: r.unfreezePiece(p["piece_id"], p["reason"]),
-        "piece.split": lambda: r.split(p["piece_id"], p["holders"], p["amounts"]),
-        "piece.transfer": lambda: r.safeTransferFrom(
-            p["from"], p["to"], p["piece_id"], p["amount"], b""
-        ),
-        "piece.claim": lambda: r.claim(p["piece_id"]),
-        "offer.post": lambda: r.postOffer(p["piece_id"], p["price"], p["expiry"]),
-        "offer.accept": lambda: r.acceptOffer(p["offer_id"]),
-        "offer.cancel": lambda: r.cancelOffer(p["offer_id"]),
-    }
+    ),
+    "root.confirm": ("receivables", "confirm", lambda p: (p["root_id"],)),
+    "root.reject": ("receivables", "reject", lambda p: (p["root_id"], p["reason"])),
+    "root.cancel": ("receivables", "cancel", lambda p: (p["root_id"],)),
+    "root.repay": ("receivables", "repay", lambda p: (p["root_id"], p["amount"])),
+    "root.distribute": ("receivables", "distribute", lambda p: (p["root_id"], p["max_pieces"])),
+    "root.mark_overdue": ("receivables", "markOverdue", lambda p: (p["root_id"],)),
+    "root.freeze": ("receivables", "freezeRoot", lambda p: (p["root_id"], p["reason"])),
+    "root.unfreeze": ("receivables", "unfreezeRoot", lambda p: (p["root_id"], p["reason"])),
+    "piece.freeze": ("receivables", "freezePiece", lambda p: (p["piece_id"], p["reason"])),
+    "piece.unfreeze": ("receivables", "unfreezePiece", lambda p: (p["piece_id"], p["reason"])),
+    "piece.split": (
+        "receivables",
+        "split",
+        lambda p: (p["piece_id"], p["holders"], p["amounts"]),
+    ),
+    "piece.transfer": (
+        "receivables",
+        "safeTransferFrom",
+        lambda p: (p["from"], p["to"], p["piece_id"], p["amount"], b""),
+    ),
+    "piece.claim": ("receivables", "claim", lambda p: (p["piece_id"],)),
+    "offer.post": ("receivables", "postOffer", lambda p: (p["piece_id"], p["price"], p["expiry"])),
+    "offer.accept": ("receivables", "acceptOffer", lambda p: (p["offer_id"],)),
+    "offer.cancel": ("receivables", "cancelOffer", lambda p: (p["offer_id"],)),
+}
+
+
+def _call(action: str) -> tuple[str, str, Args]:
     try:
-        return builders[action]()  # type: ignore[no-any-return]
-    except KeyError as exc:
-        raise ValueError(f"unknown action {action!r}") from exc
+        return CALLS[action]
+    except KeyError:
+        raise ValueError(f"unknown action {action!r}") from None
+
+
+def build_call(rt: Runtime, action: str, p: dict[str, Any]) -> Buildable:
+    """The web3 contract call for a request (params are JSON: addresses checksummed, bytes
+    hex)."""
+    contract, function, args = _call(action)
+    fn: Buildable = getattr(rt.contracts, contract).functions[function](*args(p))
+    return fn
+
+
+def encode_call(rt: Runtime, action: str, p: dict[str, Any]) -> tuple[str, str]:
+    """(to, calldata) for a request, encoded without web3 (see `chain.calldata`)."""
+    contract, function, args = _call(action)
+    return getattr(rt.deployment, contract).address, rt.calldata(contract).encode(function, args(p))
 
 
 _RESULT_EVENTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -159,29 +192,26 @@ _RESULT_EVENTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
-def _result(rt: Runtime, action: str, receipt: TxReceipt) -> dict[str, Any]:
+def result_from_logs(rt: Runtime, action: str, logs: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a mined request reports back (a new root id, child ids, ...), from its receipt's
+    logs in JSON-RPC shape."""
     spec = _RESULT_EVENTS.get(action)
     if spec is None:
         return {}
     contract_name, event, fields = spec
-    contract = getattr(rt.contracts, contract_name)
-    logs = getattr(contract.events, event)().process_receipt(receipt, errors=DISCARD)
-    if not logs:
-        return {}
-    args = logs[0]["args"]
-    return {_snake(f): _plain(args[f]) for f in fields}
+    address = getattr(rt.deployment, contract_name).address.lower()
+    decoder = rt.log_decoder
+    for raw in logs:
+        if raw["address"].lower() != address or not raw["topics"]:
+            continue
+        decoded = decoder.decode(raw)
+        if decoded.event == event:
+            return {_snake(f): decoded.args[f] for f in fields}
+    return {}
 
 
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    return value
 
 
 # -- creating requests ---------------------------------------------------------------------------
@@ -212,9 +242,10 @@ def new_request(
     )
 
 
-def enqueue(request_id: str) -> None:
-    """Hand a committed request to the workers (run at once when eager)."""
-    execute_tx_task.apply_async(args=[request_id])
+def enqueue(request_id: str, *, batched: bool = False) -> None:
+    """Hand a committed request to the workers (run at once when eager). `batched`: a new
+    custodial request, which the batch dispatcher takes (see `execute_tx_task`)."""
+    execute_tx_task.apply_async(args=[request_id, batched])
 
 
 # -- client-signed requests (non-custodial signers) ---------------------------------------------
@@ -583,7 +614,9 @@ def _finish(rt: Runtime, req: TxRequest, token: str, tx_hash: str) -> TxStatus:
         return _fail(rt, req, token, exc)
     except ChainError as exc:
         raise Transient(str(exc)) from exc
-    result = _result(rt, req.action, receipt)
+    mined = mined_from_receipt(receipt)
+    assert mined is not None
+    result = result_from_logs(rt, req.action, mined.logs)
     _set(
         rt,
         req.id,
@@ -592,45 +625,77 @@ def _finish(rt: Runtime, req: TxRequest, token: str, tx_hash: str) -> TxStatus:
         block_number=int(receipt["blockNumber"]),
         result=result,
     )
-    _after_mined(rt, req, result)
+    with rt.engine.begin() as conn:
+        after_mined(conn, [(req.action, req.id, req.params, result)])
     metrics.inc("scf_tx_mined_total", action=req.action)
     return TxStatus.MINED
 
 
-def _after_mined(rt: Runtime, req: TxRequest, result: dict[str, Any]) -> None:
-    """Off-chain bookkeeping that follows a mined write."""
-    with Session(rt.engine) as session:
-        if req.action in ("root.register", "root.issue") and "root_id" in result:
-            for doc in session.exec(
-                select(InvoiceDocument).where(InvoiceDocument.tx_request_id == req.id)
-            ):
-                doc.root_id = int(result["root_id"])
-                session.add(doc)
-        piece_id = req.params.get("piece_id")
-        if req.action in ("offer.accept", "piece.split", "piece.transfer"):
-            if req.action == "offer.accept":
-                piece_id = req.params.get("piece_id")
-            if piece_id is not None:
-                for fr in session.exec(
-                    select(FinancingRequest).where(
-                        FinancingRequest.piece_id == int(piece_id),
-                        FinancingRequest.status == FinancingStatus.OPEN,
-                    )
-                ):
-                    fr.status = FinancingStatus.CLOSED
-                    session.add(fr)
-        session.commit()
+def after_mined(
+    conn: Connection, mined: list[tuple[str, str, dict[str, Any], dict[str, Any]]]
+) -> None:
+    """Off-chain bookkeeping that follows mined writes, given as (action, request id, params,
+    result): an invoice learns its root id; a piece that changed hands closes its open
+    financing requests. One statement per kind (the caller commits)."""
+    roots = [
+        {"b_req": rid, "b_root": int(result["root_id"])}
+        for action, rid, _, result in mined
+        if action in ("root.register", "root.issue") and "root_id" in result
+    ]
+    moved = [
+        {"b_piece": int(params["piece_id"])}
+        for action, _, params, _ in mined
+        if action in ("offer.accept", "piece.split", "piece.transfer")
+        and params.get("piece_id") is not None
+    ]
+    docs = InvoiceDocument.__table__  # type: ignore[attr-defined]
+    requests = FinancingRequest.__table__  # type: ignore[attr-defined]
+    if roots:
+        conn.execute(
+            update(docs)
+            .where(docs.c.tx_request_id == bindparam("b_req"))
+            .values(root_id=bindparam("b_root")),
+            roots,
+        )
+    if moved:
+        conn.execute(
+            update(requests)
+            .where(
+                requests.c.piece_id == bindparam("b_piece"),
+                requests.c.status == FinancingStatus.OPEN,
+            )
+            .values(status=FinancingStatus.CLOSED),
+            moved,
+        )
 
 
 @celery_app.task(name="scf.execute_tx", bind=True, max_retries=20)  # type: ignore[untyped-decorator]
-def execute_tx_task(self: Task[Any, Any], request_id: str) -> str | None:
-    """Execute one transaction request (safe to run again: see the module docstring)."""
+def execute_tx_task(self: Task[Any, Any], request_id: str, batched: bool = False) -> str | None:
+    """Execute transaction requests (safe to run again: see the module docstring).
+
+    Queued custodial requests go in batches (`backend.dispatch`): a task finding a dispatcher
+    already running returns at once, as that one takes its request. A task for anything else
+    (client-signed, retried, recovered) then runs its request alone, and resumes requests a dead
+    worker abandoned."""
+    from backend import dispatch
+
     rt = get_runtime()
     try:
-        status = execute(rt, request_id)
-    except Transient as exc:
+        ran = dispatch.run(rt)
+        if batched and ran is None:
+            return None
+        status = execute(rt, request_id) if _past_queued(rt, request_id) else None
+        for stale in dispatch.abandoned(rt):  # a dead worker's, whose message is gone
+            execute(rt, stale)
+    except (Transient, dispatch.Transient) as exc:
         log.warning("transient failure, will retry", extra={"request": request_id, "err": str(exc)})
         if self.request.is_eager:
             return None  # the keeper's recovery sweep picks it up
         raise self.retry(exc=exc, countdown=min(2**self.request.retries, 30)) from exc
     return None if status is None else status.value
+
+
+def _past_queued(rt: Runtime, request_id: str) -> bool:
+    with Session(rt.engine) as session:
+        req = session.get(TxRequest, request_id)
+    return req is not None and req.status in (TxStatus.SIGNED, TxStatus.SENT)

@@ -8,11 +8,13 @@ import logging
 import tempfile
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.db import make_engine, session_scope, upgrade
@@ -20,11 +22,13 @@ from backend.errors import Conflict
 from backend.models import CustodyKey
 from backend.security import KeyVault, TokenIssuer
 from backend.settings import BackendSettings
+from chain.calldata import CalldataEncoder
 from chain.connection import ChainConnection, connect, dev_account
 from chain.consortium import entity_id
 from chain.deploy import Contracts, Deployment, deploy
 from chain.outbox import OutboxSender
 from chain.settings import ChainSettings
+from indexer.decode import LogDecoder, ledger_decoder
 from indexer.runner import Indexer
 from indexer.settings import IndexerSettings
 
@@ -51,21 +55,44 @@ class Runtime:
     indexer: Indexer | None = None
     _accounts: dict[str, LocalAccount] = field(default_factory=dict)
     _accounts_lock: threading.Lock = field(default_factory=threading.Lock)
+    _encoders: dict[str, CalldataEncoder] = field(default_factory=dict)
 
     @property
     def chain_id(self) -> int:
         return self.deployment.chain_id
+
+    def calldata(self, contract: str) -> CalldataEncoder:
+        """The calldata encoder of `contract` ("registry", "token" or "receivables")."""
+        encoder = self._encoders.get(contract)
+        if encoder is None:
+            encoder = CalldataEncoder(getattr(self.contracts, contract).abi)
+            self._encoders[contract] = encoder
+        return encoder
+
+    @cached_property
+    def log_decoder(self) -> LogDecoder:
+        """Decodes the ledger's logs: what a mined request reports back (a new root id, ...)."""
+        d = self.deployment
+        return ledger_decoder(
+            registry=d.registry.address,
+            token=d.token.address,
+            receivables=d.receivables.address,
+            build_dir=self.chain_settings.build_dir,
+        )
 
     # -- custody ---------------------------------------------------------------------------
 
     def store_key(self, account: LocalAccount) -> None:
         """Take `account`'s key into custody (encrypted); a no-op if already held."""
         address = account.address.lower()
-        with session_scope(self.engine) as session:
-            if session.get(CustodyKey, address) is not None:
-                return
-            nonce, ciphertext = self.vault.seal(address=address, private_key=bytes(account.key))
-            session.add(CustodyKey(address=address, nonce=nonce, ciphertext=ciphertext))
+        try:
+            with session_scope(self.engine) as session:
+                if session.get(CustodyKey, address) is not None:
+                    return
+                nonce, ciphertext = self.vault.seal(address=address, private_key=bytes(account.key))
+                session.add(CustodyKey(address=address, nonce=nonce, ciphertext=ciphertext))
+        except IntegrityError:
+            pass  # another process (an API worker starting beside this one) stored it first
         with self._accounts_lock:
             self._accounts[address] = account
 

@@ -69,6 +69,9 @@ class BackendSettings(BaseSettings):
         gt=0,
         description="A non-custodial member's request left unsigned this long expires.",
     )
+    dispatch_batch_size: int = Field(
+        default=500, ge=1, le=5000, description="Queued requests signed and sent per batch."
+    )
     stuck_after_seconds: float = Field(
         default=60.0, gt=0, description="Recover tx requests left unfinished this long."
     )

@@ -9,8 +9,9 @@ confirmed nonce beyond ours with no receipt means it was dropped and may be sign
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eth_account import Account
 from eth_account._utils.legacy_transactions import Transaction as LegacyTransaction
@@ -21,9 +22,11 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
-from web3.types import TxParams, TxReceipt
+from web3.providers.eth_tester import EthereumTesterProvider
+from web3.types import RPCEndpoint, TxParams, TxReceipt
 
-from chain.errors import ChainError
+from chain.errors import ChainError, NonceError
+from chain.revert import revert_data_from_exception
 from chain.tx import (
     _ALREADY_KNOWN_MESSAGES,
     _NONCE_MESSAGES,
@@ -33,7 +36,14 @@ from chain.tx import (
     _matches,
 )
 
-__all__ = ["DecodedTx", "OutboxSender", "SignedTx", "decode_signed_transaction"]
+__all__ = [
+    "DecodedTx",
+    "Mined",
+    "OutboxSender",
+    "SignedTx",
+    "decode_signed_transaction",
+    "mined_from_receipt",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +60,16 @@ class DecodedTx:
     chain_id: int | None
     gas: int
     tx_hash: str
+
+
+@dataclass(frozen=True)
+class Mined:
+    """A receipt, reduced to what a batch of requests needs: logs in JSON-RPC shape (hex)."""
+
+    tx_hash: str
+    block_number: int
+    ok: bool
+    logs: list[dict[str, Any]]
 
 
 def decode_signed_transaction(raw: bytes) -> DecodedTx:
@@ -134,3 +154,147 @@ class OutboxSender(TxSender):
             self.w3.eth.get_transaction_count(to_checksum_address(signed_sender), "latest")
         )
         return confirmed > nonce
+
+    # -- batches: one JSON-RPC round trip for many transactions (one by one on eth-tester) ----
+
+    def estimate_many(self, txs: Sequence[TxParams]) -> list[int | ChainError]:
+        """Gas for each transaction (with the margin), or its refusal: a decoded ContractRevert,
+        or a ChainError when the node gave no revert data."""
+        if self._tester:
+            out: list[int | ChainError] = []
+            for tx in txs:
+                try:
+                    out.append(self._estimate(tx))
+                except ChainError as exc:
+                    out.append(exc)
+            return out
+        probes = [{k: _hex(v) for k, v in tx.items() if k in _PROBE} for tx in txs]
+        answers = self._batch([("eth_estimateGas", [p]) for p in probes])
+        margin = self.conn.settings.gas_multiplier
+        results: list[int | ChainError] = []
+        for a in answers:
+            if "error" not in a:
+                results.append(int(int(a["result"], 16) * margin))
+                continue
+            data = _error_data(a["error"])
+            results.append(
+                self.decoder.decode(data)
+                if data is not None
+                else ChainError(f"gas estimation failed: {a['error']}")
+            )
+        return results
+
+    def broadcast_many(self, raws: Sequence[bytes]) -> list[ChainError | None]:
+        """Broadcast signed transactions: None where the node took it (or already had it);
+        NonceError where the nonce is taken (that transaction can never be mined); a decoded
+        ContractRevert where the node refused it outright; else a ChainError (it may or may not
+        have been taken)."""
+        if self._tester:
+            errors: list[ChainError | None] = []
+            for raw in raws:
+                try:
+                    self.w3.eth.send_raw_transaction(raw)
+                    errors.append(None)
+                except Exception as exc:
+                    errors.append(self._refusal(str(exc), revert_data_from_exception(exc)))
+            return errors
+        answers = self._batch([("eth_sendRawTransaction", ["0x" + r.hex()]) for r in raws])
+        return [
+            None
+            if "error" not in a
+            else self._refusal(str(a["error"].get("message", a["error"])), _error_data(a["error"]))
+            for a in answers
+        ]
+
+    def _refusal(self, message: str, data: bytes | None) -> ChainError | None:
+        if _matches_text(message, _ALREADY_KNOWN_MESSAGES):
+            return None
+        if _matches_text(message, _NONCE_MESSAGES):
+            return NonceError(message)
+        if data:
+            return self.decoder.decode(data)
+        return ChainError(f"broadcast failed: {message}")
+
+    def receipts_many(self, tx_hashes: Sequence[str]) -> list[Mined | None]:
+        """Each transaction's receipt, or None while it is not mined."""
+        if self._tester:
+            return [mined_from_receipt(self.receipt(h)) for h in tx_hashes]
+        answers = self._batch([("eth_getTransactionReceipt", [h]) for h in tx_hashes])
+        out: list[Mined | None] = []
+        for h, a in zip(tx_hashes, answers, strict=True):
+            r = a.get("result")
+            if "error" in a:
+                raise ChainError(f"receipt for {h}: {a['error']}")
+            out.append(
+                None
+                if not r
+                else Mined(h.lower(), int(r["blockNumber"], 16), r["status"] == "0x1", r["logs"])
+            )
+        return out
+
+    @property
+    def _tester(self) -> bool:
+        return isinstance(self.w3.provider, EthereumTesterProvider)
+
+    def _batch(self, calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+        if not calls:
+            return []
+        try:
+            provider: Any = self.w3.provider
+            answer: Any = provider.make_batch_request([(RPCEndpoint(m), p) for m, p in calls])
+        except Exception as exc:
+            raise ChainError(f"batch of {len(calls)} {calls[0][0]} failed: {exc}") from exc
+        if not isinstance(answer, list) or len(answer) != len(calls):
+            raise ChainError(f"batch of {len(calls)} {calls[0][0]} refused: {answer}")
+        return [dict(a) for a in answer]
+
+
+_PROBE = ("from", "to", "data", "value")
+
+
+def _hex(value: Any) -> Any:
+    if isinstance(value, int):
+        return hex(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return value
+
+
+def _matches_text(text: str, needles: tuple[str, ...]) -> bool:
+    low = text.lower()
+    return any(n in low for n in needles)
+
+
+def _error_data(error: Any) -> bytes | None:
+    """Revert bytes from a JSON-RPC error object (`data` as hex, or nested under `data`)."""
+    data = error.get("data") if isinstance(error, dict) else None
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x") and len(data) > 2:
+        return bytes.fromhex(data[2:])
+    return None
+
+
+def mined_from_receipt(receipt: TxReceipt | None) -> Mined | None:
+    """A web3 receipt (eth-tester) in the JSON-RPC shape the batch path yields."""
+    if receipt is None:
+        return None
+    logs = [
+        {
+            "address": log_["address"].lower(),
+            "topics": [HexBytes(t).to_0x_hex() for t in log_["topics"]],
+            "data": HexBytes(log_["data"]).to_0x_hex(),
+            "blockNumber": hex(log_["blockNumber"]),
+            "blockHash": HexBytes(log_["blockHash"]).to_0x_hex(),
+            "transactionHash": HexBytes(log_["transactionHash"]).to_0x_hex(),
+            "transactionIndex": hex(log_["transactionIndex"]),
+            "logIndex": hex(log_["logIndex"]),
+        }
+        for log_ in receipt["logs"]
+    ]
+    return Mined(
+        HexBytes(receipt["transactionHash"]).to_0x_hex(),
+        int(receipt["blockNumber"]),
+        receipt["status"] == 1,
+        logs,
+    )

@@ -90,7 +90,7 @@ class TxSender:
     def send_params(self, tx: TxParams, *, account: LocalAccount) -> HexBytes:
         """Send a plain transaction (e.g. a value transfer); nonce and fees are filled in."""
         params: TxParams = {**tx, "from": account.address, "chainId": self.conn.chain_id}
-        params.update(self._fee_fields())
+        params.update(self.fee_fields())
         if "gas" not in params:
             params["gas"] = self._estimate(params)
         return HexBytes(self._submit(params, account=account).tx_hash)
@@ -107,7 +107,7 @@ class TxSender:
         except TimeExhausted as exc:
             raise ChainError(f"no receipt for {HexBytes(tx_hash).to_0x_hex()}") from exc
         if receipt["status"] == 0:
-            raise self._explain_failure(receipt)
+            raise self.explain_failure(receipt)
         if settings.confirmations > 0:
             self._wait_confirmations(receipt["blockNumber"], settings.confirmations)
         return receipt
@@ -133,7 +133,7 @@ class TxSender:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _fee_fields(self) -> TxParams:
+    def fee_fields(self) -> TxParams:
         if self.conn.fee_mode == "zero":
             return {"gasPrice": Wei(0)}
         latest = self.w3.eth.get_block("latest")
@@ -156,7 +156,7 @@ class TxSender:
             "nonce": Nonce(0),  # placeholder; allocated under the signer's lock in _submit
             "gas": 0,
         }
-        params.update(self._fee_fields())
+        params.update(self.fee_fields())
         tx = fn.build_transaction(params)
         tx["gas"] = gas if gas is not None else self._estimate(tx)
         return tx
@@ -225,7 +225,7 @@ class TxSender:
                 return signed
         raise NonceError(f"nonce for {address} kept being rejected")
 
-    def _explain_failure(self, receipt: TxReceipt) -> ChainError:
+    def explain_failure(self, receipt: TxReceipt) -> ChainError:
         tx_hash = receipt["transactionHash"].to_0x_hex()
         data = self._revert_data_for(receipt)
         if data is None:

@@ -1,11 +1,12 @@
 """Benchmark: the API on the local profile — writes end to end, and auditor reads at 1M events.
 
-    .venv/bin/python scripts/bench_api.py [--clients 32] [--writes 2000] [--workers 2]
-        [--worker-threads 16] [--naive 400] [--events 1000000] [--samples 100]
+    .venv/bin/python scripts/bench_api.py [--clients 32] [--writes 2000] [--api-workers 2]
+        [--workers 1] [--worker-threads 4] [--naive 400] [--events 1000000] [--samples 100]
 
-Everything runs for real: anvil (zero gas, automine or --block-time), PostgreSQL (a scratch
-database, dropped at the end), Redis, the API under uvicorn with the indexer following the chain
-in-process, and `scf worker` processes.
+Everything runs for real, in the production topology: anvil (zero gas, automine or
+--block-time), PostgreSQL (a scratch database, dropped at the end), Redis, the API under uvicorn
+(several processes), `scf index` following the chain in its own process, and `scf worker`
+processes (whose batch dispatcher signs and sends).
 
 1. Writes: N HTTP clients each register invoices as their own custodial supplier (POST
    /v1/invoices, an Idempotency-Key each) until `--writes` are accepted; the figure is requests
@@ -90,6 +91,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def deploy_and_migrate(rpc_url: str, database_url: str, record: Path) -> Deployment:
+    """Deploy the contracts and create both schemas before any service starts: several API
+    processes then attach to one deployment instead of each deploying its own."""
+    from backend.db import make_engine
+    from backend.db import upgrade as upgrade_backend
+    from chain.consortium import entity_id
+    from chain.deploy import deploy
+    from indexer.db import upgrade as upgrade_mirror
+
+    conn = connect(ChainSettings(profile="rpc", rpc_url=rpc_url, fee_mode="zero"))
+    try:
+        deployment = deploy(conn, operator=dev_account(0), operator_entity_id=entity_id("operator"))
+    finally:
+        conn.close()
+    deployment.save(record)
+    engine = make_engine(database_url)
+    upgrade_backend(engine)
+    upgrade_mirror(engine)
+    engine.dispose()
+    return deployment
+
+
 class Stack:
     """The API (uvicorn, indexer in-process) and worker processes, stopped on exit."""
 
@@ -114,7 +137,13 @@ class Stack:
             )
         return path
 
-    def start_api(self) -> None:
+    def start_indexer(self, rpc_url: str, deployment: Path, database_url: str) -> None:
+        """`scf index` following the chain: its own process, as in production."""
+        cmd = [str(BIN / "scf"), "index", "--profile", "rpc", "--rpc-url", rpc_url]
+        cmd += ["--deployment", str(deployment), "--database-url", database_url, "--no-progress"]
+        self._spawn("indexer", cmd, {})
+
+    def start_api(self, workers: int) -> None:
         cmd = [
             str(BIN / "python"),
             "-m",
@@ -125,11 +154,13 @@ class Stack:
             "127.0.0.1",
             "--port",
             str(self.port),
+            "--workers",
+            str(workers),
             "--log-level",
             "warning",
             "--no-access-log",
         ]
-        path = self._spawn("api", cmd, {"SCF_DEPLOY": "true", "SCF_RUN_INDEXER": "true"})
+        path = self._spawn("api", cmd, {"SCF_DEPLOY": "false", "SCF_RUN_INDEXER": "false"})
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -264,7 +295,16 @@ def bench_writes(
         ).fetchone()
         return row is not None and int(row[0]) == len(ids)
 
-    wait_until(done, deadline_s + 300, "the pipeline to finish")
+    try:
+        wait_until(done, deadline_s + 300, "the pipeline to finish")
+    except RuntimeError:
+        states = pg.execute(
+            "SELECT status, claim_token IS NOT NULL, count(*) FROM tx_request "
+            "WHERE id = ANY(%s) GROUP BY 1, 2",
+            (ids,),
+        ).fetchall()
+        log(f"unfinished after the deadline: (status, claimed, count) {states}")
+        raise
     t_mined = time.monotonic() - t0
     rows = pg.execute(
         "SELECT status, block_number, extract(epoch from updated_at - created_at) "
@@ -611,8 +651,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--writes", type=int, default=2000)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--worker-threads", type=int, default=16)
+    p.add_argument("--api-workers", type=int, default=2, help="uvicorn processes")
+    p.add_argument("--workers", type=int, default=1, help="`scf worker` processes")
+    p.add_argument("--worker-threads", type=int, default=4)
     p.add_argument("--naive", type=int, default=400)
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--samples", type=int, default=100)
@@ -647,12 +688,19 @@ def main() -> None:
             redis.Redis.from_url(REDIS_URL).flushdb()
             stack = Stack(env, workdir)
             log(f"anvil {anvil.url}, database {db.rsplit('/', 1)[1]}, logs in {workdir}")
-            stack.start_api()
+            deployment = deploy_and_migrate(anvil.url, db, workdir / "deployment.json")
+            pg = psycopg.connect(db, autocommit=True)
+            stack.start_indexer(anvil.url, workdir / "deployment.json", db)
+            wait_until(
+                lambda: mirror_cursor(pg) >= deployment.start_block, 60, "the indexer to attach"
+            )
+            stack.start_api(args.api_workers)
             for w in range(args.workers):
                 stack.start_worker(w, args.worker_threads)
-            log(f"API on {stack.url}, {args.workers} worker(s) x {args.worker_threads} threads")
-            deployment = Deployment.load(workdir / "deployment.json")
-            pg = psycopg.connect(db, autocommit=True)
+            log(
+                f"API on {stack.url} ({args.api_workers} processes), indexer process, "
+                f"{args.workers} worker(s) x {args.worker_threads} threads"
+            )
 
             client = httpx.Client(base_url=stack.url, timeout=120)
             op = login(client, dev_account(0))

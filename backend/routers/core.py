@@ -27,7 +27,6 @@ from backend.schemas import (
 from backend.services import core as svc
 from backend.services import supplier
 from backend.services.tx import respond
-from backend.services.views import root_row
 
 router = APIRouter(prefix="/v1", tags=["core enterprise"], responses=ERROR_RESPONSES)
 ACCEPTED = status.HTTP_202_ACCEPTED
@@ -70,11 +69,7 @@ def issue(
         body=body,
         issue=True,
     )
-    tx = respond(ctx.rt, req)
-    if doc.id:
-        ctx.session.refresh(doc)
-    root = root_row(ctx.mirror, ctx.rt, doc.root_id) if doc.root_id else None
-    return InvoiceCreated(invoice=supplier.invoice_out(doc, root), transaction=tx)
+    return supplier.created(ctx, doc, req)
 
 
 @router.post("/payables/{root_id}/confirm", response_model=TxRequestOut, status_code=ACCEPTED)

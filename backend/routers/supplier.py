@@ -62,11 +62,7 @@ def register_invoice(
         body=body,
         issue=False,
     )
-    tx = respond(ctx.rt, req)
-    doc = ctx.session.get(type(doc), doc.id) or doc
-    ctx.session.refresh(doc) if doc.id else None
-    root = root_row(ctx.mirror, ctx.rt, doc.root_id) if doc.root_id else None
-    return InvoiceCreated(invoice=svc.invoice_out(doc, root), transaction=tx)
+    return svc.created(ctx, doc, req)
 
 
 @router.get("/invoices", response_model=list[InvoiceOut])

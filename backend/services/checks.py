@@ -9,7 +9,7 @@ from backend.errors import refusal
 from backend.runtime import Runtime
 from backend.services.common import chain_now, ledger_status
 from chain.enums import MemberStatus, PieceStatus, Role, RootStatus
-from indexer.models import CashBalance, Piece, Root
+from indexer.models import CashBalance, Member, Piece, Root
 
 
 def not_paused(mirror: Session, rt: Runtime) -> None:
@@ -18,7 +18,8 @@ def not_paused(mirror: Session, rt: Runtime) -> None:
         raise refusal("MemberRegistryPaused", "the ledger is paused")
 
 
-def active_with_role(mirror: Session, rt: Runtime, address: str, roles: Role) -> None:
+def active_with_role(mirror: Session, rt: Runtime, address: str, roles: Role) -> Member:
+    """The member at `address`, refused as the registry would if it is not active in `roles`."""
     row = member_row(mirror, rt, address)
     if row is None:
         raise refusal("MemberRegistryNotMember", "not a member", account=address)
@@ -31,6 +32,7 @@ def active_with_role(mirror: Session, rt: Runtime, address: str, roles: Role) ->
             account=address,
             anyOfRoles=int(roles),
         )
+    return row
 
 
 def cash_of(mirror: Session, rt: Runtime, address: str) -> int:

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from backend.deps import Principal, WriteContext, member_row
+from backend.deps import Principal, WriteContext
 from backend.errors import Forbidden, InvalidInput, NotFound, refusal
-from backend.models import FinancingRequest, FinancingStatus, InvoiceDocument, TxRequest
+from backend.models import (
+    FinancingRequest,
+    FinancingStatus,
+    InvoiceDocument,
+    TxRequest,
+    TxStatus,
+)
 from backend.runtime import Runtime
-from backend.schemas import FinancingIn, InvoiceIn, InvoiceOut, SplitIn
+from backend.schemas import FinancingIn, InvoiceCreated, InvoiceIn, InvoiceOut, SplitIn
 from backend.services import checks
 from backend.services.common import chain_now, ledger_status
 from backend.services.documents import canonical_document, document_hash, due_timestamp, invoice_key
-from backend.services.tx import by_key, replay, submit
+from backend.services.tx import by_key, replay, respond, submit
 from backend.services.views import (
     piece_row,
     root_row,
@@ -55,8 +61,13 @@ def originate(
         side = "buyer" if issue else "seller"
         raise Forbidden(f"you must be the invoice's {side}", code="NotInvoiceParty")
     checks.not_paused(ctx.mirror, ctx.rt)
-    checks.active_with_role(ctx.mirror, ctx.rt, body.seller, Role.SUPPLIER)
-    checks.active_with_role(ctx.mirror, ctx.rt, body.buyer, Role.CORE_ENTERPRISE)
+    # `me` is one party, already known active with its role (the route's dependency)
+    if issue:
+        seller = checks.active_with_role(ctx.mirror, ctx.rt, body.seller, Role.SUPPLIER)
+        seller_entity = seller.entity_id
+    else:
+        checks.active_with_role(ctx.mirror, ctx.rt, body.buyer, Role.CORE_ENTERPRISE)
+        seller_entity = me.entity_id
     doc, canonical = canonical_document(body)
     if len(canonical.encode()) > ctx.rt.settings.max_document_bytes:
         raise InvalidInput(
@@ -64,9 +75,7 @@ def originate(
             code="DocumentTooLarge",
             details={"max_bytes": ctx.rt.settings.max_document_bytes},
         )
-    seller = member_row(ctx.mirror, ctx.rt, body.seller)
-    assert seller is not None
-    key = invoice_key(seller.entity_id, body.number)
+    key = invoice_key(seller_entity, body.number)
     taken = ctx.mirror.exec(
         select(Root).where(
             Root.chain_id == ctx.rt.chain_id,
@@ -137,10 +146,23 @@ def originate(
         params=params,
         before_commit=attach,
     )
+    if document.tx_request_id == req.id:
+        return document, req
+    # a concurrent first use of the Idempotency-Key won: its document, not this one
     found = ctx.session.exec(
         select(InvoiceDocument).where(InvoiceDocument.tx_request_id == req.id)
     ).first()
     return (found or document), req
+
+
+def created(ctx: WriteContext, doc: InvoiceDocument, req: TxRequest) -> InvoiceCreated:
+    """The 202 for a new invoice: its document, with the root once mined (the worker sets
+    `root_id` then), and its transaction request."""
+    tx = respond(ctx.rt, req)
+    if req.status == TxStatus.MINED and doc.id:
+        ctx.session.refresh(doc)
+    root = root_row(ctx.mirror, ctx.rt, doc.root_id) if doc.root_id else None
+    return InvoiceCreated(invoice=invoice_out(doc, root), transaction=tx)
 
 
 def invoice_out(doc: InvoiceDocument, root: Root | None) -> InvoiceOut:

@@ -42,13 +42,12 @@ def submit(
     signer: str | None = None,
     before_commit: Callable[[Session, TxRequest], None] | None = None,
 ) -> TxRequest:
-    """Create (or find, for a repeated Idempotency-Key) the request, run it, maybe wait."""
+    """Create (or find, for a repeated Idempotency-Key) the request, run it, maybe wait.
+
+    A repeated key was replayed before the checks (`replay_first`, or the service itself); one
+    used concurrently by another request meets the unique constraint here."""
     rt, session, idem, wait = ctx.rt, ctx.session, ctx.idem, ctx.wait
     idempotency_key = idem.key if idem is not None else None
-    if idem is not None:
-        existing = by_key(session, member.address, idem.key)
-        if existing is not None:
-            return replay(rt, session, existing, idem, wait)
     signer = (signer or member.address).lower()
     custodial = rt.has_key(signer)
     req = new_request(
@@ -75,7 +74,9 @@ def submit(
         assert existing is not None
         return replay(rt, session, existing, idem, wait)
     if custodial:
-        enqueue(req.id)
+        enqueue(req.id, batched=True)
+        if not wait and not rt.settings.eager:
+            return req  # queued: what it was when committed, without reading it back
     return finish_wait(rt, session, req.id, wait)
 
 

@@ -223,3 +223,38 @@ def test_idempotent_retry_after_the_effect_returns_the_original_request(api: Api
     fresh = core.post(f"/v1/payables/{root}/confirm")
     assert fresh.status_code == 409 and fresh.json()["code"] == "ReceivablesInvalidStatus"
     assert _count(api, idempotency_key="confirm-retry-1") == 1
+
+
+def test_calldata_encoded_without_web3_is_byte_for_byte_web3s(api: Api) -> None:
+    """The batch path encodes calls with eth_abi directly: every action, the same bytes."""
+    from backend.pipeline import CALLS, encode_call
+
+    a = api.addresses
+    params: dict[str, Any] = {
+        "account": a["bank"],
+        "roles": 12,
+        "entity_id": "0x" + "ab" * 32,
+        "credit_limit": 10**20,
+        "amount": 2**95 + 7,
+        "debtor": a["core"],
+        "supplier": a["tier1"],
+        "face_value": 123_456,
+        "due_date": 1_900_000_000,
+        "invoice_hash": "0x" + "cd" * 32,
+        "invoice_key": "0x" + "ef" * 32,
+        "root_id": 3,
+        "reason": "sanctions screening — 制裁",
+        "max_pieces": 50,
+        "piece_id": 2**64 + 1,
+        "holders": [a["tier1"], a["tier2"]],
+        "amounts": [1, 2],
+        "from": a["tier1"],
+        "to": a["tier2"],
+        "price": 99_000,
+        "expiry": 1_800_000_000,
+        "offer_id": 17,
+    }
+    for action in CALLS:
+        fn: Any = build_call(api.rt, action, params)
+        to, data = encode_call(api.rt, action, params)
+        assert (to, data) == (fn.address, fn._encode_transaction_data()), action

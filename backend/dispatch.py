@@ -1,0 +1,448 @@
+"""Custodial requests in batches: the fast path of the transaction pipeline.
+
+One dispatcher runs at a time (a thread lock in the process, a PostgreSQL advisory lock across
+processes). It claims every queued custodial request, estimates them in one JSON-RPC batch, signs
+them with consecutive nonces per signer, stores the signed bytes (one statement), broadcasts them
+in one batch, and confirms them from receipts fetched in batches once per new block. It keeps
+claiming while requests arrive and returns when nothing is queued or in flight.
+
+Every guarantee of `backend.pipeline` holds here: claims carry a token and a lease, signed bytes
+are stored before the broadcast, a request whose broadcast failed stays signed for the
+single-request path to re-broadcast (never re-sign), and a refusal fails the request with the
+contract's error name. Requests this path does not finish (lease lost, no receipt in time) are
+left to `pipeline.execute`, which the keeper's recovery sweep runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Connection, bindparam, func, or_, select, text, update
+from sqlmodel import Session, col
+
+from backend import metrics
+from backend.errors import ApiError, jsonable
+from backend.models import TxRequest, TxStatus
+from backend.pipeline import after_mined, encode_call, result_from_logs
+from backend.runtime import Runtime
+from chain.errors import ChainError, ContractRevert, NonceError
+from chain.outbox import Mined
+
+log = logging.getLogger(__name__)
+
+_local = threading.Lock()  # one dispatcher per process; the advisory lock covers the others
+_LOCK_KEY = "scf-dispatcher"
+_T = TxRequest.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class _Job:
+    id: str
+    signer: str
+    action: str
+    params: dict[str, Any]
+    account: LocalAccount | None = None
+    tx: dict[str, Any] | None = None
+    raw: bytes = b""
+    tx_hash: str = ""
+    nonce: int = -1
+    sent_at: float = 0.0
+
+
+class Transient(Exception):
+    """The node could not be reached; the claimed requests were released untouched."""
+
+
+def run(rt: Runtime) -> int | None:
+    """Dispatch until nothing is queued or in flight; returns how many requests it finished,
+    or None at once if another dispatcher is running: that one takes what is queued (a request
+    queued just as it stops is seen by its check after releasing the lock)."""
+    finished = 0
+    while True:
+        with _exclusive(rt) as held:
+            if not held:
+                return finished or None
+            finished += _Dispatcher(rt).loop()
+        if not _queued_waiting(rt):
+            return finished
+
+
+def abandoned(rt: Runtime, limit: int = 100) -> list[str]:
+    """Signed or sent requests whose claim has lapsed: the attempt that held them died (a
+    dispatcher holds many requests under one message). `pipeline.execute` resumes each."""
+    with rt.engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(_T.c.id)
+                .where(
+                    _T.c.status.in_([TxStatus.SIGNED, TxStatus.SENT]),
+                    _T.c.claim_token.is_not(None),
+                    _T.c.locked_until < _now(),
+                )
+                .limit(limit)
+            ).scalars()
+        )
+
+
+@contextmanager
+def _exclusive(rt: Runtime) -> Iterator[bool]:
+    if not _local.acquire(blocking=False):
+        yield False
+        return
+    try:
+        if rt.engine.dialect.name != "postgresql":
+            yield True
+            return
+        with rt.engine.connect() as conn:
+            key = {"k": _LOCK_KEY}
+            got = conn.execute(
+                text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), key
+            ).scalar()
+            conn.commit()
+            try:
+                yield bool(got)
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), key)
+                    conn.commit()
+    finally:
+        _local.release()
+
+
+def _queued_waiting(rt: Runtime) -> bool:
+    with rt.engine.connect() as conn:
+        return bool(
+            conn.execute(
+                select(func.count())
+                .select_from(_T)
+                .where(_T.c.status == TxStatus.QUEUED, _T.c.claim_token.is_(None))
+            ).scalar()
+        )
+
+
+class _Dispatcher:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.token = uuid.uuid4().hex
+        self.inflight: dict[str, _Job] = {}  # by tx hash
+        self.finished = 0
+
+    def loop(self) -> int:
+        rt = self.rt
+        poll = rt.chain_settings.receipt_poll_seconds
+        last_head = -1
+        while True:
+            jobs = self._claim()
+            if jobs:
+                self._send(jobs)
+            if not self.inflight:
+                if not jobs:
+                    return self.finished
+                continue
+            head = rt.conn.w3.eth.block_number
+            if head != last_head:
+                self._confirm()
+                last_head = head
+            elif not jobs:
+                time.sleep(poll)
+
+    # -- claim ---------------------------------------------------------------------------
+
+    def _claim(self) -> list[_Job]:
+        rt = self.rt
+        now = _now()
+        free = or_(_T.c.locked_until.is_(None), _T.c.locked_until < now)
+        oldest = (
+            select(_T.c.id)
+            .where(_T.c.status == TxStatus.QUEUED, free)
+            .order_by(_T.c.created_at)
+            .limit(rt.settings.dispatch_batch_size)
+        )
+        stmt = (
+            update(_T)
+            .where(_T.c.id.in_(oldest.scalar_subquery()), _T.c.status == TxStatus.QUEUED, free)
+            .values(
+                claim_token=self.token,
+                locked_until=now + timedelta(seconds=rt.settings.stuck_after_seconds),
+                attempts=_T.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(_T.c.id, _T.c.signer, _T.c.action, _T.c.params, _T.c.created_at)
+        )
+        with rt.engine.begin() as conn:
+            rows = sorted(  # a signer's nonces follow the order its requests were made in
+                conn.execute(stmt).all(), key=lambda r: (r.created_at, r.id)
+            )
+        return [_Job(r.id, r.signer, r.action, r.params) for r in rows]
+
+    # -- send ----------------------------------------------------------------------------
+
+    def _send(self, jobs: list[_Job]) -> None:
+        rt = self.rt
+        fees = rt.sender.fee_fields()
+        ready: list[_Job] = []
+        for job in jobs:
+            try:
+                job.account = rt.account_for(job.signer)
+                to, data = encode_call(rt, job.action, job.params)
+                job.tx = {
+                    "from": job.account.address,
+                    "to": to,
+                    "data": data,
+                    "value": 0,
+                    "chainId": rt.conn.chain_id,
+                    **fees,
+                }
+            except Exception as exc:  # a request that cannot even be built will never succeed
+                code = exc.code if isinstance(exc, ApiError) else "InvalidRequest"
+                self._fail(job, code, str(exc), {})
+                continue
+            ready.append(job)
+        try:
+            gases = rt.sender.estimate_many([cast(Any, j.tx) for j in ready])
+            if any(type(g) is ChainError for g in gases):  # not a refusal: the node is unwell
+                raise next(g for g in gases if type(g) is ChainError)
+        except ChainError as exc:
+            self._release(ready)
+            raise Transient(str(exc)) from exc
+        signable: list[_Job] = []
+        for job, gas in zip(ready, gases, strict=True):
+            if isinstance(gas, ContractRevert):
+                self._fail(job, gas.name, str(gas), jsonable(gas.args_))
+            else:
+                assert job.tx is not None and isinstance(gas, int)
+                job.tx["gas"] = gas
+                signable.append(job)
+        if signable:
+            self._sign_store_broadcast(signable)
+
+    def _sign_store_broadcast(self, jobs: list[_Job]) -> None:
+        rt = self.rt
+        nonces = rt.conn.nonces
+        signers = sorted({j.account.address for j in jobs if j.account is not None})
+        with rt.engine.connect() as conn, ExitStack() as held:
+            # the same locks the single-request path takes, in one order: no deadlock
+            for address in signers:
+                held.enter_context(nonces.lock_for(address))
+            held.enter_context(_signer_locks(conn, [s.lower() for s in signers]))
+            floors = _stored_floors(conn, [s.lower() for s in signers])
+            for job in jobs:
+                assert job.account is not None and job.tx is not None
+                address = job.account.address
+                nonce = max(nonces.peek(address), floors.get(address.lower(), 0))
+                job.tx["nonce"] = nonce
+                signed = job.account.sign_transaction(job.tx)
+                job.raw, job.nonce = bytes(signed.raw_transaction), nonce
+                job.tx_hash = "0x" + bytes(signed.hash).hex()
+                nonces.advance(address, nonce)
+            kept = self._store_signed(conn, jobs)
+            refusals = rt.sender.broadcast_many([j.raw for j in kept])
+            sent, retry, failed = [], [], []
+            for job, err in zip(kept, refusals, strict=True):
+                if err is None:
+                    sent.append(job)
+                elif isinstance(err, ContractRevert):
+                    failed.append((job, err))
+                else:
+                    # nonce taken: never mined; unknown: maybe pooled. Both are the single
+                    # path's to resolve from the chain (re-sign or re-broadcast)
+                    retry.append(job)
+                    if isinstance(err, NonceError):
+                        nonces.resync(job.account.address if job.account else job.signer)
+            now = time.monotonic()
+            self._bulk(conn, sent, status=TxStatus.SENT)
+            conn.commit()
+        for job in sent:
+            job.sent_at = now
+            self.inflight[job.tx_hash] = job
+            metrics.inc("scf_tx_sent_total", action=job.action)
+        for job, exc in failed:
+            self._fail(job, exc.name, str(exc), jsonable(exc.args_))
+        if retry:
+            self._release(retry)
+            from backend.pipeline import enqueue
+
+            for job in retry:
+                enqueue(job.id)
+
+    def _store_signed(self, conn: Connection, jobs: list[_Job]) -> list[_Job]:
+        """Store the signed bytes before anything is broadcast. A request whose claim was lost
+        (its lease lapsed) is not broadcast, nor are its signer's later ones: re-queued, they
+        are signed anew behind the nonce the other attempt takes."""
+        changed = self._bulk(
+            conn,
+            jobs,
+            status=TxStatus.SIGNED,
+            raw_tx=lambda j: "0x" + j.raw.hex(),
+            tx_hash=lambda j: j.tx_hash,
+            nonce=lambda j: j.nonce,
+        )
+        conn.commit()
+        if changed == len(jobs):
+            return jobs
+        with Session(self.rt.engine) as s:
+            mine = set(
+                s.exec(
+                    select(_T.c.id).where(  # type: ignore[call-overload]
+                        _T.c.id.in_([j.id for j in jobs]), _T.c.claim_token == self.token
+                    )
+                ).all()
+            )
+        lost_signers = {j.signer for j in jobs if j.id not in mine}
+        keep = [j for j in jobs if j.signer not in lost_signers]
+        requeue = [j for j in jobs if j.signer in lost_signers and j.id in mine]
+        self._bulk(conn, requeue, status=TxStatus.QUEUED, raw_tx=None, tx_hash=None, nonce=None)
+        conn.commit()
+        self._release(requeue)
+        for signer in lost_signers:
+            self.rt.conn.nonces.resync(next(j.account.address for j in jobs if j.signer == signer))  # type: ignore[union-attr]
+        log.warning("dispatch lost claims", extra={"signers": sorted(lost_signers)})
+        return keep
+
+    # -- confirm -------------------------------------------------------------------------
+
+    def _confirm(self) -> None:
+        rt = self.rt
+        hashes = list(self.inflight)
+        try:
+            receipts = rt.sender.receipts_many(hashes)
+        except ChainError as exc:
+            log.warning("receipts unavailable, will retry", extra={"err": str(exc)})
+            return
+        mined: list[tuple[_Job, Mined]] = []
+        now = time.monotonic()
+        timeout = rt.chain_settings.receipt_timeout_seconds
+        for h, receipt in zip(hashes, receipts, strict=True):
+            job = self.inflight[h]
+            if receipt is None:
+                if now - job.sent_at > timeout:  # dropped or stuck: the single path decides
+                    del self.inflight[h]
+                    self._release([job])
+                continue
+            del self.inflight[h]
+            if receipt.ok:
+                mined.append((job, receipt))
+            else:
+                self._explain(job)
+        if not mined:
+            return
+        results = {job.id: result_from_logs(rt, job.action, r.logs) for job, r in mined}
+        blocks = {job.id: r.block_number for job, r in mined}
+        with rt.engine.connect() as conn:
+            self._bulk(
+                conn,
+                [j for j, _ in mined],
+                status=TxStatus.MINED,
+                block_number=lambda j: blocks[j.id],
+                result=lambda j: results[j.id],
+                claim_token=None,
+                locked_until=None,
+            )
+            after_mined(conn, [(j.action, j.id, j.params, results[j.id]) for j, _ in mined])
+            conn.commit()
+        for job, _ in mined:
+            metrics.inc("scf_tx_mined_total", action=job.action)
+        self.finished += len(mined)
+
+    def _explain(self, job: _Job) -> None:
+        """A mined transaction that reverted: its error name, replayed from the chain."""
+        rt = self.rt
+        receipt = rt.sender.receipt(job.tx_hash)
+        assert receipt is not None
+        exc = rt.sender.explain_failure(receipt)
+        if isinstance(exc, ContractRevert):
+            self._fail(job, exc.name, str(exc), jsonable(exc.args_), block=receipt["blockNumber"])
+        else:
+            self._fail(job, type(exc).__name__, str(exc), {}, block=receipt["blockNumber"])
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    def _bulk(self, conn: Connection, jobs: list[_Job], **values: Any) -> int:
+        """One UPDATE for many requests (executemany), each only while this run holds it;
+        a callable value is evaluated per request."""
+        if not jobs:
+            return 0
+        now = _now()
+        names = list(values)
+        stmt = (
+            update(_T)
+            .where(_T.c.id == bindparam("b_id"), _T.c.claim_token == self.token)
+            .values(updated_at=now, **{n: bindparam("b_" + n) for n in names})
+        )
+        rows = [
+            {"b_id": j.id, **{"b_" + n: v(j) if callable(v) else v for n, v in values.items()}}
+            for j in jobs
+        ]
+        return int(conn.execute(stmt, rows).rowcount)
+
+    def _release(self, jobs: list[_Job]) -> None:
+        if not jobs:
+            return
+        with self.rt.engine.connect() as conn:
+            self._bulk(conn, jobs, claim_token=None, locked_until=None)
+            conn.commit()
+
+    def _fail(
+        self, job: _Job, code: str, message: str, details: dict[str, Any], block: int | None = None
+    ) -> None:
+        with self.rt.engine.connect() as conn:
+            self._bulk(
+                conn,
+                [job],
+                status=TxStatus.FAILED,
+                error_code=code,
+                error_message=message,
+                error_details=details,
+                block_number=block,
+                claim_token=None,
+                locked_until=None,
+            )
+            conn.commit()
+        metrics.inc("scf_tx_failed_total", action=job.action, code=code)
+        log.info("tx request failed", extra={"request": job.id, "action": job.action, "code": code})
+        self.finished += 1
+
+
+@contextmanager
+def _signer_locks(conn: Connection, signers: list[str]) -> Iterator[None]:
+    """The per-signer advisory locks of `pipeline.custodial_signer_lock`, taken in sorted order
+    (no deadlock with another holder of several) on `conn`'s session."""
+    if conn.dialect.name != "postgresql" or not signers:
+        yield
+        return
+    sql = "SELECT {}(hashtextextended('scf-signer:' || s, 0)) FROM unnest(CAST(:s AS text[])) s"
+    conn.execute(text(sql.format("pg_advisory_lock") + " ORDER BY s"), {"s": signers})
+    conn.commit()
+    try:
+        yield
+    finally:
+        conn.rollback()
+        conn.execute(text(sql.format("pg_advisory_unlock")), {"s": signers})
+        conn.commit()
+
+
+def _stored_floors(conn: Connection, signers: list[str]) -> dict[str, int]:
+    """Per signer, one past the highest nonce stored signed or sent (by any process)."""
+    rows = conn.execute(
+        select(TxRequest.signer, func.max(TxRequest.nonce))  # type: ignore[call-overload]
+        .where(
+            col(TxRequest.signer).in_(signers),
+            col(TxRequest.status).in_([TxStatus.SIGNED, TxStatus.SENT]),
+        )
+        .group_by(TxRequest.signer)
+    ).all()
+    conn.commit()
+    return {s: int(n) + 1 for s, n in rows if n is not None}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
