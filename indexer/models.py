@@ -80,7 +80,8 @@ class LedgerEvent(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("chain_id", "block_number", "log_index", name="uq_ledger_event_position"),
         Index("ix_ledger_event_name", "chain_id", "event"),
-        Index("ix_ledger_event_tx", "tx_hash"),
+        # Looked up by equality only: a hash index is half the insert cost of a B-tree.
+        Index("ix_ledger_event_tx", "tx_hash", postgresql_using="hash"),
     )
 
     id: int | None = Field(default=None, sa_type=AutoBigInt, primary_key=True)
