@@ -10,6 +10,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select as sa_select
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from backend.errors import Forbidden, InvalidInput, Unauthenticated
@@ -71,6 +73,10 @@ def member_row(mirror: Session, rt: Runtime, address: str) -> Member | None:
     ).first()
 
 
+_KEYS = ApiKey.__table__  # type: ignore[attr-defined]
+_MEMBERS = Member.__table__  # type: ignore[attr-defined]
+
+
 def get_current_member(
     rt: RuntimeDep,
     session: SessionDep,
@@ -78,13 +84,22 @@ def get_current_member(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_api_key: Annotated[str | None, Header(description="API key (alternative)")] = None,
 ) -> Principal:
+    # Core statements, not the ORM: every request runs these two
     token = credentials.credentials if credentials is not None else x_api_key
     if not token:
         raise Unauthenticated("log in (bearer token) or send an API key")
     parts = split_api_key(token)
     if parts is not None:
         key_id, secret = parts
-        key = session.get(ApiKey, key_id)
+        key = (
+            session.connection()
+            .execute(
+                sa_select(
+                    _KEYS.c.address, _KEYS.c.secret_hash, _KEYS.c.revoked_at, _KEYS.c.last_used_at
+                ).where(_KEYS.c.id == key_id)
+            )
+            .first()
+        )
         if key is None or key.revoked_at is not None or not secret_matches(secret, key.secret_hash):
             raise Unauthenticated("unknown or revoked API key", code="InvalidApiKey")
         now = datetime.now(UTC)
@@ -94,13 +109,27 @@ def get_current_member(
             or (last if last.tzinfo else last.replace(tzinfo=UTC)) < now - KEY_USE_GRAIN
         ):
             # recorded to the minute: a write (and a commit) per request would double a read's cost
-            key.last_used_at = now
-            session.add(key)
+            session.connection().execute(
+                update(_KEYS).where(_KEYS.c.id == key_id).values(last_used_at=now)
+            )
             session.commit()
         address, via_key = key.address, True
     else:
         address, via_key = rt.tokens.verify(token), False
-    row = member_row(mirror, rt, address)
+    row = (
+        mirror.connection()
+        .execute(
+            sa_select(
+                _MEMBERS.c.address,
+                _MEMBERS.c.roles,
+                _MEMBERS.c.status,
+                _MEMBERS.c.entity_id,
+                _MEMBERS.c.credit_limit,
+                _MEMBERS.c.credit_used,
+            ).where(_MEMBERS.c.chain_id == rt.chain_id, _MEMBERS.c.address == address.lower())
+        )
+        .first()
+    )
     if row is None or row.status == MemberStatus.NONE:
         raise Forbidden("not a member of the ledger", code="NotMember")
     if row.status != MemberStatus.ACTIVE:

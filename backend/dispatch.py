@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 _local = threading.Lock()  # one dispatcher per process; the advisory lock covers the others
 _LOCK_KEY = "scf-dispatcher"
+_RECHECK_SECONDS = 0.5
 _T = TxRequest.__table__  # type: ignore[attr-defined]
 
 
@@ -135,11 +136,12 @@ class _Dispatcher:
         self.token = uuid.uuid4().hex
         self.inflight: dict[str, _Job] = {}  # by tx hash
         self.finished = 0
+        self.block_gas_limit = int(rt.conn.w3.eth.get_block("latest")["gasLimit"])
 
     def loop(self) -> int:
         rt = self.rt
         poll = rt.chain_settings.receipt_poll_seconds
-        last_head = -1
+        last_head, last_confirm = -1, 0.0
         while True:
             jobs = self._claim()
             if jobs:
@@ -148,10 +150,13 @@ class _Dispatcher:
                 if not jobs:
                     return self.finished
                 continue
+            # receipts once per new block, and now and then regardless: a node may count a
+            # block before its receipts can be read
             head = rt.conn.w3.eth.block_number
-            if head != last_head:
+            since = time.monotonic() - last_confirm
+            if (head != last_head and since >= poll) or since >= _RECHECK_SECONDS:
                 self._confirm()
-                last_head = head
+                last_head, last_confirm = head, time.monotonic()
             elif not jobs:
                 time.sleep(poll)
 
@@ -222,8 +227,19 @@ class _Dispatcher:
                 assert job.tx is not None and isinstance(gas, int)
                 job.tx["gas"] = gas
                 signable.append(job)
-        if signable:
-            self._sign_store_broadcast(signable)
+        # no more than a block holds at a time: a node that mines on arrival (anvil) would
+        # leave the rest pending until the next transaction comes
+        chunk: list[_Job] = []
+        room = self.block_gas_limit
+        for job in signable:
+            gas = int(cast(dict[str, Any], job.tx)["gas"])
+            if chunk and gas > room:
+                self._sign_store_broadcast(chunk)
+                chunk, room = [], self.block_gas_limit
+            chunk.append(job)
+            room -= gas
+        if chunk:
+            self._sign_store_broadcast(chunk)
 
     def _sign_store_broadcast(self, jobs: list[_Job]) -> None:
         rt = self.rt
@@ -245,7 +261,7 @@ class _Dispatcher:
                 job.tx_hash = "0x" + bytes(signed.hash).hex()
                 nonces.advance(address, nonce)
             kept = self._store_signed(conn, jobs)
-            refusals = rt.sender.broadcast_many([j.raw for j in kept])
+            kept, refusals = self._broadcast_in_nonce_order(kept)
             sent, retry, failed = [], [], []
             for job, err in zip(kept, refusals, strict=True):
                 if err is None:
@@ -273,6 +289,26 @@ class _Dispatcher:
 
             for job in retry:
                 enqueue(job.id)
+
+    def _broadcast_in_nonce_order(
+        self, jobs: list[_Job]
+    ) -> tuple[list[_Job], list[ChainError | None]]:
+        """One batch per rank: every signer's first transaction, then every second one, ...
+        A node may take a batch's entries in any order, and one that sees a nonce before the
+        one below it parks it as a future transaction (anvil's automine then never mines it)."""
+        waves: list[list[_Job]] = []
+        rank: dict[str, int] = {}
+        for job in jobs:
+            k = rank[job.signer] = rank.get(job.signer, -1) + 1
+            if k == len(waves):
+                waves.append([])
+            waves[k].append(job)
+        ordered: list[_Job] = []
+        refusals: list[ChainError | None] = []
+        for wave in waves:
+            ordered += wave
+            refusals += self.rt.sender.broadcast_many([j.raw for j in wave])
+        return ordered, refusals
 
     def _store_signed(self, conn: Connection, jobs: list[_Job]) -> list[_Job]:
         """Store the signed bytes before anything is broadcast. A request whose claim was lost

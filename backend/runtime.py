@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -56,10 +57,23 @@ class Runtime:
     _accounts: dict[str, LocalAccount] = field(default_factory=dict)
     _accounts_lock: threading.Lock = field(default_factory=threading.Lock)
     _encoders: dict[str, CalldataEncoder] = field(default_factory=dict)
+    _clock: tuple[float, int] = (float("-inf"), 0)  # (monotonic read at, chain timestamp)
 
     @property
     def chain_id(self) -> int:
         return self.deployment.chain_id
+
+    def chain_time_floor(self, max_age: float = 0.5) -> int:
+        """A lower bound of the chain's clock, read from the node at most every `max_age`
+        seconds (the clock only moves on). Fit to refuse what the chain would surely refuse
+        (a due date already past), never to refuse what it would accept: use `conn`'s
+        latest timestamp for that."""
+        read_at, timestamp = self._clock
+        if time.monotonic() - read_at > max_age:
+            read_at = time.monotonic()
+            timestamp = self.conn.latest_timestamp()
+            self._clock = (read_at, timestamp)
+        return timestamp
 
     def calldata(self, contract: str) -> CalldataEncoder:
         """The calldata encoder of `contract` ("registry", "token" or "receivables")."""

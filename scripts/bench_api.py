@@ -657,13 +657,22 @@ def main() -> None:
     p.add_argument("--naive", type=int, default=400)
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--samples", type=int, default=100)
-    p.add_argument("--block-time", type=float, default=0.0, help="0: automine")
+    p.add_argument(
+        "--block-time",
+        type=float,
+        default=1.0,
+        help="seconds between blocks, as a QBFT network (0: anvil's automine, which leaves what "
+        "does not fit in the block it mines on arrival pending until the next transaction)",
+    )
+    p.add_argument("--gas-limit", type=int, default=300_000_000, help="block gas limit")
     p.add_argument("--deadline", type=float, default=300.0, help="seconds per write phase")
     args = p.parse_args()
 
     workdir = Path(f"/tmp/scf-bench-api-{uuid.uuid4().hex[:6]}")
     workdir.mkdir()
-    anvil_settings = ChainSettings(profile="anvil", anvil_block_time=args.block_time or None)
+    anvil_settings = ChainSettings(
+        profile="anvil", anvil_block_time=args.block_time or None, anvil_gas_limit=args.gas_limit
+    )
     anvil: AnvilProcess = start_anvil(anvil_settings)
     stack: Stack | None = None
     try:
@@ -751,6 +760,7 @@ def main() -> None:
             print(
                 f"scf-ledger API bench — {os.cpu_count()} CPUs, anvil "
                 f"{'automine' if not args.block_time else f'{args.block_time}s blocks'}, "
+                f"{args.gas_limit:,} gas a block, "
                 f"zero gas, PostgreSQL, Redis, {args.workers}x{args.worker_threads} "
                 "worker threads"
             )

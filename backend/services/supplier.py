@@ -99,7 +99,7 @@ def originate(
             minimum=int(status.min_piece_amount),
         )
     due = due_timestamp(body)
-    if due <= chain_now(ctx.rt):
+    if due <= ctx.rt.chain_time_floor():
         raise refusal("ReceivablesInvalidDueDate", "due date has passed", dueDate=due)
     if issue:
         credit_limit, credit_used = me.credit_limit, me.credit_used
