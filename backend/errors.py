@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chain.errors import ChainError, ContractRevert
@@ -128,6 +130,18 @@ def install_handlers(app: FastAPI) -> None:
     async def _chain(_: Request, exc: ChainError) -> JSONResponse:
         log.warning("chain error: %s", exc)
         return JSONResponse(_body("ChainUnavailable", str(exc), {}), 503)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database(_: Request, exc: Exception) -> JSONResponse:
+        # connections exhausted (ours or the server's max_connections) or the server away:
+        # nothing was written, and the same request may be sent again
+        log.warning("database unavailable: %s", exc)
+        return JSONResponse(
+            _body("DatabaseUnavailable", "the database is busy or unreachable; retry shortly", {}),
+            503,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
