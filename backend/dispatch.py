@@ -3,8 +3,9 @@
 One dispatcher runs at a time (a thread lock in the process, a PostgreSQL advisory lock across
 processes). It claims every queued custodial request, estimates them in one JSON-RPC batch, signs
 them with consecutive nonces per signer, stores the signed bytes (one statement), broadcasts them
-in one batch, and confirms them from receipts fetched in batches once per new block. It keeps
-claiming while requests arrive and returns when nothing is queued or in flight.
+in batches (one transaction per signer each, no more gas than a block holds), and confirms them
+from receipts fetched in batches once per new block. It keeps claiming while requests arrive and
+returns when nothing is queued or in flight.
 
 Every guarantee of `backend.pipeline` holds here: claims carry a token and a lease, signed bytes
 are stored before the broadcast, a request whose broadcast failed stays signed for the
@@ -27,7 +28,7 @@ from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Connection, bindparam, func, or_, select, text, update
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from backend import metrics
 from backend.errors import ApiError, jsonable
@@ -266,8 +267,9 @@ class _Dispatcher:
             for job, err in zip(kept, refusals, strict=True):
                 if err is None:
                     sent.append(job)
-                elif isinstance(err, ContractRevert):
+                elif isinstance(err, ContractRevert):  # refused outright: its nonce is free
                     failed.append((job, err))
+                    nonces.resync(job.account.address if job.account else job.signer)
                 else:
                     # nonce taken: never mined; unknown: maybe pooled. Both are the single
                     # path's to resolve from the chain (re-sign or re-broadcast)
@@ -325,23 +327,25 @@ class _Dispatcher:
         conn.commit()
         if changed == len(jobs):
             return jobs
-        with Session(self.rt.engine) as s:
-            mine = set(
-                s.exec(
-                    select(_T.c.id).where(  # type: ignore[call-overload]
-                        _T.c.id.in_([j.id for j in jobs]), _T.c.claim_token == self.token
-                    )
-                ).all()
-            )
+        mine = set(
+            conn.execute(
+                select(_T.c.id).where(
+                    _T.c.id.in_([j.id for j in jobs]), _T.c.claim_token == self.token
+                )
+            ).scalars()
+        )
+        conn.commit()
         lost_signers = {j.signer for j in jobs if j.id not in mine}
         keep = [j for j in jobs if j.signer not in lost_signers]
         requeue = [j for j in jobs if j.signer in lost_signers and j.id in mine]
         self._bulk(conn, requeue, status=TxStatus.QUEUED, raw_tx=None, tx_hash=None, nonce=None)
         conn.commit()
         self._release(requeue)
-        for signer in lost_signers:
-            self.rt.conn.nonces.resync(next(j.account.address for j in jobs if j.signer == signer))  # type: ignore[union-attr]
-        log.warning("dispatch lost claims", extra={"signers": sorted(lost_signers)})
+        for job in jobs:
+            if job.signer in lost_signers and job.account is not None:
+                self.rt.conn.nonces.resync(job.account.address)
+                lost_signers.discard(job.signer)
+        log.warning("dispatch lost claims", extra={"requeued": len(requeue)})
         return keep
 
     # -- confirm -------------------------------------------------------------------------

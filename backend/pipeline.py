@@ -1,5 +1,6 @@
 """The transaction pipeline: transaction requests, their state machine, and the Celery task
-that executes them.
+that executes them. Queued custodial requests go in batches (`backend.dispatch`); this module's
+`execute` runs one request at a time (client-signed, retried or abandoned ones).
 
 A request moves queued → signed → sent → mined | failed. The signed bytes are stored before
 they are broadcast, so a worker that dies at any moment leaves a request that the next attempt
