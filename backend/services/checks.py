@@ -9,13 +9,15 @@ from backend.errors import refusal
 from backend.runtime import Runtime
 from backend.services.common import chain_now, ledger_status
 from chain.enums import MemberStatus, PieceStatus, Role, RootStatus
-from indexer.models import CashBalance, Member, Piece, Root
+from indexer.models import CashBalance, LedgerStatus, Member, Piece, Root
 
 
-def not_paused(mirror: Session, rt: Runtime) -> None:
+def not_paused(mirror: Session, rt: Runtime) -> LedgerStatus | None:
+    """The ledger's settings (None before the mirror has them), refused if it is paused."""
     status = ledger_status(mirror, rt)
     if status is not None and status.paused:
         raise refusal("MemberRegistryPaused", "the ledger is paused")
+    return status
 
 
 def active_with_role(mirror: Session, rt: Runtime, address: str, roles: Role) -> Member:

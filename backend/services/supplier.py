@@ -16,7 +16,7 @@ from backend.models import (
 from backend.runtime import Runtime
 from backend.schemas import FinancingIn, InvoiceCreated, InvoiceIn, InvoiceOut, SplitIn
 from backend.services import checks
-from backend.services.common import chain_now, ledger_status
+from backend.services.common import chain_now
 from backend.services.documents import canonical_document, document_hash, due_timestamp, invoice_key
 from backend.services.tx import by_key, replay, respond, submit
 from backend.services.views import (
@@ -60,7 +60,7 @@ def originate(
     if ours.lower() != me.address:
         side = "buyer" if issue else "seller"
         raise Forbidden(f"you must be the invoice's {side}", code="NotInvoiceParty")
-    checks.not_paused(ctx.mirror, ctx.rt)
+    status = checks.not_paused(ctx.mirror, ctx.rt)
     # `me` is one party, already known active with its role (the route's dependency)
     if issue:
         seller = checks.active_with_role(ctx.mirror, ctx.rt, body.seller, Role.SUPPLIER)
@@ -90,7 +90,6 @@ def originate(
             invoiceKey=key,
             rootId=taken.root_id,
         )
-    status = ledger_status(ctx.mirror, ctx.rt)
     if status is not None and body.amount < int(status.min_piece_amount):
         raise refusal(
             "ReceivablesAmountTooSmall",
@@ -241,10 +240,9 @@ def split(
     assert root is not None
     checks.movable(ctx.mirror, ctx.rt, piece, root)
     checks.holder(piece, me.address)
-    checks.not_paused(ctx.mirror, ctx.rt)
+    status = checks.not_paused(ctx.mirror, ctx.rt)
     for part in body.parts:
         checks.active_with_role(ctx.mirror, ctx.rt, part.to, Role.HOLDER)
-    status = ledger_status(ctx.mirror, ctx.rt)
     if status is not None:
         if piece.depth >= status.max_depth:
             raise refusal(
