@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import Connection, bindparam, func, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, update
 from sqlmodel import col
 
 from backend import metrics
@@ -79,20 +79,48 @@ def run(rt: Runtime) -> int | None:
 
 
 def abandoned(rt: Runtime, limit: int = 100) -> list[str]:
-    """Signed or sent requests whose claim has lapsed: the attempt that held them died (a
-    dispatcher holds many requests under one message). `pipeline.execute` resumes each."""
+    """Signed or sent requests no attempt looks after: their claim lapsed (the attempt that
+    held them died: a dispatcher holds many requests under one message), or none holds them and
+    they have not moved for the stuck delay. `pipeline.execute` resumes each."""
+    now = _now()
+    quiet = now - timedelta(seconds=rt.settings.stuck_after_seconds)
     with rt.engine.connect() as conn:
         return list(
             conn.execute(
                 select(_T.c.id)
                 .where(
                     _T.c.status.in_([TxStatus.SIGNED, TxStatus.SENT]),
-                    _T.c.claim_token.is_not(None),
-                    _T.c.locked_until < _now(),
+                    or_(
+                        and_(_T.c.claim_token.is_not(None), _T.c.locked_until < now),
+                        and_(_T.c.claim_token.is_(None), _T.c.updated_at < quiet),
+                    ),
                 )
                 .limit(limit)
             ).scalars()
         )
+
+
+def next_lapse(rt: Runtime) -> datetime | None:
+    """When the next unfinished request may need rescuing (its claim lapses, or it has sat
+    unclaimed for the stuck delay); None if no request is unfinished."""
+    stuck = timedelta(seconds=rt.settings.stuck_after_seconds)
+    with rt.engine.connect() as conn:
+        claimed, unclaimed = conn.execute(
+            select(
+                func.min(_T.c.locked_until).filter(_T.c.claim_token.is_not(None)),
+                func.min(_T.c.updated_at).filter(
+                    _T.c.claim_token.is_(None), _T.c.status != TxStatus.QUEUED
+                ),
+            ).where(_T.c.status.in_([TxStatus.QUEUED, TxStatus.SIGNED, TxStatus.SENT]))
+        ).one()
+    moments = [_aware(claimed)] if claimed is not None else []
+    if unclaimed is not None:
+        moments.append(_aware(unclaimed) + stuck)
+    return min(moments, default=None)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @contextmanager

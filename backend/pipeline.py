@@ -688,6 +688,13 @@ def execute_tx_task(self: Task[Any, Any], request_id: str, batched: bool = False
         status = execute(rt, request_id) if _past_queued(rt, request_id) else None
         for stale in dispatch.abandoned(rt):  # a dead worker's, whose message is gone
             execute(rt, stale)
+        lapse = dispatch.next_lapse(rt)
+        if lapse is not None and not self.request.is_eager:
+            # look again once those claims lapse, in case their holder died meanwhile; a delay
+            # past the broker's visibility timeout would have the message handed out twice
+            wait = max((lapse - _now()).total_seconds(), 0) + 1
+            cap = rt.settings.broker_visibility_timeout_seconds / 2
+            execute_tx_task.apply_async(args=[request_id, False], countdown=min(wait, cap))
     except (Transient, dispatch.Transient) as exc:
         log.warning("transient failure, will retry", extra={"request": request_id, "err": str(exc)})
         if self.request.is_eager:
