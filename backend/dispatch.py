@@ -68,12 +68,12 @@ def run(rt: Runtime) -> int | None:
     """Dispatch until nothing is queued or in flight; returns how many requests it finished,
     or None at once if another dispatcher is running: that one takes what is queued (a request
     queued just as it stops is seen by its check after releasing the lock)."""
-    finished = 0
+    finished: int | None = None
     while True:
         with _exclusive(rt) as held:
             if not held:
-                return finished or None
-            finished += _Dispatcher(rt).loop()
+                return finished
+            finished = (finished or 0) + _Dispatcher(rt).loop()
         if not _queued_waiting(rt):
             return finished
 

@@ -258,3 +258,29 @@ def test_calldata_encoded_without_web3_is_byte_for_byte_web3s(api: Api) -> None:
         fn: Any = build_call(api.rt, action, params)
         to, data = encode_call(api.rt, action, params)
         assert (to, data) == (fn.address, fn._encode_transaction_data()), action
+
+
+def test_batch_dispatch_fails_a_refused_request_by_name_and_sends_the_rest(api: Api) -> None:
+    from backend import dispatch
+
+    refused = new_request(
+        member=api.addresses["core"],
+        signer=api.addresses["core"],
+        action="root.confirm",
+        params={"root_id": 999_998},
+        idempotency_key=None,
+    )
+    good = _stage(api)
+    with Session(api.rt.engine, expire_on_commit=False) as s:
+        s.add(refused)
+        s.commit()
+    dispatch.run(api.rt)
+    bad = _reload(api, refused.id)
+    assert (bad.status, bad.error_code, bad.tx_hash) == (
+        TxStatus.FAILED,
+        "ReceivablesUnknownRoot",
+        None,
+    )
+    done = _reload(api, good.id)
+    assert done.status == TxStatus.MINED and done.claim_token is None
+    assert api.rt.sender.receipt(str(done.tx_hash)) is not None
