@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -57,6 +58,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # sync endpoints and dependencies run on this pool (see request_threads)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         rt = runtime or build_runtime(
             settings, chain_settings=chain_settings, indexer_settings=indexer_settings
         )

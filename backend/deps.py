@@ -21,8 +21,11 @@ from backend.security import secret_matches, split_api_key
 from chain.enums import MemberStatus, Role
 from indexer.models import Member
 
+# Dependencies that do no I/O are `async def`: FastAPI runs a sync one on the thread pool, a
+# hop per dependency per request.
 
-def get_runtime_dep(request: Request) -> Runtime:
+
+async def get_runtime_dep(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -35,12 +38,19 @@ def get_session(rt: RuntimeDep) -> Iterator[Session]:
         yield session
 
 
-def get_mirror(rt: RuntimeDep) -> Iterator[Session]:
-    with Session(rt.mirror) as session:
-        yield session
-
-
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_mirror(rt: RuntimeDep, session: SessionDep) -> Iterator[Session]:
+    """The mirror's session; where the mirror shares the backend's database, the request's own
+    session (one connection a request instead of two)."""
+    if rt.mirror is rt.engine:
+        yield session
+        return
+    with Session(rt.mirror) as mirror:
+        yield mirror
+
+
 MirrorDep = Annotated[Session, Depends(get_mirror)]
 
 KEY_USE_GRAIN = timedelta(minutes=1)
@@ -153,7 +163,7 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     for r in roles:
         wanted |= r
 
-    def check(member: CurrentMember) -> Principal:
+    async def check(member: CurrentMember) -> Principal:
         if not member.roles & wanted:
             names = "|".join(r.name or str(int(r)) for r in roles)
             raise Forbidden(f"needs role {names}", code="MissingRole", details={"roles": names})
@@ -239,7 +249,7 @@ def require_same_request(existing: TxRequest, idem: Idem) -> None:
 TxIdempotencyDep = Annotated[Idem | None, Depends(replay_first)]
 
 
-def wait_param(
+async def wait_param(
     wait: Annotated[
         bool, Query(description="Return only when mined and visible in the mirror.")
     ] = False,
@@ -262,14 +272,14 @@ class WriteContext:
     wait: bool
 
 
-def write_context(
+async def write_context(
     rt: RuntimeDep, session: SessionDep, mirror: MirrorDep, idem: TxIdempotencyDep, wait: WaitDep
 ) -> WriteContext:
     """For writes answered with their transaction request: a repeated key is already replayed."""
     return WriteContext(rt=rt, session=session, mirror=mirror, idem=idem, wait=wait)
 
 
-def service_replay_write_context(
+async def service_replay_write_context(
     rt: RuntimeDep, session: SessionDep, mirror: MirrorDep, idem: IdempotencyDep, wait: WaitDep
 ) -> WriteContext:
     """For writes whose service replays a repeated key itself (their answer is not just the

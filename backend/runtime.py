@@ -56,6 +56,7 @@ class Runtime:
     indexer: Indexer | None = None
     _accounts: dict[str, LocalAccount] = field(default_factory=dict)
     _accounts_lock: threading.Lock = field(default_factory=threading.Lock)
+    _custodial: set[str] = field(default_factory=set)  # addresses known held (set.add is atomic)
     _encoders: dict[str, CalldataEncoder] = field(default_factory=dict)
     _clock: tuple[float, int] = (float("-inf"), 0)  # (monotonic read at, chain timestamp)
 
@@ -112,10 +113,13 @@ class Runtime:
 
     def has_key(self, address: str) -> bool:
         address = address.lower()
-        if address in self._accounts:
+        if address in self._accounts or address in self._custodial:
             return True
         with Session(self.engine) as session:
-            return session.get(CustodyKey, address) is not None
+            held = session.get(CustodyKey, address) is not None
+        if held:
+            self._custodial.add(address)  # custody is never given up: no need to ask again
+        return held
 
     def account_for(self, address: str) -> LocalAccount:
         """The custodial signer for `address`, decrypted once per process."""
@@ -201,7 +205,7 @@ def build_runtime(
                 deployment.save(settings.deployment_path)
         else:
             deployment = Deployment.load(settings.deployment_path or chain_settings.deployment_path)
-        pool = {"pool_size": 20, "max_overflow": 60}
+        pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_overflow}
         engine = make_engine(database_url, **pool)
         upgrade(engine)
         mirror = engine if mirror_url == database_url else make_engine(mirror_url, **pool)

@@ -81,6 +81,23 @@ class BackendSettings(BaseSettings):
     keeper_interval_seconds: float = Field(default=30.0, gt=0)
     reconcile_interval_seconds: float = Field(default=300.0, gt=0)
 
+    request_threads: int = Field(
+        default=16,
+        ge=1,
+        le=200,
+        description="Threads serving requests in each API process: past a few dozen, more only "
+        "wait for the interpreter lock, and each holds up to two database connections.",
+    )
+    db_pool_size: int = Field(
+        default=40,
+        ge=1,
+        description="Database connections each process keeps open (at least twice "
+        "request_threads: a request may hold one for its own tables and one for the mirror). "
+        "Connections past it are opened and closed on demand, which costs PostgreSQL a process "
+        "each.",
+    )
+    db_pool_overflow: int = Field(default=10, ge=0)
+
     max_document_bytes: int = Field(default=64 * 1024, ge=1024)
     max_page_size: int = Field(default=500, ge=1)
     default_page_size: int = Field(default=100, ge=1)

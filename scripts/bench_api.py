@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import json
 import os
 import random
@@ -51,6 +52,12 @@ from backend.security import sign_message
 from chain.connection import AnvilProcess, connect, dev_account, start_anvil
 from chain.deploy import Contracts, Deployment
 from chain.settings import ChainSettings
+from scripts.cpu import (
+    group_cpu_seconds,
+    named_cpu_seconds,
+    postgres_cpu_seconds,
+    process_cpu_seconds,
+)
 
 ADMIN_DSN = os.environ.get("SCF_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SCF_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -120,6 +127,7 @@ class Stack:
         self.env = env
         self.workdir = workdir
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.roles: dict[int, str] = {}  # process group -> what it runs (api, worker, indexer)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -135,7 +143,15 @@ class Stack:
                     start_new_session=True,
                 )
             )
+        self.roles[self.procs[-1].pid] = name.split("-")[0]
         return path
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time so far of each service (all processes of its kind)."""
+        out: dict[str, float] = {}
+        for pgid, role in self.roles.items():
+            out[role] = out.get(role, 0.0) + group_cpu_seconds(pgid)
+        return out
 
     def start_indexer(self, rpc_url: str, deployment: Path, database_url: str) -> None:
         """`scf index` following the chain: its own process, as in production."""
@@ -250,8 +266,10 @@ def bench_writes(
     core: str,
     total: int,
     deadline_s: float,
+    cpu: Any,
 ) -> dict[str, Any]:
-    """`len(suppliers)` clients, each its own supplier, POST until `total` are accepted."""
+    """`len(suppliers)` clients, each its own supplier, POST until `total` are accepted.
+    `cpu()` gives each component's CPU seconds so far: the run reports what each one spent."""
     per_client = -(-total // len(suppliers))
     accepted: list[tuple[str, float]] = []
     errors: list[str] = []
@@ -260,26 +278,32 @@ def bench_writes(
     run = uuid.uuid4().hex[:6]
 
     def client_loop(i: int, address: str, key: str) -> None:
-        headers = {"Authorization": f"Bearer {key}"}
-        with httpx.Client(base_url=stack.url, timeout=60) as c:
+        # http.client with a kept-alive connection: the load generator shares the machine with
+        # the system under test, and httpx costs it about 1 ms of CPU a request, this a fifth
+        host, port = stack.url.removeprefix("http://").split(":")
+        c = http.client.HTTPConnection(host, int(port), timeout=60)
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        try:
             for j in range(per_client):
                 if time.monotonic() > stop_at:
                     return
                 number = f"B{run}-{i}-{j}"
-                r = c.post(
-                    "/v1/invoices",
-                    json=invoice(address, core, number, 10_000 + j),
-                    headers={**headers, "Idempotency-Key": number},
-                )
+                body = json.dumps(invoice(address, core, number, 10_000 + j))
+                c.request("POST", "/v1/invoices", body, {**headers, "Idempotency-Key": number})
+                r = c.getresponse()
+                text = r.read()
                 with lock:
-                    if r.status_code == 202:
-                        accepted.append((r.json()["transaction"]["id"], time.monotonic()))
+                    if r.status == 202:
+                        accepted.append((json.loads(text)["transaction"]["id"], time.monotonic()))
                     else:
-                        errors.append(f"{r.status_code} {r.text[:200]}")
+                        errors.append(f"{r.status} {text[:200]!r}")
+        finally:
+            c.close()
 
     threads = [
         threading.Thread(target=client_loop, args=(i, a, k)) for i, (a, k) in enumerate(suppliers)
     ]
+    cpu0 = cpu()
     t0 = time.monotonic()
     for t in threads:
         t.start()
@@ -314,6 +338,7 @@ def bench_writes(
     last_block = max((int(r[1]) for r in rows if r[1] is not None), default=0)
     wait_until(lambda: mirror_cursor(pg) >= last_block, 300, "the mirror")
     t_visible = time.monotonic() - t0
+    spent = {k: v - cpu0.get(k, 0.0) for k, v in cpu().items()}
     mined = sum(1 for r in rows if r[0] == "mined")
     lat = [float(r[2]) for r in rows if r[0] == "mined"]
     return {
@@ -328,6 +353,7 @@ def bench_writes(
         "lat_p50": pct(lat, 0.5),
         "lat_p95": pct(lat, 0.95),
         "errors": errors[:3],
+        "cpu_s": spent,
     }
 
 
@@ -731,7 +757,18 @@ def main() -> None:
             log(f"onboarded core, auditor, {args.clients} custodial suppliers, 1 naive supplier")
 
             log(f"writes: {args.writes} through the API by {args.clients} clients ...")
-            w = bench_writes(stack, pg, suppliers, core, args.writes, args.deadline)
+            database = db.rsplit("/", 1)[1]
+
+            def cpu() -> dict[str, float]:
+                return {
+                    **stack.cpu_seconds(),
+                    "anvil": process_cpu_seconds(anvil.proc.pid),
+                    "postgres": postgres_cpu_seconds(database),
+                    "redis": named_cpu_seconds(b"redis-server"),
+                    "bench clients": process_cpu_seconds(os.getpid()),
+                }
+
+            w = bench_writes(stack, pg, suppliers, core, args.writes, args.deadline, cpu)
             log(f"  {w}")
             log(f"naive: {args.naive} transact() + receipt, one thread ...")
             n = bench_naive(anvil.url, deployment, core, args.naive, args.deadline, pg)
@@ -778,6 +815,20 @@ def main() -> None:
             print(
                 f"| naive transact()+receipt, 1 thread | {n['mined']} | {n['mined']} | 0 | - "
                 f"| {n['mined_rps']:.0f} | {n['visible_rps']:.0f} | - |"
+            )
+            print()
+            wall = w["seconds"]
+            print(f"CPU spent during the write run ({wall:.1f} s wall, {w['mined']} mined):")
+            print()
+            print("| component | CPU s | cores busy | CPU ms per request |")
+            print("|---|---:|---:|---:|")
+            for name, secs in sorted(w["cpu_s"].items(), key=lambda kv: -kv[1]):
+                per = 1000 * secs / max(w["mined"], 1)
+                print(f"| {name} | {secs:.1f} | {secs / wall:.2f} | {per:.2f} |")
+            total_cpu = sum(w["cpu_s"].values())
+            print(
+                f"| all | {total_cpu:.1f} | {total_cpu / wall:.2f} "
+                f"| {1000 * total_cpu / max(w['mined'], 1):.2f} |"
             )
             print()
             ev = total_events[0] if total_events else 0

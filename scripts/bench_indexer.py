@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from chain.connection import ChainConnection, connect
 from chain.deploy import Deployment
 from chain.settings import ChainSettings
+from scripts.cpu import postgres_cpu_seconds, process_cpu_seconds
 
 DAY = 86_400
 ADMIN_DSN = os.environ.get("SCF_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -198,11 +199,11 @@ def _indexer_child(
         events += report.events
 
     database = url.rsplit("/", 1)[1]
-    pg0, anvil0 = _backend_cpu_seconds(database), _process_cpu_seconds(anvil_pid)
+    pg0, anvil0 = postgres_cpu_seconds(database), process_cpu_seconds(anvil_pid)
     t0, c0 = time.perf_counter(), time.process_time()
     indexer.sync(to_block, on_batch=count)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    pg, anvil = _backend_cpu_seconds(database) - pg0, _process_cpu_seconds(anvil_pid) - anvil0
+    pg, anvil = postgres_cpu_seconds(database) - pg0, process_cpu_seconds(anvil_pid) - anvil0
     indexer.close()
     q.put({"events": events, "seconds": seconds, "cpu": cpu, "peak_rss_mb": _peak_rss_mb(),
            "pg_cpu": pg, "anvil_cpu": anvil})  # fmt: skip
@@ -272,36 +273,6 @@ def _peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one live process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _backend_cpu_seconds(database: str) -> float:
-    """CPU time of the PostgreSQL backends serving `database` (their process titles name it) and
-    of the server's WAL writer, checkpointer and background writer, so that other databases'
-    work on the same server (another benchmark, tests) is mostly not counted."""
-    total = 0.0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            title = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        shared = (b"walwriter", b"checkpointer", b"background writer")
-        if title.startswith(b"postgres:") and (
-            f" {database} ".encode() in title or any(w in title for w in shared)
-        ):
-            total += _process_cpu_seconds(int(pid))
-    return total
 
 
 def run_child(target: Any, *args: Any) -> dict[str, Any]:
