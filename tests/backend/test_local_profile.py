@@ -235,7 +235,7 @@ def test_worker_killed_mid_task_every_request_mined_exactly_once(
         assert receipt["status"] == 1 and receipt["from"] == operator
     # on chain: exactly one transaction per request from the operator, one mint per amount
     assert w3.eth.get_transaction_count(operator) == nonce_before + len(ids)
-    # the proxy caps eth_getLogs ranges like Besu: read the blocks since the first request in windows
+    # the proxy caps eth_getLogs ranges as Besu does: read the blocks since then in windows
     mints = []
     last_block = w3.eth.block_number
     for start in range(first_block, last_block + 1, MAX_LOGS_RANGE):
