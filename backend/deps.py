@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select as sa_select
 from sqlalchemy import update
@@ -33,22 +34,29 @@ async def get_runtime_dep(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime_dep)]
 
 
-def get_session(rt: RuntimeDep) -> Iterator[Session]:
-    with Session(rt.engine, expire_on_commit=False) as session:
+async def get_session(rt: RuntimeDep) -> AsyncIterator[Session]:
+    # opening a session does no I/O; closing it hands its connection back (a rollback)
+    session = Session(rt.engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        await run_in_threadpool(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_mirror(rt: RuntimeDep, session: SessionDep) -> Iterator[Session]:
+async def get_mirror(rt: RuntimeDep, session: SessionDep) -> AsyncIterator[Session]:
     """The mirror's session; where the mirror shares the backend's database, the request's own
     session (one connection a request instead of two)."""
     if rt.mirror is rt.engine:
         yield session
         return
-    with Session(rt.mirror) as mirror:
+    mirror = Session(rt.mirror)
+    try:
         yield mirror
+    finally:
+        await run_in_threadpool(mirror.close)
 
 
 MirrorDep = Annotated[Session, Depends(get_mirror)]
