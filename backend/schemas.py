@@ -12,6 +12,7 @@ from backend.models import TxStatus
 
 MAX_AMOUNT = 2**96  # the contracts store piece amounts as uint96
 MAX_TENOR_DAYS = 10 * 365
+MAX_BATCH_INVOICES = 500  # one request, one commit: an ERP sends more as several batches
 
 
 def _checksummed(value: str) -> str:
@@ -259,6 +260,36 @@ class InvoiceOut(BaseModel):
 class InvoiceCreated(BaseModel):
     invoice: InvoiceOut
     transaction: TxRequestOut
+
+
+class InvoiceBatchIn(Strict):
+    """An ERP's upload: invoices registered together, each its own transaction request."""
+
+    invoices: list[InvoiceIn] = Field(min_length=1, max_length=MAX_BATCH_INVOICES)
+
+
+class ApiErrorOut(BaseModel):
+    """An error as every refusal of the API is written."""
+
+    code: str = Field(examples=["ReceivablesInvoiceKeyUsed"])
+    message: str
+    details: Any = None
+
+
+class InvoiceBatchItem(BaseModel):
+    """One invoice of a batch, by its position: registered (invoice and transaction request)
+    or refused (the error it alone would have met)."""
+
+    index: int
+    invoice: InvoiceOut | None = None
+    transaction: TxRequestOut | None = None
+    error: ApiErrorOut | None = None
+
+
+class InvoiceBatchOut(BaseModel):
+    accepted: int
+    refused: int
+    results: list[InvoiceBatchItem]
 
 
 class RejectIn(Strict):

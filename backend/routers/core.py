@@ -25,7 +25,7 @@ from backend.schemas import (
     TxRequestOut,
 )
 from backend.services import core as svc
-from backend.services import supplier
+from backend.services import invoicing, supplier
 from backend.services.tx import respond
 
 router = APIRouter(prefix="/v1", tags=["core enterprise"], responses=ERROR_RESPONSES)
@@ -63,12 +63,7 @@ def issue(
     ctx: ServiceReplayWriteDep,
 ) -> InvoiceCreated:
     """Issue a confirmed payable to the invoice's seller in one step."""
-    doc, req = supplier.originate(
-        ctx=ctx,
-        me=me,
-        body=body,
-        issue=True,
-    )
+    doc, req = invoicing.originate(ctx=ctx, me=me, body=body, issue=True)
     return supplier.created(ctx, doc, req)
 
 

@@ -23,6 +23,8 @@ from backend.routers.common import After, Id40, Limit
 from backend.schemas import (
     FinancingIn,
     FinancingOut,
+    InvoiceBatchIn,
+    InvoiceBatchOut,
     InvoiceCreated,
     InvoiceIn,
     InvoiceOut,
@@ -32,6 +34,7 @@ from backend.schemas import (
     TxRequestOut,
 )
 from backend.services import financier as fin
+from backend.services import invoicing
 from backend.services import supplier as svc
 from backend.services.tx import respond
 from backend.services.views import (
@@ -56,13 +59,20 @@ def register_invoice(
 ) -> InvoiceCreated:
     """Store the invoice document, and register its hash and invoice key on the ledger for the
     buyer (a core enterprise) to confirm."""
-    doc, req = svc.originate(
-        ctx=ctx,
-        me=me,
-        body=body,
-        issue=False,
-    )
+    doc, req = invoicing.originate(ctx=ctx, me=me, body=body, issue=False)
     return svc.created(ctx, doc, req)
+
+
+@router.post("/invoices/batch", response_model=InvoiceBatchOut, status_code=ACCEPTED)
+def register_invoices(
+    body: InvoiceBatchIn, me: Supplier, ctx: ServiceReplayWriteDep
+) -> InvoiceBatchOut:
+    """Register many invoices in one request (an ERP's upload), each as `POST /v1/invoices`
+    would: every invoice gets its own transaction request, or the refusal it alone would get,
+    by its position in `results`; one refused invoice does not stop the others. A malformed
+    invoice fails the whole request (422). With an `Idempotency-Key` K, invoice i is keyed
+    `K/i`: sending the same batch again sends nothing twice."""
+    return invoicing.register_batch(ctx=ctx, me=me, bodies=body.invoices)
 
 
 @router.get("/invoices", response_model=list[InvoiceOut])

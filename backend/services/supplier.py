@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from backend.deps import Principal, WriteContext
-from backend.errors import Forbidden, InvalidInput, NotFound, refusal
+from backend.errors import InvalidInput, NotFound, refusal
 from backend.models import (
     FinancingRequest,
     FinancingStatus,
@@ -14,11 +14,10 @@ from backend.models import (
     TxStatus,
 )
 from backend.runtime import Runtime
-from backend.schemas import FinancingIn, InvoiceCreated, InvoiceIn, InvoiceOut, SplitIn
+from backend.schemas import FinancingIn, InvoiceCreated, InvoiceOut, SplitIn
 from backend.services import checks
 from backend.services.common import chain_now
-from backend.services.documents import canonical_document, document_hash, due_timestamp, invoice_key
-from backend.services.tx import by_key, replay, respond, submit
+from backend.services.tx import respond, submit
 from backend.services.views import (
     piece_row,
     root_row,
@@ -28,130 +27,6 @@ from backend.services.views import (
 )
 from chain.enums import OfferStatus, PieceStatus, Role, RootStatus
 from indexer.models import Root
-
-LIVE_KEY_STATUSES = (
-    RootStatus.REGISTERED,
-    RootStatus.CONFIRMED,
-    RootStatus.OVERDUE,
-    RootStatus.SETTLED,
-)
-
-
-def originate(
-    *,
-    ctx: WriteContext,
-    me: Principal,
-    body: InvoiceIn,
-    issue: bool,
-) -> tuple[InvoiceDocument, TxRequest]:
-    """Register an invoice (supplier) or issue a payable directly (debtor)."""
-    if (
-        ctx.idem is not None
-        and (prior := by_key(ctx.session, me.address, ctx.idem.key)) is not None
-    ):
-        # a retry: the checks below would refuse the invoice the first attempt registered
-        req = replay(ctx.rt, ctx.session, prior, ctx.idem, ctx.wait)
-        found = ctx.session.exec(
-            select(InvoiceDocument).where(InvoiceDocument.tx_request_id == req.id)
-        ).first()
-        if found is not None:
-            return found, req
-    ours = body.buyer if issue else body.seller
-    if ours.lower() != me.address:
-        side = "buyer" if issue else "seller"
-        raise Forbidden(f"you must be the invoice's {side}", code="NotInvoiceParty")
-    status = checks.not_paused(ctx.mirror, ctx.rt)
-    # `me` is one party, already known active with its role (the route's dependency)
-    if issue:
-        seller = checks.active_with_role(ctx.mirror, ctx.rt, body.seller, Role.SUPPLIER)
-        seller_entity = seller.entity_id
-    else:
-        checks.active_with_role(ctx.mirror, ctx.rt, body.buyer, Role.CORE_ENTERPRISE)
-        seller_entity = me.entity_id
-    doc, canonical = canonical_document(body)
-    if len(canonical.encode()) > ctx.rt.settings.max_document_bytes:
-        raise InvalidInput(
-            "invoice document too large",
-            code="DocumentTooLarge",
-            details={"max_bytes": ctx.rt.settings.max_document_bytes},
-        )
-    key = invoice_key(seller_entity, body.number)
-    taken = ctx.mirror.exec(
-        select(Root).where(
-            Root.chain_id == ctx.rt.chain_id,
-            Root.invoice_key == key,
-            col(Root.status).in_([int(s) for s in LIVE_KEY_STATUSES]),
-        )
-    ).first()
-    if taken is not None:
-        raise refusal(
-            "ReceivablesInvoiceKeyUsed",
-            "this invoice is already on the ledger",
-            invoiceKey=key,
-            rootId=taken.root_id,
-        )
-    if status is not None and body.amount < int(status.min_piece_amount):
-        raise refusal(
-            "ReceivablesAmountTooSmall",
-            "below the minimum piece amount",
-            amount=body.amount,
-            minimum=int(status.min_piece_amount),
-        )
-    due = due_timestamp(body)
-    if due <= ctx.rt.chain_time_floor():
-        raise refusal("ReceivablesInvalidDueDate", "due date has passed", dueDate=due)
-    if issue:
-        credit_limit, credit_used = me.credit_limit, me.credit_used
-        if credit_used + body.amount > credit_limit:
-            raise refusal(
-                "ReceivablesCreditLimitExceeded",
-                "credit limit exceeded",
-                debtor=me.address,
-                creditLimit=credit_limit,
-                creditUsed=credit_used,
-                amount=body.amount,
-            )
-    hash_ = document_hash(canonical)
-    params = {
-        "supplier" if issue else "debtor": body.seller if issue else body.buyer,
-        "face_value": body.amount,
-        "due_date": due,
-        "invoice_hash": hash_,
-        "invoice_key": key,
-    }
-    document = InvoiceDocument(
-        seller=body.seller.lower(),
-        buyer=body.buyer.lower(),
-        number=body.number,
-        currency=body.currency,
-        amount=body.amount,
-        issue_date=body.issue_date.isoformat(),
-        due_date=body.due_date.isoformat(),
-        document=doc,
-        invoice_hash=hash_,
-        invoice_key=key,
-        canonical=canonical,
-        tx_request_id="",
-    )
-
-    def attach(s: Session, req: TxRequest) -> None:
-        document.tx_request_id = req.id
-        s.add(document)
-
-    req = submit(
-        ctx=ctx,
-        member=me,
-        action="root.issue" if issue else "root.register",
-        params=params,
-        before_commit=attach,
-    )
-    if document.tx_request_id == req.id:
-        return document, req
-    # a concurrent first use of the Idempotency-Key won: its document, not this one
-    found = ctx.session.exec(
-        select(InvoiceDocument).where(InvoiceDocument.tx_request_id == req.id)
-    ).first()
-    return (found or document), req
 
 
 def created(ctx: WriteContext, doc: InvoiceDocument, req: TxRequest) -> InvoiceCreated:

@@ -18,6 +18,7 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("POST", "/v1/operator/pause", None, {"operator"}),
     ("GET", "/v1/operator/members", None, {"operator"}),
     ("POST", "/v1/invoices", "invoice", {"tier1"}),
+    ("POST", "/v1/invoices/batch", {"invoices": ["invoice"]}, {"tier1"}),
     ("POST", "/v1/payables", "payable", {"core"}),
     ("GET", "/v1/payables", None, {"core"}),
     ("POST", "/v1/payables/1/confirm", None, {"core"}),

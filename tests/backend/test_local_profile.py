@@ -284,6 +284,26 @@ def _count_status(api: Api, ids: list[str], wanted: tuple[str, ...]) -> int:
     return sum(1 for s in _statuses(api, ids).values() if s in wanted)
 
 
+def test_a_batch_of_invoices_goes_out_through_the_celery_worker(local_api: Api) -> None:
+    a = local_api.addresses
+    bodies = [
+        invoice(a["tier1"], a["core"], f"LOCAL-BATCH-{i}", 1_000 + i, days=3000) for i in range(40)
+    ]
+    r = local_api.as_("tier1").post("/v1/invoices/batch", json={"invoices": bodies})
+    assert r.status_code == 202 and r.json()["accepted"] == 40, r.text
+    ids = [x["transaction"]["id"] for x in r.json()["results"]]
+    assert {x["transaction"]["status"] for x in r.json()["results"]} == {"queued"}
+    deadline = time.monotonic() + 120
+    while _count_status(local_api, ids, ("mined", "failed")) < len(ids):
+        assert time.monotonic() < deadline, _statuses(local_api, ids)
+        time.sleep(0.2)
+    assert set(_statuses(local_api, ids).values()) == {"mined"}
+    receivables = local_api.rt.contracts.receivables.functions
+    for tx_id, body in zip(ids, bodies, strict=True):
+        result = local_api.as_("tier1").get(f"/v1/transactions/{tx_id}").json()["result"]
+        assert receivables.rootOf(result["root_id"]).call()[7] == body["amount"]
+
+
 def test_exposure_summed_in_postgres_equals_the_python_sums(local_api: Api) -> None:
     """The mirror rows are recorded data under a chain id of their own (not on any chain)."""
     from types import SimpleNamespace
