@@ -186,7 +186,9 @@ class _Dispatcher:
             if (head != last_head and since >= poll) or since >= _RECHECK_SECONDS:
                 self._confirm()
                 last_head, last_confirm = head, time.monotonic()
-            elif not jobs:
+            elif len(jobs) < rt.settings.dispatch_batch_size:
+                # let requests gather: one claim, estimate and broadcast round for many
+                # rather than one each (a block takes far longer than this wait)
                 time.sleep(poll)
 
     # -- claim ---------------------------------------------------------------------------

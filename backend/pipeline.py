@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 from celery import Celery, Task
 from eth_utils.address import to_checksum_address
 from sqlalchemy import Connection, bindparam, func, or_, text, update
@@ -245,8 +246,51 @@ def new_request(
 
 def enqueue(request_id: str, *, batched: bool = False) -> None:
     """Hand a committed request to the workers (run at once when eager). `batched`: a new
-    custodial request, which the batch dispatcher takes (see `execute_tx_task`)."""
+    custodial request, which the batch dispatcher takes (see `execute_tx_task`); it needs no
+    message of its own while a dispatcher run is wanted and has not started yet."""
+    if batched and not _want_dispatch():
+        return
     execute_tx_task.apply_async(args=[request_id, batched])
+
+
+#: Set (in the broker's Redis) from when a dispatcher run is asked for until a worker starts
+#: it. A request committed meanwhile is claimed by that run, or, if another dispatcher holds
+#: the lock then, by that one's look for queued requests after it lets go (`dispatch.run`).
+#: It expires with the broker's visibility timeout, by when a lost message is handed out again.
+_WANTED_KEY = "scf:dispatch:wanted"
+_redis_clients: dict[str, redis.Redis] = {}
+
+
+def _broker_redis() -> redis.Redis | None:
+    url = str(celery_app.conf.broker_url or "")
+    if celery_app.conf.task_always_eager or not url.startswith(("redis://", "rediss://")):
+        return None
+    client = _redis_clients.get(url)
+    if client is None:
+        client = _redis_clients.setdefault(url, redis.Redis.from_url(url))
+    return client
+
+
+def _want_dispatch() -> bool:
+    """Ask for a dispatcher run: True if the caller must send the message (none is pending)."""
+    client = _broker_redis()
+    if client is None:
+        return True
+    ttl = int(celery_app.conf.broker_transport_options.get("visibility_timeout", 60))
+    try:
+        return bool(client.set(_WANTED_KEY, b"1", nx=True, ex=max(ttl, 1)))
+    except redis.RedisError:
+        return True  # the message itself then succeeds or fails loudly
+
+
+def _dispatch_started() -> None:
+    """Before a dispatcher run looks for queued requests: later ones ask for a run again."""
+    client = _broker_redis()
+    if client is not None:
+        try:
+            client.delete(_WANTED_KEY)
+        except redis.RedisError:
+            log.warning("could not clear the dispatch flag; it expires by itself")
 
 
 # -- client-signed requests (non-custodial signers) ---------------------------------------------
@@ -681,6 +725,8 @@ def execute_tx_task(self: Task[Any, Any], request_id: str, batched: bool = False
     from backend import dispatch
 
     rt = get_runtime()
+    if batched:
+        _dispatch_started()
     try:
         ran = dispatch.run(rt)
         if batched and ran is None:
