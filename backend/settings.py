@@ -50,7 +50,11 @@ class BackendSettings(BaseSettings):
         description="Deploy fresh contracts at start (default: only in the embedded profile); "
         "otherwise attach to the deployment record.",
     )
-    deployment_path: Path | None = None
+    deployment_path: Path | None = Field(
+        default=None,
+        description="The deployment record the API writes when it deploys and reads when it "
+        "attaches (default SCF_CHAIN_DEPLOYMENT_PATH, which `scf deploy` and `scf index` use).",
+    )
     run_indexer: bool | None = Field(
         default=None, description="Follow the chain in-process (default: embedded profile)."
     )
@@ -86,15 +90,15 @@ class BackendSettings(BaseSettings):
         ge=1,
         le=200,
         description="Threads serving requests in each API process: past a few dozen, more only "
-        "wait for the interpreter lock, and each holds up to two database connections.",
+        "wait for the interpreter lock, and each holds a database connection.",
     )
     db_pool_size: int = Field(
         default=40,
         ge=1,
-        description="Database connections each process keeps open (at least twice "
-        "request_threads: a request may hold one for its own tables and one for the mirror). "
-        "Connections past it are opened and closed on demand, which costs PostgreSQL a process "
-        "each.",
+        description="Database connections each process keeps open: more than request_threads "
+        "(a request holds one, two when the mirror is a database of its own) plus the "
+        "dispatcher's and the indexer's. Connections past it are opened and closed on demand, "
+        "which costs PostgreSQL a process each.",
     )
     db_pool_overflow: int = Field(default=10, ge=0)
 
