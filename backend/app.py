@@ -11,10 +11,12 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend import metrics
 from backend.deps import IdempotentReplay
-from backend.errors import ApiError, error_response, install_handlers
+from backend.errors import ApiError, RequestTooLarge, error_response, install_handlers
 from backend.pipeline import configure_celery
 from backend.routers import (
     audit,
@@ -42,6 +44,43 @@ mined and visible, and an `Idempotency-Key` header so that a retry never sends t
 `{"code", "message", "details"}`; a refusal by the ledger is a 409 whose code is the contract's
 error name. Money is integer minor units.
 """
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """Raised while the body is read: FastAPI lets HTTP exceptions through its body parsing
+    (any other becomes a 400), and the app's handler answers it as `RequestTooLarge`."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, "the request body is too large")
+        self.max_bytes = max_bytes
+
+
+class BodyLimit:
+    """Refuse a request body past `max_bytes` with the API's JSON error (413): at once when its
+    Content-Length says so, else as the body arrives (the read then fails, nothing is done)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await error_response(RequestTooLarge(self.max_bytes))(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, limited, send)
 
 
 def create_app(
@@ -74,9 +113,17 @@ def create_app(
             set_runtime(None)
 
     app = FastAPI(
-        title="scf-ledger API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
+        title="scf-ledger API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
     )
     install_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+
+    @app.exception_handler(BodyTooLarge)
+    def _too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return error_response(RequestTooLarge(exc.max_bytes))
 
     @app.exception_handler(IdempotentReplay)
     def _replay(request: Request, exc: IdempotentReplay) -> JSONResponse:

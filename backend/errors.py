@@ -60,6 +60,14 @@ class Conflict(ApiError):
     code = "Conflict"
 
 
+class RequestTooLarge(ApiError):
+    status_code = 413
+    code = "RequestTooLarge"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__("the request body is too large", details={"max_bytes": max_bytes})
+
+
 class Unavailable(ApiError):
     status_code = 503
     code = "Unavailable"

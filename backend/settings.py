@@ -102,6 +102,11 @@ class BackendSettings(BaseSettings):
     )
     db_pool_overflow: int = Field(default=10, ge=0)
 
+    max_request_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest request body; a larger one is refused (413) before it is read.",
+    )
     max_document_bytes: int = Field(default=64 * 1024, ge=1024)
     max_page_size: int = Field(default=500, ge=1)
     default_page_size: int = Field(default=100, ge=1)

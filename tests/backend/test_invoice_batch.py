@@ -3,6 +3,7 @@ refused on its own, retried without a second transaction, malformed batches refu
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -109,3 +110,30 @@ def test_malformed_or_oversized_batch_is_refused_whole(api: Api) -> None:
     assert _requests(api) == before
     with Session(api.rt.engine) as s:
         assert int(s.exec(select(func.count()).select_from(InvoiceDocument)).one()) == docs
+
+
+def test_a_body_past_the_request_limit_is_refused_before_it_is_read(api: Api) -> None:
+    limit = api.rt.settings.max_request_bytes
+    item = _batch(api, "BATCH-E", 1)[0]
+    item["line_items"] = [
+        {"description": "x" * 400, "quantity": 1, "unit_price": 0, "amount": 0}
+    ] * 199 + [
+        {"description": "y", "quantity": 1, "unit_price": item["amount"], "amount": item["amount"]}
+    ]
+    body = {"invoices": [item] * 500}
+    assert len(json.dumps(body)) > limit
+    before = _requests(api)
+    r = api.as_("tier1").post(URL, json=body)
+    assert r.status_code == 413, r.text[:300]
+    assert r.json()["code"] == "RequestTooLarge"
+    assert r.json()["details"] == {"max_bytes": limit}
+    # without a Content-Length (chunked), refused as the body arrives
+    raw = json.dumps(body).encode()
+    chunks = (raw[i : i + 65536] for i in range(0, len(raw), 65536))
+    streamed = api.client.post(
+        URL,
+        content=chunks,
+        headers={**api.headers["tier1"], "Content-Type": "application/json"},
+    )
+    assert streamed.status_code == 413 and streamed.json()["code"] == "RequestTooLarge"
+    assert _requests(api) == before
