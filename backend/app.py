@@ -113,10 +113,7 @@ def create_app(
             set_runtime(None)
 
     app = FastAPI(
-        title="scf-ledger API",
-        version="1.0.0",
-        description=DESCRIPTION,
-        lifespan=lifespan,
+        title="scf-ledger API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
     )
     install_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
