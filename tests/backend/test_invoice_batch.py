@@ -137,3 +137,34 @@ def test_a_body_past_the_request_limit_is_refused_before_it_is_read(api: Api) ->
     )
     assert streamed.status_code == 413 and streamed.json()["code"] == "RequestTooLarge"
     assert _requests(api) == before
+
+
+def test_the_same_batch_sent_twice_at_once_is_stored_once(api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    tier1 = api.as_("tier1")
+    body = {"invoices": _batch(api, "BATCH-F", 5)}
+    headers = {"Idempotency-Key": "erp-race-1"}
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: tier1.post(URL, json=body, headers=headers), range(4)))
+    codes = sorted(r.status_code for r in answers)
+    assert set(codes) <= {202, 409} and 202 in codes, [r.text for r in answers]
+    for r in answers:
+        if r.status_code == 409:  # lost the race to store: told to send it again
+            assert r.json()["code"] == "IdempotencyKeyInUse"
+    ids = {
+        tuple(x["transaction"]["id"] for x in r.json()["results"])
+        for r in answers
+        if r.status_code == 202
+    }
+    assert len(ids) == 1  # every 202 names the same five requests
+    with Session(api.rt.engine) as s:
+        stored = s.exec(
+            select(TxRequest).where(col(TxRequest.idempotency_key).like("erp-race-1/%"))
+        ).all()
+    assert len(stored) == 5
+    again = tier1.post(URL + "?wait=true", json=body, headers=headers)
+    assert again.status_code == 202
+    assert {x["transaction"]["status"] for x in again.json()["results"]} == {"mined"}
+    roots = {x["invoice"]["root_id"] for x in again.json()["results"]}
+    assert len(roots) == 5 and None not in roots
