@@ -1,7 +1,8 @@
 """Benchmark: the API on the local profile — writes end to end, and auditor reads at 1M events.
 
-    .venv/bin/python scripts/bench_api.py [--clients 32] [--writes 2000] [--api-workers 2]
-        [--workers 1] [--worker-threads 4] [--naive 400] [--events 1000000] [--samples 100]
+    .venv/bin/python scripts/bench_api.py [--clients 32] [--writes 2000] [--batch 50]
+        [--api-workers 2] [--workers 1] [--worker-threads 4] [--naive 400] [--events 1000000]
+        [--samples 100]
 
 Everything runs for real, in the production topology: anvil (zero gas, automine or
 --block-time), PostgreSQL (a scratch database, dropped at the end), Redis, the API under uvicorn
@@ -10,8 +11,11 @@ processes (whose batch dispatcher signs and sends).
 
 1. Writes: N HTTP clients each register invoices as their own custodial supplier (POST
    /v1/invoices, an Idempotency-Key each) until `--writes` are accepted; the figure is requests
-   per second from the first POST until the last one is mined *and* in the mirror. Beside it, in
-   the same run, the naive path: one thread calling `register(...).transact()` from an unlocked
+   per second from the first POST until the last one is mined *and* in the mirror. Then as many
+   again in batches (`--batch` invoices a POST to /v1/invoices/batch, each invoice its own
+   transaction request). Each run reports the CPU every component spent (API, worker, indexer,
+   anvil, this database's PostgreSQL backends, Redis, the load generator). Beside them, in the
+   same run, the naive path: one thread calling `register(...).transact()` from an unlocked
    anvil account (a supplier member too) and waiting for each receipt.
 2. Reads: ≥1M ledger events in PostgreSQL. They are SYNTHETIC: well-formed rows bulk-loaded with
    COPY into the mirror tables (events, roots, pieces, holdings, members), not generated on chain;
