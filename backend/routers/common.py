@@ -1,10 +1,11 @@
-"""Path and query parameter types shared by the routers."""
+"""What the routers share: path and query parameter types, the 202 answer of a write."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Response
+from pydantic import BaseModel
 
 from backend.schemas import Address
 
@@ -13,4 +14,16 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).
 After = Annotated[int, Query(ge=0, description="Cursor: items with ids above this.")]
 AddressPath = Annotated[str, Path(description="EIP-55 checksummed address")]
 
-__all__ = ["Address", "AddressPath", "After", "Id40", "Limit"]
+
+class Accepted(Response):
+    """A write's 202, its model serialised here. Returned as a model, FastAPI would validate it
+    again against the route's response_model (which still documents it), on the thread pool
+    for a sync route: a second thread hop per write."""
+
+    media_type = "application/json"
+
+    def __init__(self, model: BaseModel) -> None:
+        super().__init__(model.model_dump_json(), status_code=202)
+
+
+__all__ = ["Accepted", "Address", "AddressPath", "After", "Id40", "Limit"]

@@ -14,7 +14,7 @@ from backend.deps import (
     WriteDep,
 )
 from backend.errors import ERROR_RESPONSES
-from backend.routers.common import After, Id40, Limit
+from backend.routers.common import Accepted, After, Id40, Limit
 from backend.schemas import (
     CreditOut,
     InvoiceCreated,
@@ -61,10 +61,10 @@ def issue(
     body: InvoiceIn,
     me: CoreEnterprise,
     ctx: ServiceReplayWriteDep,
-) -> InvoiceCreated:
+) -> Accepted:
     """Issue a confirmed payable to the invoice's seller in one step."""
     doc, req = invoicing.originate(ctx=ctx, me=me, body=body, issue=True)
-    return supplier.created(ctx, doc, req)
+    return Accepted(supplier.created(ctx, doc, req))
 
 
 @router.post("/payables/{root_id}/confirm", response_model=TxRequestOut, status_code=ACCEPTED)
@@ -72,11 +72,13 @@ def confirm(
     root_id: Id40,
     me: CoreEnterprise,
     ctx: WriteDep,
-) -> TxRequestOut:
+) -> Accepted:
     """Confirm (确权) a registered invoice: it becomes a receivable against the credit limit."""
-    return respond(
-        ctx.rt,
-        svc.confirm(ctx=ctx, me=me, root_id=root_id),
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.confirm(ctx=ctx, me=me, root_id=root_id),
+        )
     )
 
 
@@ -86,15 +88,17 @@ def reject(
     body: RejectIn,
     me: CoreEnterprise,
     ctx: WriteDep,
-) -> TxRequestOut:
-    return respond(
-        ctx.rt,
-        svc.reject(
-            ctx=ctx,
-            me=me,
-            root_id=root_id,
-            reason=body.reason,
-        ),
+) -> Accepted:
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.reject(
+                ctx=ctx,
+                me=me,
+                root_id=root_id,
+                reason=body.reason,
+            ),
+        )
     )
 
 
@@ -104,14 +108,16 @@ def repay(
     body: RepayIn,
     me: CoreEnterprise,
     ctx: WriteDep,
-) -> TxRequestOut:
+) -> Accepted:
     """Pay (part of) what is owed into escrow; the keeper distributes it to the holders."""
-    return respond(
-        ctx.rt,
-        svc.repay(
-            ctx=ctx,
-            me=me,
-            root_id=root_id,
-            amount=body.amount,
-        ),
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.repay(
+                ctx=ctx,
+                me=me,
+                root_id=root_id,
+                amount=body.amount,
+            ),
+        )
     )

@@ -16,7 +16,7 @@ from backend.deps import (
     WriteDep,
 )
 from backend.errors import ERROR_RESPONSES
-from backend.routers.common import After, Id40, Limit
+from backend.routers.common import Accepted, After, Id40, Limit
 from backend.schemas import (
     FinancingOut,
     HoldingOut,
@@ -68,11 +68,13 @@ def post_offer(
     body: OfferIn,
     me: Financier,
     ctx: WriteDep,
-) -> TxRequestOut:
+) -> Accepted:
     """Offer to buy a piece; the price moves into escrow."""
-    return respond(
-        ctx.rt,
-        svc.post_offer(ctx=ctx, me=me, body=body),
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.post_offer(ctx=ctx, me=me, body=body),
+        )
     )
 
 
@@ -81,11 +83,13 @@ def cancel_offer(
     offer_id: Id40,
     me: Financier,
     ctx: WriteDep,
-) -> TxRequestOut:
+) -> Accepted:
     """Withdraw an open offer; its escrow is refunded."""
-    return respond(
-        ctx.rt,
-        svc.cancel_offer(ctx=ctx, me=me, offer_id=offer_id),
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.cancel_offer(ctx=ctx, me=me, offer_id=offer_id),
+        )
     )
 
 

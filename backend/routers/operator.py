@@ -16,7 +16,7 @@ from backend.deps import (
     member_row,
 )
 from backend.errors import ERROR_RESPONSES, NotFound
-from backend.routers.common import Address, AddressPath, Limit
+from backend.routers.common import Accepted, Address, AddressPath, Limit
 from backend.schemas import (
     CashIn,
     CreditLimitIn,
@@ -53,10 +53,10 @@ def onboard(
     body: MemberIn,
     me: Operator,
     ctx: ServiceReplayWriteDep,
-) -> MemberCreated:
+) -> Accepted:
     """Admit a member; without `address` the server generates and holds its key (custodial)
     and returns an API key for it, once."""
-    return svc.onboard(ctx=ctx, me=me, body=body)
+    return Accepted(svc.onboard(ctx=ctx, me=me, body=body))
 
 
 @router.put("/operator/members/{address}/roles", response_model=TxRequestOut, status_code=ACCEPTED)
@@ -65,15 +65,17 @@ def set_roles(
     body: RolesIn,
     me: Operator,
     ctx: WriteDep,
-) -> TxRequestOut:
-    return respond(
-        ctx.rt,
-        svc.set_roles(
-            ctx=ctx,
-            me=me,
-            address=_checked(address),
-            roles=list(body.roles),
-        ),
+) -> Accepted:
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.set_roles(
+                ctx=ctx,
+                me=me,
+                address=_checked(address),
+                roles=list(body.roles),
+            ),
+        )
     )
 
 
@@ -83,16 +85,18 @@ def set_status(
     body: StatusIn,
     me: Operator,
     ctx: WriteDep,
-) -> TxRequestOut:
+) -> Accepted:
     """Suspend or reactivate: a suspended member is refused by the API and the chain at once."""
-    return respond(
-        ctx.rt,
-        svc.set_status(
-            ctx=ctx,
-            me=me,
-            address=_checked(address),
-            status=body.status,
-        ),
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.set_status(
+                ctx=ctx,
+                me=me,
+                address=_checked(address),
+                status=body.status,
+            ),
+        )
     )
 
 
@@ -106,15 +110,17 @@ def set_credit_limit(
     body: CreditLimitIn,
     me: Operator,
     ctx: WriteDep,
-) -> TxRequestOut:
-    return respond(
-        ctx.rt,
-        svc.set_credit_limit(
-            ctx=ctx,
-            me=me,
-            address=_checked(address),
-            credit_limit=body.credit_limit,
-        ),
+) -> Accepted:
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.set_credit_limit(
+                ctx=ctx,
+                me=me,
+                address=_checked(address),
+                credit_limit=body.credit_limit,
+            ),
+        )
     )
 
 
@@ -123,17 +129,19 @@ def mint(
     body: CashIn,
     me: Operator,
     ctx: WriteDep,
-) -> TxRequestOut:
+) -> Accepted:
     """Issue settlement cash against a deposit at the settlement bank."""
-    return respond(
-        ctx.rt,
-        svc.cash(
-            ctx=ctx,
-            me=me,
-            action="cash.mint",
-            account=body.account,
-            amount=body.amount,
-        ),
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.cash(
+                ctx=ctx,
+                me=me,
+                action="cash.mint",
+                account=body.account,
+                amount=body.amount,
+            ),
+        )
     )
 
 
@@ -142,17 +150,19 @@ def burn(
     body: CashIn,
     me: Operator,
     ctx: WriteDep,
-) -> TxRequestOut:
+) -> Accepted:
     """Redeem a member's settlement cash (paid out off-ledger)."""
-    return respond(
-        ctx.rt,
-        svc.cash(
-            ctx=ctx,
-            me=me,
-            action="cash.burn",
-            account=body.account,
-            amount=body.amount,
-        ),
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.cash(
+                ctx=ctx,
+                me=me,
+                action="cash.burn",
+                account=body.account,
+                amount=body.amount,
+            ),
+        )
     )
 
 
@@ -160,10 +170,12 @@ def burn(
 def pause(
     me: Operator,
     ctx: WriteDep,
-) -> TxRequestOut:
-    return respond(
-        ctx.rt,
-        svc.pause(ctx=ctx, me=me, paused=True),
+) -> Accepted:
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.pause(ctx=ctx, me=me, paused=True),
+        )
     )
 
 
@@ -171,10 +183,12 @@ def pause(
 def unpause(
     me: Operator,
     ctx: WriteDep,
-) -> TxRequestOut:
-    return respond(
-        ctx.rt,
-        svc.pause(ctx=ctx, me=me, paused=False),
+) -> Accepted:
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.pause(ctx=ctx, me=me, paused=False),
+        )
     )
 
 

@@ -19,7 +19,7 @@ from backend.deps import (
 )
 from backend.errors import ERROR_RESPONSES
 from backend.models import FinancingRequest
-from backend.routers.common import After, Id40, Limit
+from backend.routers.common import Accepted, After, Id40, Limit
 from backend.schemas import (
     FinancingIn,
     FinancingOut,
@@ -56,23 +56,21 @@ def register_invoice(
     body: InvoiceIn,
     me: Supplier,
     ctx: ServiceReplayWriteDep,
-) -> InvoiceCreated:
+) -> Accepted:
     """Store the invoice document, and register its hash and invoice key on the ledger for the
     buyer (a core enterprise) to confirm."""
     doc, req = invoicing.originate(ctx=ctx, me=me, body=body, issue=False)
-    return svc.created(ctx, doc, req)
+    return Accepted(svc.created(ctx, doc, req))
 
 
 @router.post("/invoices/batch", response_model=InvoiceBatchOut, status_code=ACCEPTED)
-def register_invoices(
-    body: InvoiceBatchIn, me: Supplier, ctx: ServiceReplayWriteDep
-) -> InvoiceBatchOut:
+def register_invoices(body: InvoiceBatchIn, me: Supplier, ctx: ServiceReplayWriteDep) -> Accepted:
     """Register many invoices in one request (an ERP's upload), each as `POST /v1/invoices`
     would: every invoice gets its own transaction request, or the refusal it alone would get,
     by its position in `results`; one refused invoice does not stop the others. A malformed
     invoice fails the whole request (422). With an `Idempotency-Key` K, invoice i is keyed
     `K/i`: sending the same batch again sends nothing twice."""
-    return invoicing.register_batch(ctx=ctx, me=me, bodies=body.invoices)
+    return Accepted(invoicing.register_batch(ctx=ctx, me=me, bodies=body.invoices))
 
 
 @router.get("/invoices", response_model=list[InvoiceOut])
@@ -100,11 +98,13 @@ def cancel_invoice(
     root_id: Id40,
     me: Supplier,
     ctx: WriteDep,
-) -> TxRequestOut:
+) -> Accepted:
     """Withdraw a registration the debtor has not confirmed yet."""
-    return respond(
-        ctx.rt,
-        svc.cancel(ctx=ctx, me=me, root_id=root_id),
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.cancel(ctx=ctx, me=me, root_id=root_id),
+        )
     )
 
 
@@ -146,16 +146,18 @@ def split(
     body: SplitIn,
     me: Holder,
     ctx: WriteDep,
-) -> TxRequestOut:
+) -> Accepted:
     """Split a held piece among recipients (amounts summing to the piece)."""
-    return respond(
-        ctx.rt,
-        svc.split(
-            ctx=ctx,
-            me=me,
-            piece_id=piece_id,
-            body=body,
-        ),
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.split(
+                ctx=ctx,
+                me=me,
+                piece_id=piece_id,
+                body=body,
+            ),
+        )
     )
 
 
@@ -165,16 +167,18 @@ def transfer(
     body: TransferIn,
     me: Holder,
     ctx: WriteDep,
-) -> TxRequestOut:
+) -> Accepted:
     """Pass a whole piece on to another supplier or financier."""
-    return respond(
-        ctx.rt,
-        svc.transfer(
-            ctx=ctx,
-            me=me,
-            piece_id=piece_id,
-            to=body.to,
-        ),
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.transfer(
+                ctx=ctx,
+                me=me,
+                piece_id=piece_id,
+                to=body.to,
+            ),
+        )
     )
 
 
@@ -183,11 +187,13 @@ def claim(
     piece_id: Id40,
     me: Holder,
     ctx: WriteDep,
-) -> TxRequestOut:
+) -> Accepted:
     """Pull what a held piece is owed now (the keeper also pushes it)."""
-    return respond(
-        ctx.rt,
-        svc.claim(ctx=ctx, me=me, piece_id=piece_id),
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.claim(ctx=ctx, me=me, piece_id=piece_id),
+        )
     )
 
 
@@ -213,11 +219,13 @@ def accept_offer(
     offer_id: Id40,
     me: Holder,
     ctx: WriteDep,
-) -> TxRequestOut:
+) -> Accepted:
     """Sell the piece to the offer's financier: piece and cash swap in one transaction."""
-    return respond(
-        ctx.rt,
-        svc.accept_offer(ctx=ctx, me=me, offer_id=offer_id),
+    return Accepted(
+        respond(
+            ctx.rt,
+            svc.accept_offer(ctx=ctx, me=me, offer_id=offer_id),
+        )
     )
 
 
