@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
@@ -32,7 +32,7 @@ from sqlmodel import col
 
 from backend import metrics
 from backend.errors import ApiError, jsonable
-from backend.models import TxRequest, TxStatus
+from backend.models import TxRequest, TxStatus, as_utc, utcnow
 from backend.pipeline import after_mined, encode_call, result_from_logs
 from backend.runtime import Runtime
 from chain.errors import ChainError, ContractRevert, NonceError
@@ -82,7 +82,7 @@ def abandoned(rt: Runtime, limit: int = 100) -> list[str]:
     """Signed or sent requests no attempt looks after: their claim lapsed (the attempt that
     held them died: a dispatcher holds many requests under one message), or none holds them and
     they have not moved for the stuck delay. `pipeline.execute` resumes each."""
-    now = _now()
+    now = utcnow()
     quiet = now - timedelta(seconds=rt.settings.stuck_after_seconds)
     with rt.engine.connect() as conn:
         return list(
@@ -113,14 +113,10 @@ def next_lapse(rt: Runtime) -> datetime | None:
                 ),
             ).where(_T.c.status.in_([TxStatus.QUEUED, TxStatus.SIGNED, TxStatus.SENT]))
         ).one()
-    moments = [_aware(claimed)] if claimed is not None else []
+    moments = [as_utc(claimed)] if claimed is not None else []
     if unclaimed is not None:
-        moments.append(_aware(unclaimed) + stuck)
+        moments.append(as_utc(unclaimed) + stuck)
     return min(moments, default=None)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @contextmanager
@@ -195,7 +191,7 @@ class _Dispatcher:
 
     def _claim(self) -> list[_Job]:
         rt = self.rt
-        now = _now()
+        now = utcnow()
         free = or_(_T.c.locked_until.is_(None), _T.c.locked_until < now)
         oldest = (
             select(_T.c.id)
@@ -441,7 +437,7 @@ class _Dispatcher:
         a callable value is evaluated per request."""
         if not jobs:
             return 0
-        now = _now()
+        now = utcnow()
         names = list(values)
         stmt = (
             update(_T)
@@ -512,7 +508,3 @@ def _stored_floors(conn: Connection, signers: list[str]) -> dict[str, int]:
     ).all()
     conn.commit()
     return {s: int(n) + 1 for s, n in rows if n is not None}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -23,7 +23,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import redis
@@ -33,7 +33,14 @@ from sqlalchemy import Connection, bindparam, func, or_, text, update
 from sqlmodel import Session, col, select
 
 from backend import metrics
-from backend.models import FinancingRequest, FinancingStatus, InvoiceDocument, TxRequest, TxStatus
+from backend.models import (
+    FinancingRequest,
+    FinancingStatus,
+    InvoiceDocument,
+    TxRequest,
+    TxStatus,
+    utcnow,
+)
 from backend.runtime import Runtime, get_runtime
 from backend.settings import BackendSettings
 from chain.errors import ChainError, ContractRevert, TransactionFailed
@@ -342,7 +349,7 @@ def prepare_unsigned(rt: Runtime, req: TxRequest) -> None:
     prepared = dict(tx)
     req.unsigned_tx = {k: prepared[k] for k in UNSIGNED_FIELDS if prepared.get(k) is not None}
     req.status = TxStatus.AWAITING_SIGNATURE
-    req.expires_at = _now() + timedelta(seconds=rt.settings.signature_timeout_seconds)
+    req.expires_at = utcnow() + timedelta(seconds=rt.settings.signature_timeout_seconds)
 
 
 @contextmanager
@@ -417,7 +424,7 @@ def provisional_nonce(rt: Runtime, req: TxRequest) -> int:
                 TxRequest.signer == req.signer,
                 TxRequest.status == TxStatus.AWAITING_SIGNATURE,
                 col(TxRequest.created_at) < req.created_at,
-                col(TxRequest.expires_at) > _now(),
+                col(TxRequest.expires_at) > utcnow(),
             )
         ).scalar()
     return base + int(ahead or 0)
@@ -456,7 +463,7 @@ def store_signed(rt: Runtime, req: TxRequest, raw: bytes, tx: DecodedTx) -> bool
         expected = next_nonce(rt, conn, req.signer)
         if tx.nonce != expected:
             raise NonceNotNext(expected, tx.nonce)
-        now = _now()
+        now = utcnow()
         changed = conn.execute(
             update(TxRequest)
             .where(
@@ -477,7 +484,7 @@ def store_signed(rt: Runtime, req: TxRequest, raw: bytes, tx: DecodedTx) -> bool
 
 def expire_unsigned(rt: Runtime, request_id: str | None = None) -> int:
     """Requests left unsigned past their deadline become expired; returns how many."""
-    now = _now()
+    now = utcnow()
     stmt = update(TxRequest).where(
         col(TxRequest.status) == TxStatus.AWAITING_SIGNATURE, col(TxRequest.expires_at) <= now
     )
@@ -490,16 +497,12 @@ def expire_unsigned(rt: Runtime, request_id: str | None = None) -> int:
 # -- executing requests --------------------------------------------------------------------------
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _set(
     rt: Runtime, request_id: str, token: str | None, conn: Connection | None = None, **values: Any
 ) -> int:
     """Update a request, only while `token` still holds its claim; returns rows changed.
     Committed at once (through `conn` if given)."""
-    values["updated_at"] = _now()
+    values["updated_at"] = utcnow()
     stmt = update(TxRequest).where(TxRequest.id == request_id)  # type: ignore[arg-type]
     if token is not None:
         stmt = stmt.where(TxRequest.claim_token == token)  # type: ignore[arg-type]
@@ -512,7 +515,7 @@ def _set(
 
 
 def _claim(rt: Runtime, request_id: str, token: str) -> bool:
-    now = _now()
+    now = utcnow()
     lease = timedelta(seconds=rt.settings.stuck_after_seconds)
     stmt = (
         update(TxRequest)
@@ -635,7 +638,7 @@ def _resume(rt: Runtime, req: TxRequest, token: str) -> TxStatus:
                         raw_tx=None,
                         tx_hash=None,
                         nonce=None,
-                        expires_at=_now() + timeout,
+                        expires_at=utcnow() + timeout,
                     )
                     return TxStatus.AWAITING_SIGNATURE
                 log.warning("stored tx can never be mined; signing anew", extra={"request": req.id})
@@ -738,7 +741,7 @@ def execute_tx_task(self: Task[Any, Any], request_id: str, batched: bool = False
         if lapse is not None and not self.request.is_eager:
             # look again once those claims lapse, in case their holder died meanwhile; a delay
             # past the broker's visibility timeout would have the message handed out twice
-            wait = max((lapse - _now()).total_seconds(), 0) + 1
+            wait = max((lapse - utcnow()).total_seconds(), 0) + 1
             cap = rt.settings.broker_visibility_timeout_seconds / 2
             execute_tx_task.apply_async(args=[request_id, False], countdown=min(wait, cap))
     except (Transient, dispatch.Transient) as exc:

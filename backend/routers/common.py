@@ -7,7 +7,10 @@ from typing import Annotated
 from fastapi import Path, Query, Response
 from pydantic import BaseModel
 
+from backend.models import TxRequest
+from backend.runtime import Runtime
 from backend.schemas import Address
+from backend.services.tx import respond
 
 Id40 = Annotated[int, Path(gt=0, lt=2**40, description="A ledger id (uint40).")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
@@ -26,4 +29,10 @@ class Accepted(Response):
         super().__init__(model.model_dump_json(), status_code=202)
 
 
-__all__ = ["Accepted", "Address", "AddressPath", "After", "Id40", "Limit"]
+def accepted(rt: Runtime, req: TxRequest) -> Accepted:
+    """The 202 for a write answered with its transaction request (one the chain already
+    refused is a 409: see `respond`)."""
+    return Accepted(respond(rt, req))
+
+
+__all__ = ["Accepted", "Address", "AddressPath", "After", "Id40", "Limit", "accepted"]

@@ -14,7 +14,7 @@ from backend.deps import (
     WriteDep,
 )
 from backend.errors import ERROR_RESPONSES
-from backend.routers.common import Accepted, After, Id40, Limit
+from backend.routers.common import Accepted, After, Id40, Limit, accepted
 from backend.schemas import (
     CreditOut,
     InvoiceCreated,
@@ -26,7 +26,6 @@ from backend.schemas import (
 )
 from backend.services import core as svc
 from backend.services import invoicing, supplier
-from backend.services.tx import respond
 
 router = APIRouter(prefix="/v1", tags=["core enterprise"], responses=ERROR_RESPONSES)
 ACCEPTED = status.HTTP_202_ACCEPTED
@@ -74,12 +73,7 @@ def confirm(
     ctx: WriteDep,
 ) -> Accepted:
     """Confirm (确权) a registered invoice: it becomes a receivable against the credit limit."""
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.confirm(ctx=ctx, me=me, root_id=root_id),
-        )
-    )
+    return accepted(ctx.rt, svc.confirm(ctx=ctx, me=me, root_id=root_id))
 
 
 @router.post("/payables/{root_id}/reject", response_model=TxRequestOut, status_code=ACCEPTED)
@@ -89,16 +83,14 @@ def reject(
     me: CoreEnterprise,
     ctx: WriteDep,
 ) -> Accepted:
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.reject(
-                ctx=ctx,
-                me=me,
-                root_id=root_id,
-                reason=body.reason,
-            ),
-        )
+    return accepted(
+        ctx.rt,
+        svc.reject(
+            ctx=ctx,
+            me=me,
+            root_id=root_id,
+            reason=body.reason,
+        ),
     )
 
 
@@ -110,14 +102,12 @@ def repay(
     ctx: WriteDep,
 ) -> Accepted:
     """Pay (part of) what is owed into escrow; the keeper distributes it to the holders."""
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.repay(
-                ctx=ctx,
-                me=me,
-                root_id=root_id,
-                amount=body.amount,
-            ),
-        )
+    return accepted(
+        ctx.rt,
+        svc.repay(
+            ctx=ctx,
+            me=me,
+            root_id=root_id,
+            amount=body.amount,
+        ),
     )

@@ -16,7 +16,7 @@ from backend.deps import (
     WriteDep,
 )
 from backend.errors import ERROR_RESPONSES
-from backend.routers.common import Accepted, After, Id40, Limit
+from backend.routers.common import Accepted, After, Id40, Limit, accepted
 from backend.schemas import (
     FinancingOut,
     HoldingOut,
@@ -27,7 +27,6 @@ from backend.schemas import (
     TxRequestOut,
 )
 from backend.services import financier as svc
-from backend.services.tx import respond
 
 router = APIRouter(prefix="/v1", tags=["financier"], responses=ERROR_RESPONSES)
 ACCEPTED = status.HTTP_202_ACCEPTED
@@ -70,12 +69,7 @@ def post_offer(
     ctx: WriteDep,
 ) -> Accepted:
     """Offer to buy a piece; the price moves into escrow."""
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.post_offer(ctx=ctx, me=me, body=body),
-        )
-    )
+    return accepted(ctx.rt, svc.post_offer(ctx=ctx, me=me, body=body))
 
 
 @router.post("/offers/{offer_id}/cancel", response_model=TxRequestOut, status_code=ACCEPTED)
@@ -85,12 +79,7 @@ def cancel_offer(
     ctx: WriteDep,
 ) -> Accepted:
     """Withdraw an open offer; its escrow is refunded."""
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.cancel_offer(ctx=ctx, me=me, offer_id=offer_id),
-        )
-    )
+    return accepted(ctx.rt, svc.cancel_offer(ctx=ctx, me=me, offer_id=offer_id))
 
 
 @router.get("/offers", response_model=list[OfferOut])

@@ -16,7 +16,7 @@ from backend.deps import (
     member_row,
 )
 from backend.errors import ERROR_RESPONSES, NotFound
-from backend.routers.common import Accepted, Address, AddressPath, Limit
+from backend.routers.common import Accepted, Address, AddressPath, Limit, accepted
 from backend.schemas import (
     CashIn,
     CreditLimitIn,
@@ -28,7 +28,6 @@ from backend.schemas import (
     TxRequestOut,
 )
 from backend.services import operator as svc
-from backend.services.tx import respond
 from backend.services.views import member_out
 from indexer.models import Member
 
@@ -66,16 +65,14 @@ def set_roles(
     me: Operator,
     ctx: WriteDep,
 ) -> Accepted:
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.set_roles(
-                ctx=ctx,
-                me=me,
-                address=_checked(address),
-                roles=list(body.roles),
-            ),
-        )
+    return accepted(
+        ctx.rt,
+        svc.set_roles(
+            ctx=ctx,
+            me=me,
+            address=_checked(address),
+            roles=list(body.roles),
+        ),
     )
 
 
@@ -87,16 +84,14 @@ def set_status(
     ctx: WriteDep,
 ) -> Accepted:
     """Suspend or reactivate: a suspended member is refused by the API and the chain at once."""
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.set_status(
-                ctx=ctx,
-                me=me,
-                address=_checked(address),
-                status=body.status,
-            ),
-        )
+    return accepted(
+        ctx.rt,
+        svc.set_status(
+            ctx=ctx,
+            me=me,
+            address=_checked(address),
+            status=body.status,
+        ),
     )
 
 
@@ -111,16 +106,14 @@ def set_credit_limit(
     me: Operator,
     ctx: WriteDep,
 ) -> Accepted:
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.set_credit_limit(
-                ctx=ctx,
-                me=me,
-                address=_checked(address),
-                credit_limit=body.credit_limit,
-            ),
-        )
+    return accepted(
+        ctx.rt,
+        svc.set_credit_limit(
+            ctx=ctx,
+            me=me,
+            address=_checked(address),
+            credit_limit=body.credit_limit,
+        ),
     )
 
 
@@ -131,17 +124,15 @@ def mint(
     ctx: WriteDep,
 ) -> Accepted:
     """Issue settlement cash against a deposit at the settlement bank."""
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.cash(
-                ctx=ctx,
-                me=me,
-                action="cash.mint",
-                account=body.account,
-                amount=body.amount,
-            ),
-        )
+    return accepted(
+        ctx.rt,
+        svc.cash(
+            ctx=ctx,
+            me=me,
+            action="cash.mint",
+            account=body.account,
+            amount=body.amount,
+        ),
     )
 
 
@@ -152,17 +143,15 @@ def burn(
     ctx: WriteDep,
 ) -> Accepted:
     """Redeem a member's settlement cash (paid out off-ledger)."""
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.cash(
-                ctx=ctx,
-                me=me,
-                action="cash.burn",
-                account=body.account,
-                amount=body.amount,
-            ),
-        )
+    return accepted(
+        ctx.rt,
+        svc.cash(
+            ctx=ctx,
+            me=me,
+            action="cash.burn",
+            account=body.account,
+            amount=body.amount,
+        ),
     )
 
 
@@ -171,12 +160,7 @@ def pause(
     me: Operator,
     ctx: WriteDep,
 ) -> Accepted:
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.pause(ctx=ctx, me=me, paused=True),
-        )
-    )
+    return accepted(ctx.rt, svc.pause(ctx=ctx, me=me, paused=True))
 
 
 @router.post("/operator/unpause", response_model=TxRequestOut, status_code=ACCEPTED)
@@ -184,12 +168,7 @@ def unpause(
     me: Operator,
     ctx: WriteDep,
 ) -> Accepted:
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.pause(ctx=ctx, me=me, paused=False),
-        )
-    )
+    return accepted(ctx.rt, svc.pause(ctx=ctx, me=me, paused=False))
 
 
 @router.get("/members", response_model=list[MemberOut], tags=["audit"])

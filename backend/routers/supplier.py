@@ -19,7 +19,7 @@ from backend.deps import (
 )
 from backend.errors import ERROR_RESPONSES
 from backend.models import FinancingRequest
-from backend.routers.common import Accepted, After, Id40, Limit
+from backend.routers.common import Accepted, After, Id40, Limit, accepted
 from backend.schemas import (
     FinancingIn,
     FinancingOut,
@@ -36,7 +36,6 @@ from backend.schemas import (
 from backend.services import financier as fin
 from backend.services import invoicing
 from backend.services import supplier as svc
-from backend.services.tx import respond
 from backend.services.views import (
     _open_financing_pieces,
     piece_out,
@@ -100,12 +99,7 @@ def cancel_invoice(
     ctx: WriteDep,
 ) -> Accepted:
     """Withdraw a registration the debtor has not confirmed yet."""
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.cancel(ctx=ctx, me=me, root_id=root_id),
-        )
-    )
+    return accepted(ctx.rt, svc.cancel(ctx=ctx, me=me, root_id=root_id))
 
 
 @router.get("/pieces", response_model=list[PieceOut])
@@ -148,16 +142,14 @@ def split(
     ctx: WriteDep,
 ) -> Accepted:
     """Split a held piece among recipients (amounts summing to the piece)."""
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.split(
-                ctx=ctx,
-                me=me,
-                piece_id=piece_id,
-                body=body,
-            ),
-        )
+    return accepted(
+        ctx.rt,
+        svc.split(
+            ctx=ctx,
+            me=me,
+            piece_id=piece_id,
+            body=body,
+        ),
     )
 
 
@@ -169,16 +161,14 @@ def transfer(
     ctx: WriteDep,
 ) -> Accepted:
     """Pass a whole piece on to another supplier or financier."""
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.transfer(
-                ctx=ctx,
-                me=me,
-                piece_id=piece_id,
-                to=body.to,
-            ),
-        )
+    return accepted(
+        ctx.rt,
+        svc.transfer(
+            ctx=ctx,
+            me=me,
+            piece_id=piece_id,
+            to=body.to,
+        ),
     )
 
 
@@ -189,12 +179,7 @@ def claim(
     ctx: WriteDep,
 ) -> Accepted:
     """Pull what a held piece is owed now (the keeper also pushes it)."""
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.claim(ctx=ctx, me=me, piece_id=piece_id),
-        )
-    )
+    return accepted(ctx.rt, svc.claim(ctx=ctx, me=me, piece_id=piece_id))
 
 
 @router.post("/financing-requests", response_model=FinancingOut, status_code=201)
@@ -221,12 +206,7 @@ def accept_offer(
     ctx: WriteDep,
 ) -> Accepted:
     """Sell the piece to the offer's financier: piece and cash swap in one transaction."""
-    return Accepted(
-        respond(
-            ctx.rt,
-            svc.accept_offer(ctx=ctx, me=me, offer_id=offer_id),
-        )
-    )
+    return accepted(ctx.rt, svc.accept_offer(ctx=ctx, me=me, offer_id=offer_id))
 
 
 __all__ = ["FinancingRequest"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from backend.deps import member_row
+from backend.deps import Principal, member_row
 from backend.errors import refusal
 from backend.runtime import Runtime
 from backend.services.common import chain_now, ledger_status
@@ -90,4 +90,17 @@ def holder(piece: Piece, address: str) -> None:
             "you do not hold this piece",
             pieceId=piece.piece_id,
             account=address,
+        )
+
+
+def within_credit(debtor: Principal, amount: int) -> None:
+    """Refused as the ledger would if `amount` more would take `debtor` past its credit limit."""
+    if debtor.credit_used + amount > debtor.credit_limit:
+        raise refusal(
+            "ReceivablesCreditLimitExceeded",
+            "credit limit exceeded",
+            debtor=debtor.address,
+            creditLimit=debtor.credit_limit,
+            creditUsed=debtor.credit_used,
+            amount=amount,
         )

@@ -61,15 +61,7 @@ def confirm(
         raise refusal("ReceivablesRootFrozen", "receivable is frozen", rootId=root_id)
     if chain_now(ctx.rt) >= root.due_date:
         raise refusal("ReceivablesInvalidDueDate", "due date has passed", dueDate=root.due_date)
-    if me.credit_used + int(root.face_value) > me.credit_limit:
-        raise refusal(
-            "ReceivablesCreditLimitExceeded",
-            "credit limit exceeded",
-            debtor=me.address,
-            creditLimit=me.credit_limit,
-            creditUsed=me.credit_used,
-            amount=int(root.face_value),
-        )
+    checks.within_credit(me, int(root.face_value))
     return submit(
         ctx=ctx,
         member=me,

@@ -101,15 +101,8 @@ class Origination:
         due = due_timestamp(body)
         if due <= ctx.rt.chain_time_floor():
             raise refusal("ReceivablesInvalidDueDate", "due date has passed", dueDate=due)
-        if issue and me.credit_used + body.amount > me.credit_limit:
-            raise refusal(
-                "ReceivablesCreditLimitExceeded",
-                "credit limit exceeded",
-                debtor=me.address,
-                creditLimit=me.credit_limit,
-                creditUsed=me.credit_used,
-                amount=body.amount,
-            )
+        if issue:
+            checks.within_credit(me, body.amount)
         hash_ = document_hash(canonical)
         params = {
             "supplier" if issue else "debtor": body.seller if issue else body.buyer,

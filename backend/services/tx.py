@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from backend.deps import Idem, Principal, WriteContext, require_same_request
 from backend.errors import Conflict, InvalidInput, NotFound
-from backend.models import TxRequest, TxStatus
+from backend.models import TxRequest, TxStatus, as_utc
 from backend.pipeline import (
     NonceNotNext,
     enqueue,
@@ -155,7 +155,7 @@ def load(session: Session, request_id: str) -> TxRequest:
     if (
         req.status == TxStatus.AWAITING_SIGNATURE
         and req.expires_at is not None
-        and _aware(req.expires_at) <= now
+        and as_utc(req.expires_at) <= now
     ):
         session.execute(
             update(TxRequest)
@@ -170,11 +170,6 @@ def load(session: Session, request_id: str) -> TxRequest:
         req = session.get(TxRequest, request_id)
         assert req is not None
     return req
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands timestamps back naive; they are stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def finish_wait(rt: Runtime, session: Session, request_id: str, wait: bool) -> TxRequest:

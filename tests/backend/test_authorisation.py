@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.backend.conftest import YUAN, Api, invoice
+from tests.backend.conftest import CREDIT, YUAN, Api, invoice
 
 ROLES = ("operator", "core", "tier1", "bank", "regulator", "auditor")
 
@@ -165,6 +165,22 @@ def test_chain_refusal_predicted_from_the_mirror_is_409(api: Api) -> None:
     )
     assert again.status_code == 409
     assert again.json()["code"] == "ReceivablesInvoiceKeyUsed"
+
+
+def test_credit_limit_exceeded_is_refused_on_issue_and_on_confirm(api: Api) -> None:
+    a = api.addresses
+    over = CREDIT + 1
+    r = api.as_("core").post("/v1/payables", json=invoice(a["tier1"], a["core"], "OVER-1", over))
+    assert r.status_code == 409 and r.json()["code"] == "ReceivablesCreditLimitExceeded"
+    assert r.json()["details"]["creditLimit"] == CREDIT and r.json()["details"]["amount"] == over
+    made = api.as_("tier1").post(
+        "/v1/invoices?wait=true", json=invoice(a["tier1"], a["core"], "OVER-2", over)
+    )
+    assert made.status_code == 202, made.text
+    root = made.json()["invoice"]["root_id"]
+    r = api.as_("core").post(f"/v1/payables/{root}/confirm")
+    assert r.status_code == 409 and r.json()["code"] == "ReceivablesCreditLimitExceeded"
+    assert r.json()["details"]["amount"] == over
 
 
 def test_suspended_member_is_refused_everywhere(fresh_api: Api) -> None:

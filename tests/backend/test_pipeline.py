@@ -180,19 +180,25 @@ def test_worker_dead_after_broadcast_never_sends_twice(api: Api) -> None:
     assert api.rt.contracts.token.functions.balanceOf(bank).call() == before + 11
 
 
-def test_revert_caught_before_sending_has_the_error_name(api: Api) -> None:
-    # the mirror cannot know this one: a piece id that does not exist yet on chain but the
-    # request goes straight to the pipeline
+def _stored_confirm_of_unknown_root(api: Api, root_id: int) -> TxRequest:
+    """A queued request the chain refuses (the mirror cannot tell: it goes straight in)."""
     req = new_request(
         member=api.addresses["core"],
         signer=api.addresses["core"],
         action="root.confirm",
-        params={"root_id": 999_999},
+        params={"root_id": root_id},
         idempotency_key=None,
     )
     with Session(api.rt.engine, expire_on_commit=False) as s:
         s.add(req)
         s.commit()
+    return req
+
+
+def test_revert_caught_before_sending_has_the_error_name(api: Api) -> None:
+    # the mirror cannot know this one: a piece id that does not exist yet on chain but the
+    # request goes straight to the pipeline
+    req = _stored_confirm_of_unknown_root(api, 999_999)
     assert execute(api.rt, req.id) == TxStatus.FAILED
     done = _reload(api, req.id)
     assert done.error_code == "ReceivablesUnknownRoot" and done.tx_hash is None
@@ -263,17 +269,8 @@ def test_calldata_encoded_without_web3_is_byte_for_byte_web3s(api: Api) -> None:
 def test_batch_dispatch_fails_a_refused_request_by_name_and_sends_the_rest(api: Api) -> None:
     from backend import dispatch
 
-    refused = new_request(
-        member=api.addresses["core"],
-        signer=api.addresses["core"],
-        action="root.confirm",
-        params={"root_id": 999_998},
-        idempotency_key=None,
-    )
+    refused = _stored_confirm_of_unknown_root(api, 999_998)
     good = _stage(api)
-    with Session(api.rt.engine, expire_on_commit=False) as s:
-        s.add(refused)
-        s.commit()
     dispatch.run(api.rt)
     bad = _reload(api, refused.id)
     assert (bad.status, bad.error_code, bad.tx_hash) == (
