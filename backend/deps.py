@@ -11,8 +11,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
 from sqlmodel import Session, select
 
 from backend.errors import Forbidden, InvalidInput, Unauthenticated
@@ -85,14 +85,33 @@ class Principal:
         return self.has(Role.AUDITOR) or self.has(Role.REGULATOR)
 
 
+# The statements every request runs are built once: building one and deriving its cache key
+# costs about as much as running it.
+
+_MEMBER_ROW = select(Member).where(
+    Member.chain_id == bindparam("chain_id"), Member.address == bindparam("address")
+)
+
+
 def member_row(mirror: Session, rt: Runtime, address: str) -> Member | None:
     return mirror.exec(
-        select(Member).where(Member.chain_id == rt.chain_id, Member.address == address.lower())
+        _MEMBER_ROW, params={"chain_id": rt.chain_id, "address": address.lower()}
     ).first()
 
 
 _KEYS = ApiKey.__table__  # type: ignore[attr-defined]
 _MEMBERS = Member.__table__  # type: ignore[attr-defined]
+_API_KEY = sa_select(
+    _KEYS.c.address, _KEYS.c.secret_hash, _KEYS.c.revoked_at, _KEYS.c.last_used_at
+).where(_KEYS.c.id == bindparam("id"))
+_PRINCIPAL = sa_select(
+    _MEMBERS.c.address,
+    _MEMBERS.c.roles,
+    _MEMBERS.c.status,
+    _MEMBERS.c.entity_id,
+    _MEMBERS.c.credit_limit,
+    _MEMBERS.c.credit_used,
+).where(_MEMBERS.c.chain_id == bindparam("chain_id"), _MEMBERS.c.address == bindparam("address"))
 
 
 def get_current_member(
@@ -109,15 +128,7 @@ def get_current_member(
     parts = split_api_key(token)
     if parts is not None:
         key_id, secret = parts
-        key = (
-            session.connection()
-            .execute(
-                sa_select(
-                    _KEYS.c.address, _KEYS.c.secret_hash, _KEYS.c.revoked_at, _KEYS.c.last_used_at
-                ).where(_KEYS.c.id == key_id)
-            )
-            .first()
-        )
+        key = session.connection().execute(_API_KEY, {"id": key_id}).first()
         if key is None or key.revoked_at is not None or not secret_matches(secret, key.secret_hash):
             raise Unauthenticated("unknown or revoked API key", code="InvalidApiKey")
         now = datetime.now(UTC)
@@ -136,16 +147,7 @@ def get_current_member(
         address, via_key = rt.tokens.verify(token), False
     row = (
         mirror.connection()
-        .execute(
-            sa_select(
-                _MEMBERS.c.address,
-                _MEMBERS.c.roles,
-                _MEMBERS.c.status,
-                _MEMBERS.c.entity_id,
-                _MEMBERS.c.credit_limit,
-                _MEMBERS.c.credit_used,
-            ).where(_MEMBERS.c.chain_id == rt.chain_id, _MEMBERS.c.address == address.lower())
-        )
+        .execute(_PRINCIPAL, {"chain_id": rt.chain_id, "address": address.lower()})
         .first()
     )
     if row is None or row.status == MemberStatus.NONE:

@@ -187,7 +187,11 @@ class RootBase(SQLModel):
 
 class Root(RootBase, table=True):
     __tablename__ = "root"
-    __table_args__ = (_pk("root", "root_id"),)
+    __table_args__ = (
+        _pk("root", "root_id"),
+        # every registration asks whether its invoice key is already on the ledger
+        Index("ix_root_invoice_key", "chain_id", "invoice_key"),
+    )
 
     chain_id: int = _chain_id()
 

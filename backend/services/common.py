@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from backend.runtime import Runtime
@@ -13,5 +14,8 @@ def chain_now(rt: Runtime) -> int:
     return rt.conn.latest_timestamp()
 
 
+_LEDGER_STATUS = select(LedgerStatus).where(LedgerStatus.chain_id == bindparam("chain_id"))
+
+
 def ledger_status(mirror: Session, rt: Runtime) -> LedgerStatus | None:
-    return mirror.exec(select(LedgerStatus).where(LedgerStatus.chain_id == rt.chain_id)).first()
+    return mirror.exec(_LEDGER_STATUS, params={"chain_id": rt.chain_id}).first()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -143,29 +144,34 @@ class Origination:
         if self._taken is not None:
             return self._taken.get(key)
         root = self.ctx.mirror.exec(
-            select(Root.root_id).where(
-                Root.chain_id == self.ctx.rt.chain_id,
-                Root.invoice_key == key,
-                col(Root.status).in_([int(s) for s in LIVE_KEY_STATUSES]),
-            )
+            _TAKEN_ROOT, params={"chain_id": self.ctx.rt.chain_id, "key": key}
         ).first()
         return None if root is None else int(root)
+
+
+_TAKEN_ROOT = select(Root.root_id).where(
+    Root.chain_id == bindparam("chain_id"),
+    Root.invoice_key == bindparam("key"),
+    col(Root.status).in_([int(s) for s in LIVE_KEY_STATUSES]),
+)
 
 
 def originate(
     *, ctx: WriteContext, me: Principal, body: InvoiceIn, issue: bool
 ) -> tuple[InvoiceDocument, TxRequest]:
     """Register an invoice (supplier) or issue a payable directly (debtor)."""
-    if (
-        ctx.idem is not None
-        and (prior := by_key(ctx.session, me.address, ctx.idem.key)) is not None
-    ):
-        # a retry: the checks would refuse the invoice the first attempt registered
-        req = replay(ctx.rt, ctx.session, prior, ctx.idem, ctx.wait)
-        found = _document_of(ctx, req.id)
-        if found is not None:
-            return found, req
-    params, document = Origination(ctx, me, issue=issue).check(body)
+    try:
+        params, document = Origination(ctx, me, issue=issue).check(body)
+    except ApiError:
+        # A retry whose first attempt went through is refused by the checks (its invoice key
+        # is taken): answer it as first answered. Looked up only here: a retry that passes the
+        # checks meets the key's unique constraint in `submit`, which replays it too.
+        if ctx.idem is not None and (prior := by_key(ctx.session, me.address, ctx.idem.key)):
+            req = replay(ctx.rt, ctx.session, prior, ctx.idem, ctx.wait)
+            found = _document_of(ctx, req.id)
+            if found is not None:
+                return found, req
+        raise
 
     def attach(s: Any, req: TxRequest) -> None:
         document.tx_request_id = req.id

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -133,10 +133,13 @@ def _must_await_signature(req: TxRequest) -> None:
         )
 
 
+_BY_KEY = select(TxRequest).where(
+    TxRequest.member == bindparam("member"), TxRequest.idempotency_key == bindparam("key")
+)
+
+
 def by_key(session: Session, member: str, key: str) -> TxRequest | None:
-    return session.exec(
-        select(TxRequest).where(TxRequest.member == member, TxRequest.idempotency_key == key)
-    ).first()
+    return session.exec(_BY_KEY, params={"member": member, "key": key}).first()
 
 
 def replay(rt: Runtime, session: Session, existing: TxRequest, idem: Idem, wait: bool) -> TxRequest:
