@@ -173,16 +173,16 @@ def originate(
                 return found, req
         raise
 
-    def attach(s: Any, req: TxRequest) -> None:
+    def attach(req: TxRequest) -> InvoiceDocument:
         document.tx_request_id = req.id
-        s.add(document)
+        return document
 
     req = submit(
         ctx=ctx,
         member=me,
         action="root.issue" if issue else "root.register",
         params=params,
-        before_commit=attach,
+        with_request=attach,
     )
     if document.tx_request_id == req.id:
         return document, req

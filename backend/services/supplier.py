@@ -34,7 +34,7 @@ def created(ctx: WriteContext, doc: InvoiceDocument, req: TxRequest) -> InvoiceC
     `root_id` then), and its transaction request."""
     tx = respond(ctx.rt, req)
     if req.status == TxStatus.MINED and doc.id:
-        ctx.session.refresh(doc)
+        doc = ctx.session.get(InvoiceDocument, doc.id, populate_existing=True) or doc
     root = root_row(ctx.mirror, ctx.rt, doc.root_id) if doc.root_id else None
     return InvoiceCreated(invoice=invoice_out(doc, root), transaction=tx)
 

@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
+from backend.db import insert_new
 from backend.deps import Idem, Principal, WriteContext, require_same_request
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import TxRequest, TxStatus, as_utc
@@ -40,12 +41,13 @@ def submit(
     action: str,
     params: dict[str, Any],
     signer: str | None = None,
-    before_commit: Callable[[Session, TxRequest], None] | None = None,
+    with_request: Callable[[TxRequest], SQLModel] | None = None,
 ) -> TxRequest:
     """Create (or find, for a repeated Idempotency-Key) the request, run it, maybe wait.
 
-    A repeated key was replayed before the checks (`replay_first`, or the service itself); one
-    used concurrently by another request meets the unique constraint here."""
+    A repeated key was replayed before the checks (`replay_first`), or meets the key's unique
+    constraint here (a concurrent first use, or a service that looks keys up only when a check
+    refuses): either way it is answered with the request it stands for."""
     rt, session, idem, wait = ctx.rt, ctx.session, ctx.idem, ctx.wait
     idempotency_key = idem.key if idem is not None else None
     signer = (signer or member.address).lower()
@@ -61,10 +63,10 @@ def submit(
     if not custodial:
         # the member signs: prepare here so that the 202 carries the transaction to sign
         prepare_unsigned(rt, req)
-    session.add(req)
-    if before_commit is not None:
-        before_commit(session, req)
     try:
+        insert_new(session, req)
+        if with_request is not None:  # a row stored with the request, in its transaction
+            insert_new(session, with_request(req))
         session.commit()
     except IntegrityError:
         session.rollback()
