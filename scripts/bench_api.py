@@ -61,6 +61,7 @@ from scripts.cpu import (
     named_cpu_seconds,
     postgres_cpu_seconds,
     process_cpu_seconds,
+    reference_ms,
 )
 
 ADMIN_DSN = os.environ.get("SCF_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -719,6 +720,7 @@ def main() -> None:
     p.add_argument("--gas-limit", type=int, default=300_000_000, help="block gas limit")
     p.add_argument("--deadline", type=float, default=300.0, help="seconds per write phase")
     args = p.parse_args()
+    reference = reference_ms()  # before anything else runs
 
     workdir = Path(f"/tmp/scf-bench-api-{uuid.uuid4().hex[:6]}")
     workdir.mkdir()
@@ -840,7 +842,8 @@ def main() -> None:
                 f"{'automine' if not args.block_time else f'{args.block_time}s blocks'}, "
                 f"{args.gas_limit:,} gas a block, "
                 f"zero gas, PostgreSQL, Redis, {args.workers}x{args.worker_threads} "
-                "worker threads"
+                f"worker threads; reference workload {reference:.0f} ms a core (scripts/cpu.py: "
+                "lower is faster; compare figures only between runs with a like figure)"
             )
             print()
             print(

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from chain.connection import ChainConnection, connect
 from chain.deploy import Deployment
 from chain.settings import ChainSettings
-from scripts.cpu import postgres_cpu_seconds, process_cpu_seconds
+from scripts.cpu import postgres_cpu_seconds, process_cpu_seconds, reference_ms
 
 DAY = 86_400
 ADMIN_DSN = os.environ.get("SCF_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -294,6 +294,7 @@ def main() -> None:
     parser.add_argument("--naive-seconds", type=float, default=60.0,
                         help="naive baseline time budget, from the middle block")  # fmt: skip
     opts = parser.parse_args()
+    reference = reference_ms()  # before anything else runs
     settings = ChainSettings(profile="anvil", anvil_gas_limit=60_000_000)
     with connect(settings) as conn:
         world, total = generate(conn, opts.roots)
@@ -337,6 +338,8 @@ def main() -> None:
           f"anvil {full['anvil_cpu']:.2f}s; "
           f"{1e6 * total_cpu / full['events']:.1f} CPU-us per event; {os.cpu_count()} cores, "
           f"load average {load0:.1f} before the run")  # fmt: skip
+    print(f"this machine's reference workload (scripts/cpu.py): {reference:.0f} ms a core "
+          "(lower is faster; compare figures only between runs with a like figure)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -66,3 +66,24 @@ def named_cpu_seconds(name: bytes) -> float:
         except OSError:
             continue
     return total
+
+
+def reference_ms(repeats: int = 5) -> float:
+    """Milliseconds one core takes for a fixed pure-Python workload (JSON, hashing, dicts and
+    integer arithmetic, as a request's code does), the best of `repeats`: per-core speed differs
+    between machines by 2x or more, so a run prints it beside its figures to compare runs."""
+    import hashlib
+    import json
+    import time
+
+    doc = {"number": "INV-1", "lines": [{"qty": i, "price": 10_000 + i} for i in range(20)]}
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        total = 0
+        for i in range(4_000):
+            text = json.dumps({**doc, "seq": i}, sort_keys=True)
+            total += int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+            total += sum(line["qty"] * line["price"] for line in json.loads(text)["lines"])
+        best = min(best, (time.process_time() - start) * 1000)
+    return best
