@@ -743,7 +743,6 @@ def main() -> None:
                 "SCF_CHAIN_PROFILE": "rpc",
                 "SCF_CHAIN_RPC_URL": anvil.url,
                 "SCF_CHAIN_FEE_MODE": "zero",
-                "SCF_CHAIN_RECEIPT_POLL_SECONDS": "0.02",
                 "SCF_WAIT_TIMEOUT_SECONDS": "120",
             }
             import redis
