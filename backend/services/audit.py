@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import and_, func
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from backend.errors import NotFound
@@ -75,12 +74,13 @@ def events(
             mirror.exec(stmt.order_by(col(LedgerEventParty.event_id)).limit(limit + 1)).all()
         )
     elif from_block is not None and to_block is not None:
-        # A closed block range: find its rows through the block index, then order them by id.
-        # Left to itself the planner walks the id index from the cursor and filters, past
-        # every earlier event (0.4 s at 1M events); OFFSET 0 keeps the two steps apart.
-        window = aliased(LedgerEvent, stmt.offset(0).subquery())
-        ranged = select(window).order_by(col(window.id)).limit(limit + 1)
-        rows = list(mirror.exec(ranged).all())
+        # A closed block range, in ledger position order, which is id order: the indexer
+        # writes events in chain order and, on a reorg, removes every event above the fork
+        # before writing the new branch. The position key (chain, block, log index) then walks
+        # the range in order and stops at the page's end, where ordering by id would sort the
+        # whole range first (12.6 ms against 1.5 for 20 blocks of 1,000 events).
+        ordered = stmt.order_by(col(LedgerEvent.block_number), col(LedgerEvent.log_index))
+        rows = list(mirror.exec(ordered.limit(limit + 1)).all())
     else:
         rows = list(mirror.exec(stmt.order_by(col(LedgerEvent.id)).limit(limit + 1)).all())
     more = len(rows) > limit
