@@ -647,12 +647,33 @@ def _resume(rt: Runtime, req: TxRequest, token: str) -> TxStatus:
                 )
                 req.status = TxStatus.QUEUED
                 return _send_new(rt, req, token)
+            # The signer's earlier stored transactions first: a node holds a nonce above a
+            # gap unmined, and a dead dispatcher may have broadcast only some of its batch.
+            for raw in _earlier_unmined(rt, req.signer, req.nonce):
+                rt.sender.rebroadcast(raw)
             rt.sender.rebroadcast(bytes.fromhex(req.raw_tx.removeprefix("0x")))
             rt.conn.nonces.resync(signer)
             _set(rt, req.id, token, status=TxStatus.SENT)
     except ChainError as exc:
         raise Transient(str(exc)) from exc
     return _finish(rt, req, token, req.tx_hash)
+
+
+def _earlier_unmined(rt: Runtime, signer: str, nonce: int) -> list[bytes]:
+    """The stored bytes of `signer`'s signed or sent transactions below `nonce`, in nonce order
+    (re-sending stored bytes is always safe: the same hash, never a second transaction)."""
+    with Session(rt.engine) as session:
+        rows = session.exec(
+            select(TxRequest.raw_tx)
+            .where(
+                TxRequest.signer == signer.lower(),
+                col(TxRequest.status).in_([TxStatus.SIGNED, TxStatus.SENT]),
+                col(TxRequest.nonce) < nonce,
+                col(TxRequest.raw_tx).is_not(None),
+            )
+            .order_by(col(TxRequest.nonce))
+        ).all()
+    return [bytes.fromhex(raw.removeprefix("0x")) for raw in rows if raw]
 
 
 def _finish(rt: Runtime, req: TxRequest, token: str, tx_hash: str) -> TxStatus:
