@@ -235,15 +235,21 @@ def replay_first(idem: IdempotencyDep, member: CurrentMember, session: SessionDe
     """For writes answered with their transaction request: a repeated key is replayed here."""
     if idem is None:
         return None
-    existing = session.exec(
-        select(TxRequest).where(
-            TxRequest.member == member.address, TxRequest.idempotency_key == idem.key
-        )
-    ).first()
+    existing = by_key(session, member.address, idem.key)
     if existing is None:
         return idem
     require_same_request(existing, idem)
     raise IdempotentReplay(existing.id)
+
+
+_BY_KEY = select(TxRequest).where(
+    TxRequest.member == bindparam("member"), TxRequest.idempotency_key == bindparam("key")
+)
+
+
+def by_key(session: Session, member: str, key: str) -> TxRequest | None:
+    """The request `member` made with Idempotency-Key `key`, if any."""
+    return session.exec(_BY_KEY, params={"member": member, "key": key}).first()
 
 
 def require_same_request(existing: TxRequest, idem: Idem) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import time
 from pathlib import Path
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -72,10 +75,6 @@ def reference_ms(repeats: int = 5) -> float:
     """Milliseconds one core takes for a fixed pure-Python workload (JSON, hashing, dicts and
     integer arithmetic, as a request's code does), the best of `repeats`: per-core speed differs
     between machines by 2x or more, so a run prints it beside its figures to compare runs."""
-    import hashlib
-    import json
-    import time
-
     doc = {"number": "INV-1", "lines": [{"qty": i, "price": 10_000 + i} for i in range(20)]}
     best = float("inf")
     for _ in range(repeats):

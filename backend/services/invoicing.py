@@ -8,7 +8,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from backend.deps import Principal, WriteContext, require_same_request
+from backend.deps import Principal, WriteContext, by_key, require_same_request
 from backend.errors import ApiError, Conflict, Forbidden, InvalidInput, jsonable, refusal
 from backend.models import InvoiceDocument, TxRequest
 from backend.pipeline import enqueue, new_request, prepare_unsigned
@@ -22,7 +22,7 @@ from backend.schemas import (
 from backend.services import checks
 from backend.services.documents import canonical_document, document_hash, due_timestamp, invoice_key
 from backend.services.supplier import created, invoice_out
-from backend.services.tx import by_key, finish_wait, replay, respond, submit
+from backend.services.tx import finish_wait, replay, respond, submit
 from chain.enums import Role, RootStatus
 from indexer.models import Member, Root
 

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, col
 
 from backend.db import insert_new
-from backend.deps import Idem, Principal, WriteContext, require_same_request
+from backend.deps import Idem, Principal, WriteContext, by_key, require_same_request
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import TxRequest, TxStatus, as_utc
 from backend.pipeline import (
@@ -133,15 +133,6 @@ def _must_await_signature(req: TxRequest) -> None:
             code="NotAwaitingSignature",
             details={"transaction": req.id, "status": str(req.status)},
         )
-
-
-_BY_KEY = select(TxRequest).where(
-    TxRequest.member == bindparam("member"), TxRequest.idempotency_key == bindparam("key")
-)
-
-
-def by_key(session: Session, member: str, key: str) -> TxRequest | None:
-    return session.exec(_BY_KEY, params={"member": member, "key": key}).first()
 
 
 def replay(rt: Runtime, session: Session, existing: TxRequest, idem: Idem, wait: bool) -> TxRequest:
