@@ -14,15 +14,17 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
-from backend.models import TxRequest
+from backend.models import TxRequest, TxStatus
+from backend.pipeline import _claim, build_call, execute, new_request
 from backend.settings import BackendSettings
 from chain.connection import AnvilProcess, dev_account, start_anvil
 from chain.settings import ChainSettings
@@ -246,6 +248,65 @@ def test_worker_killed_mid_task_every_request_mined_exactly_once(
         )
     assert sorted(int(e["args"]["value"]) for e in mints) == amounts
     assert token.functions.balanceOf(bank).call() == balance_before + sum(amounts)
+
+
+def test_a_nonce_gap_left_by_a_dead_dispatcher_is_closed_on_recovery(local_api: Api) -> None:
+    """A dispatcher signed and stored two of a signer's transactions, broadcast only the later
+    one and died. The node holds that one above the gap, unmined, for good: recovering it must
+    re-broadcast the earlier stored bytes first, without signing anything anew."""
+    rt = local_api.rt
+    w3 = rt.conn.w3
+    bank, operator = local_api.addresses["bank"], local_api.addresses["operator"]
+    balance_before = rt.contracts.token.functions.balanceOf(bank).call()
+    account = rt.account_for(operator)
+    nonce = w3.eth.get_transaction_count(operator, "pending")
+    staged = []
+    for k, amount in enumerate((31, 37)):
+        req = new_request(
+            member=operator,
+            signer=operator,
+            action="cash.mint",
+            params={"account": bank, "amount": amount},
+            idempotency_key=None,
+        )
+        with Session(rt.engine, expire_on_commit=False) as s:
+            s.add(req)
+            s.commit()
+        assert _claim(rt, req.id, "dead-dispatcher")
+        tx = rt.sender.prepare(build_call(rt, req.action, req.params), account=account)
+        tx["nonce"] = nonce + k
+        signed = account.sign_transaction(tx)
+        with rt.engine.begin() as conn:
+            conn.execute(
+                update(TxRequest)
+                .where(col(TxRequest.id) == req.id)
+                .values(
+                    status=TxStatus.SIGNED,
+                    raw_tx=signed.raw_transaction.to_0x_hex(),
+                    tx_hash=signed.hash.to_0x_hex(),
+                    nonce=nonce + k,
+                    locked_until=datetime.now(UTC) - timedelta(seconds=1),  # the lease lapsed
+                )
+            )
+        staged.append((req.id, signed))
+    (first_id, first), (second_id, second) = staged
+    rt.sender.rebroadcast(bytes(second.raw_transaction))  # the dispatcher died after this one
+    mined_at = w3.eth.block_number
+    while w3.eth.block_number < mined_at + 2:  # blocks come every second
+        time.sleep(0.2)
+    assert rt.sender.receipt(second.hash.to_0x_hex()) is None  # held above the gap
+
+    assert execute(rt, second_id) == TxStatus.MINED
+    assert execute(rt, first_id) == TxStatus.MINED  # its bytes were mined: just recorded
+    with Session(rt.engine) as s:
+        done = {
+            r.id: r
+            for r in s.exec(select(TxRequest).where(col(TxRequest.id).in_([first_id, second_id])))
+        }
+    assert done[first_id].tx_hash == first.hash.to_0x_hex()  # the stored bytes, not new ones
+    assert done[second_id].tx_hash == second.hash.to_0x_hex()
+    assert w3.eth.get_transaction_count(operator) == nonce + 2
+    assert rt.contracts.token.functions.balanceOf(bank).call() == balance_before + 31 + 37
 
 
 def test_member_holding_its_own_key_signs_and_a_worker_sends(local_api: Api) -> None:
