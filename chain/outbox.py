@@ -30,6 +30,7 @@ from chain.revert import revert_data_from_exception
 from chain.tx import (
     _ALREADY_KNOWN_MESSAGES,
     _NONCE_MESSAGES,
+    ESTIMATE_BLOCKS,
     Buildable,
     SignedTx,
     TxSender,
@@ -159,7 +160,8 @@ class OutboxSender(TxSender):
 
     def estimate_many(self, txs: Sequence[TxParams]) -> list[int | ChainError]:
         """Gas for each transaction (with the margin), or its refusal: a decoded ContractRevert,
-        or a ChainError when the node gave no revert data."""
+        or a ChainError when the node gave no revert data. Like `_estimate`: the latest block
+        first, the pending block for what it refuses."""
         if self._tester:
             out: list[int | ChainError] = []
             for tx in txs:
@@ -169,7 +171,12 @@ class OutboxSender(TxSender):
                     out.append(exc)
             return out
         probes = [{k: _hex(v) for k, v in tx.items() if k in _PROBE} for tx in txs]
-        answers = self._batch([("eth_estimateGas", [p]) for p in probes])
+        latest, pending = ESTIMATE_BLOCKS
+        answers = self._batch([("eth_estimateGas", [p, latest]) for p in probes])
+        refused = [i for i, a in enumerate(answers) if "error" in a]
+        again = self._batch([("eth_estimateGas", [probes[i], pending]) for i in refused])
+        for i, a in zip(refused, again, strict=True):
+            answers[i] = a
         margin = self.conn.settings.gas_multiplier
         results: list[int | ChainError] = []
         for a in answers:
