@@ -157,7 +157,8 @@ def holdings_at(
 ) -> list[dict[str, Any]]:
     """Who held which piece at the end of `block`; optionally one holder's, a page at a time
     (pieces after `after`, by piece id)."""
-    stmt = select(Holding).where(
+    # columns, not ORM instances: an export reads every holding at the block
+    stmt = select(Holding.piece_id, Holding.holder, Holding.amount, Holding.from_block).where(
         Holding.chain_id == rt.chain_id,
         Holding.from_block <= block,
         (col(Holding.to_block).is_(None)) | (col(Holding.to_block) > block),
@@ -168,15 +169,9 @@ def holdings_at(
     stmt = stmt.order_by(col(Holding.piece_id))
     if limit is not None:
         stmt = stmt.limit(limit)
-    rows = mirror.exec(stmt).all()
     return [
-        {
-            "piece_id": h.piece_id,
-            "holder": h.holder,
-            "amount": int(h.amount),
-            "from_block": h.from_block,
-        }
-        for h in rows
+        {"piece_id": piece_id, "holder": owner, "amount": int(amount), "from_block": from_block}
+        for piece_id, owner, amount, from_block in mirror.exec(stmt)
     ]
 
 
