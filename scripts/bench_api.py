@@ -16,7 +16,9 @@ processes (whose batch dispatcher signs and sends).
    transaction request). Each run reports the CPU every component spent (API, worker, indexer,
    anvil, this database's PostgreSQL backends, Redis, the load generator). Beside them, in the
    same run, the naive path: one thread calling `register(...).transact()` from an unlocked
-   anvil account (a supplier member too) and waiting for each receipt.
+   anvil account (a supplier member too) and waiting for each receipt. Last, the API alone:
+   the workers stopped, one invoice a request again, accepted and left queued: the ceiling the
+   API sets by itself on this machine.
 2. Reads: ≥1M ledger events in PostgreSQL. They are SYNTHETIC: well-formed rows bulk-loaded with
    COPY into the mirror tables (events, roots, pieces, holdings, members), not generated on chain;
    then the auditor endpoints are timed over HTTP, one request at a time (p50/p95).
@@ -202,6 +204,13 @@ class Stack:
                 raise RuntimeError("worker did not start:\n" + path.read_text(errors="replace"))
             time.sleep(0.2)
 
+    def stop_workers(self) -> None:
+        """Stop the `scf worker` processes: what is accepted from now on stays queued."""
+        for proc in self.procs:
+            if self.roles[proc.pid] == "worker" and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=60)
+
     def stop(self) -> None:
         for proc in reversed(self.procs):
             if proc.poll() is None:
@@ -264,19 +273,17 @@ def mirror_cursor(pg: psycopg.Connection[Any]) -> int:
 # -- 1. writes ------------------------------------------------------------------------------------
 
 
-def bench_writes(
+def post_invoices(
     stack: Stack,
-    pg: psycopg.Connection[Any],
     suppliers: list[tuple[str, str]],
     core: str,
     total: int,
     deadline_s: float,
-    cpu: Any,
     batch: int = 0,
-) -> dict[str, Any]:
+) -> tuple[list[str], list[str], int, float]:
     """`len(suppliers)` clients, each its own supplier, POST until `total` invoices are
     accepted: one per request, or with `batch` `batch` per request to /v1/invoices/batch.
-    `cpu()` gives each component's CPU seconds so far: the run reports what each one spent."""
+    Returns the accepted requests' ids, the refusals, the POSTs made and the seconds taken."""
     per_client = -(-total // len(suppliers))
     per_post = max(batch, 1)
     posts = [0]
@@ -326,14 +333,29 @@ def bench_writes(
     threads = [
         threading.Thread(target=client_loop, args=(i, a, k)) for i, (a, k) in enumerate(suppliers)
     ]
-    cpu0 = cpu()
     t0 = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=deadline_s + 60)
-    t_accepted = time.monotonic() - t0
-    ids = [i for i, _ in accepted]
+    return [i for i, _ in accepted], errors, posts[0], time.monotonic() - t0
+
+
+def bench_writes(
+    stack: Stack,
+    pg: psycopg.Connection[Any],
+    suppliers: list[tuple[str, str]],
+    core: str,
+    total: int,
+    deadline_s: float,
+    cpu: Any,
+    batch: int = 0,
+) -> dict[str, Any]:
+    """`post_invoices`, then until every accepted invoice is mined and in the mirror.
+    `cpu()` gives each component's CPU seconds so far: the run reports what each one spent."""
+    cpu0 = cpu()
+    t0 = time.monotonic()
+    ids, errors, posts, t_accepted = post_invoices(stack, suppliers, core, total, deadline_s, batch)
 
     def done() -> bool:
         row = pg.execute(
@@ -365,7 +387,7 @@ def bench_writes(
     mined = sum(1 for r in rows if r[0] == "mined")
     lat = [float(r[2]) for r in rows if r[0] == "mined"]
     return {
-        "posts": posts[0],
+        "posts": posts,
         "accepted": len(ids),
         "refused_http": len(errors),
         "mined": mined,
@@ -376,6 +398,31 @@ def bench_writes(
         "seconds": t_visible,
         "lat_p50": pct(lat, 0.5),
         "lat_p95": pct(lat, 0.95),
+        "errors": errors[:3],
+        "cpu_s": spent,
+    }
+
+
+def bench_api_alone(
+    stack: Stack,
+    suppliers: list[tuple[str, str]],
+    core: str,
+    total: int,
+    deadline_s: float,
+    cpu: Any,
+) -> dict[str, Any]:
+    """One invoice a request with no worker running: the API's own ceiling on this machine
+    (accepted and queued; nothing is sent, so the chain and the worker take no CPU)."""
+    stack.stop_workers()
+    cpu0 = cpu()
+    ids, errors, posts, seconds = post_invoices(stack, suppliers, core, total, deadline_s)
+    spent = {k: v - cpu0.get(k, 0.0) for k, v in cpu().items()}
+    return {
+        "posts": posts,
+        "accepted": len(ids),
+        "refused_http": len(errors),
+        "accept_rps": len(ids) / seconds,
+        "seconds": seconds,
         "errors": errors[:3],
         "cpu_s": spent,
     }
@@ -815,6 +862,9 @@ def main() -> None:
             log(f"naive: {args.naive} transact() + receipt, one thread ...")
             n = bench_naive(anvil.url, deployment, core, args.naive, args.deadline, pg)
             log(f"  {n}")
+            log(f"API alone: {args.writes} invoices with the workers stopped ...")
+            alone = bench_api_alone(stack, suppliers, core, args.writes, args.deadline, cpu)
+            log(f"  {alone}")
 
             blocks = max(mirror_cursor(pg), 1000)
             log(f"loading {args.events:,} SYNTHETIC events (COPY) over {blocks} blocks ...")
@@ -860,20 +910,31 @@ def main() -> None:
                 f"| naive transact()+receipt, 1 thread | {n['mined']} | {n['mined']} | 0 | - "
                 f"| {n['mined_rps']:.0f} | {n['visible_rps']:.0f} | - |"
             )
+            alone_name = (
+                f"API alone (no worker running: accepted and queued only), {args.clients} HTTP "
+                "clients, 1 invoice a request"
+            )
+            print(
+                f"| {alone_name} | {alone['accepted']} | - | - "
+                f"| {alone['accept_rps']:.0f} | - | - | - |"
+            )
             print()
-            for name, w in runs:
+            for name, w in [*runs, (alone_name, alone)]:
                 wall = w["seconds"]
-                print(f"CPU spent during the run '{name}' ({wall:.1f} s, {w['mined']} mined):")
+                what = "mined" if "mined" in w else "accepted"  # the API alone mines nothing
+                count = max(w[what], 1)
+                print(f"CPU spent during the run '{name}' ({wall:.1f} s, {w[what]} {what}):")
                 print()
                 print("| component | CPU s | cores busy | CPU ms per invoice |")
                 print("|---|---:|---:|---:|")
                 for part, secs in sorted(w["cpu_s"].items(), key=lambda kv: -kv[1]):
-                    per = 1000 * secs / max(w["mined"], 1)
-                    print(f"| {part} | {secs:.1f} | {secs / wall:.2f} | {per:.2f} |")
+                    print(
+                        f"| {part} | {secs:.1f} | {secs / wall:.2f} | {1000 * secs / count:.2f} |"
+                    )
                 total_cpu = sum(w["cpu_s"].values())
                 print(
                     f"| all | {total_cpu:.1f} | {total_cpu / wall:.2f} "
-                    f"| {1000 * total_cpu / max(w['mined'], 1):.2f} |"
+                    f"| {1000 * total_cpu / count:.2f} |"
                 )
                 print()
             ev = total_events[0] if total_events else 0
