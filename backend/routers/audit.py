@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlmodel import col, select
 
 from backend.deps import Auditor, MirrorDep, RuntimeDep, SessionDep
@@ -18,13 +18,13 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERROR_RESPONSES
 Format = Annotated[Literal["json", "csv"], Query(description="csv for a spreadsheet export")]
 
 
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+
+
 def _out(fmt: str, body: Any, rows: list[dict[str, Any]], name: str) -> Response:
     if fmt == "csv":
-        return Response(
-            svc.to_csv(rows),
-            media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
+        return Response(svc.to_csv(rows), media_type="text/csv", headers=_attachment(name))
     return JSONResponse(body)
 
 
@@ -78,10 +78,20 @@ def holdings(
     format: Format = "json",
 ) -> Response:
     """Who held which piece at the end of `block` (one holder's with `holder`; a page at a time
-    with `limit`, continued from `next_cursor`)."""
+    with `limit`, continued from `next_cursor`). Without `limit`, every holding, streamed."""
     at = rt.mirror_cursor() if block is None else block
+    if limit is None:  # read and sent a page at a time: memory stays flat on a large ledger
+        pages = svc.holdings_pages(rt=rt, mirror=mirror, block=at, holder=holder, after=cursor)
+        if format == "csv":
+            return StreamingResponse(
+                svc.csv_chunks(pages), media_type="text/csv", headers=_attachment(f"holdings-{at}")
+            )
+        head = {"block": at, "next_cursor": None}
+        return StreamingResponse(
+            svc.json_chunks(head, "holdings", pages), media_type="application/json"
+        )
     rows = svc.holdings_at(rt=rt, mirror=mirror, block=at, holder=holder, after=cursor, limit=limit)
-    nxt = rows[-1]["piece_id"] if limit is not None and len(rows) == limit else None
+    nxt = rows[-1]["piece_id"] if len(rows) == limit else None
     body = {"block": at, "holdings": rows, "next_cursor": nxt}
     return _out(format, body, rows, f"holdings-{at}")
 

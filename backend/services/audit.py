@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import and_, func
@@ -173,6 +175,38 @@ def holdings_at(
         {"piece_id": piece_id, "holder": owner, "amount": int(amount), "from_block": from_block}
         for piece_id, owner, amount, from_block in mirror.exec(stmt)
     ]
+
+
+#: Rows an unpaged export reads at a time: its memory stays flat however large the ledger.
+EXPORT_PAGE = 5_000
+
+
+def holdings_pages(
+    *, rt: Runtime, mirror: Session, block: int, holder: str | None = None, after: int = 0
+) -> Iterator[list[dict[str, Any]]]:
+    """`holdings_at` without a limit, read `EXPORT_PAGE` rows at a time."""
+    while True:
+        rows = holdings_at(
+            rt=rt, mirror=mirror, block=block, holder=holder, after=after, limit=EXPORT_PAGE
+        )
+        if rows:
+            yield rows
+        if len(rows) < EXPORT_PAGE:
+            return
+        after = rows[-1]["piece_id"]
+
+
+def json_chunks(
+    head: dict[str, Any], key: str, pages: Iterable[list[dict[str, Any]]]
+) -> Iterator[str]:
+    """The JSON of `{**head, key: [every page's rows]}`, a page at a time."""
+    opening = json.dumps({**head, key: []}, separators=(",", ":"))
+    yield opening.removesuffix("]}")
+    first = True
+    for rows in pages:
+        yield ("" if first else ",") + json.dumps(rows, separators=(",", ":"))[1:-1]
+        first = False
+    yield "]}"
 
 
 def exposure(*, rt: Runtime, mirror: Session) -> dict[str, list[dict[str, Any]]]:
@@ -353,20 +387,27 @@ def members(*, rt: Runtime, mirror: Session) -> list[dict[str, Any]]:
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    out = io.StringIO()
-    fields = list(rows[0])
-    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
-    return out.getvalue()
+    return "".join(csv_chunks([rows]))
+
+
+def csv_chunks(pages: Iterable[list[dict[str, Any]]]) -> Iterator[str]:
+    """CSV of every page's rows (columns: the first row's keys), a page at a time; no rows at
+    all is an empty file."""
+    fields: list[str] | None = None
+    for rows in pages:
+        if not rows:
+            continue
+        out = io.StringIO()
+        if fields is None:
+            fields = list(rows[0])
+            csv.DictWriter(out, fieldnames=fields).writeheader()
+        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+        for row in rows:
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+        yield out.getvalue()
 
 
 def _cell(v: Any) -> Any:
     if isinstance(v, dict | list):
-        import json
-
         return json.dumps(v, sort_keys=True)
     return v

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from backend.keeper import reconcile_and_alert, run_once
 from chain.pricing import days_to_maturity, discount_price
@@ -13,12 +14,21 @@ def test_invoice_to_settlement_through_the_api(api: Api) -> None:
     run_story(api, api.rt.conn.advance_time)
 
 
-def run_story(api: Api, advance: Callable[[int], object]) -> None:
-    """Onboarded consortium → register, confirm, split, finance, repay, keeper, reports."""
+@dataclass(frozen=True)
+class Financed:
+    """A confirmed receivable split between tier 1 and tier 2, tier 2's piece sold to the bank."""
+
+    root: int
+    kept: int
+    passed: int
+    due: int
+    price: int
+
+
+def originate_and_finance(api: Api) -> Financed:
+    """Onboarded consortium → register, confirm, split, finance (the story's first half)."""
     a = api.addresses
-    tier1, tier2, core, bank, auditor = (
-        api.as_(n) for n in ("tier1", "tier2", "core", "bank", "auditor")
-    )
+    tier1, tier2, core, bank = (api.as_(n) for n in ("tier1", "tier2", "core", "bank"))
     face = 1_000_000 * YUAN
 
     # 1. the tier-1 supplier registers an invoice on the core enterprise
@@ -80,6 +90,16 @@ def run_story(api: Api, advance: Callable[[int], object]) -> None:
     assert r.status_code == 202, r.text
     holdings = bank.get("/v1/holdings").json()
     assert [(h["piece"]["piece_id"], h["expected"]) for h in holdings] == [(passed, 400_000 * YUAN)]
+    return Financed(root=root, kept=kept, passed=passed, due=due, price=price)
+
+
+def run_story(api: Api, advance: Callable[[int], object]) -> None:
+    """Onboarded consortium → register, confirm, split, finance, repay, keeper, reports."""
+    a = api.addresses
+    core, auditor = api.as_("core"), api.as_("auditor")
+    face = 1_000_000 * YUAN
+    f = originate_and_finance(api)
+    root, kept, passed, due, price = f.root, f.kept, f.passed, f.due, f.price
 
     # 6. the core enterprise repays 300,000 early, the rest at maturity
     assert (
