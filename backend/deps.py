@@ -34,13 +34,22 @@ async def get_runtime_dep(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime_dep)]
 
 
+async def close_session(session: Session) -> None:
+    """Close `session`; on the thread pool only if a transaction is open (closing sends its
+    rollback). A write that committed and read nothing after holds no connection."""
+    if session.in_transaction():
+        await run_in_threadpool(session.close)
+    else:
+        session.close()
+
+
 async def get_session(rt: RuntimeDep) -> AsyncIterator[Session]:
-    # opening a session does no I/O; closing it hands its connection back (a rollback)
+    # opening a session does no I/O
     session = Session(rt.engine, expire_on_commit=False)
     try:
         yield session
     finally:
-        await run_in_threadpool(session.close)
+        await close_session(session)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -56,7 +65,7 @@ async def get_mirror(rt: RuntimeDep, session: SessionDep) -> AsyncIterator[Sessi
     try:
         yield mirror
     finally:
-        await run_in_threadpool(mirror.close)
+        await close_session(mirror)
 
 
 MirrorDep = Annotated[Session, Depends(get_mirror)]
