@@ -204,6 +204,8 @@ def json_chunks(
     yield opening.removesuffix("]}")
     first = True
     for rows in pages:
+        if not rows:
+            continue
         yield ("" if first else ",") + json.dumps(rows, separators=(",", ":"))[1:-1]
         first = False
     yield "]}"

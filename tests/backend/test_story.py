@@ -14,6 +14,9 @@ def test_invoice_to_settlement_through_the_api(api: Api) -> None:
     run_story(api, api.rt.conn.advance_time)
 
 
+FACE = 1_000_000 * YUAN
+
+
 @dataclass(frozen=True)
 class Financed:
     """A confirmed receivable split between tier 1 and tier 2, tier 2's piece sold to the bank."""
@@ -29,11 +32,10 @@ def originate_and_finance(api: Api) -> Financed:
     """Onboarded consortium → register, confirm, split, finance (the story's first half)."""
     a = api.addresses
     tier1, tier2, core, bank = (api.as_(n) for n in ("tier1", "tier2", "core", "bank"))
-    face = 1_000_000 * YUAN
 
     # 1. the tier-1 supplier registers an invoice on the core enterprise
     r = tier1.post(
-        "/v1/invoices?wait=true", json=invoice(a["tier1"], a["core"], "INV-2026-0001", face)
+        "/v1/invoices?wait=true", json=invoice(a["tier1"], a["core"], "INV-2026-0001", FACE)
     )
     assert r.status_code == 202, r.text
     body = r.json()
@@ -48,7 +50,7 @@ def originate_and_finance(api: Api) -> Financed:
     r = core.post(f"/v1/payables/{root}/confirm?wait=true")
     assert r.status_code == 202, r.text
     credit = core.get("/v1/payables/credit").json()
-    assert credit["credit_used"] == face and credit["outstanding_payables"] == face
+    assert credit["credit_used"] == FACE and credit["outstanding_payables"] == FACE
 
     # 3. tier 1 keeps 600,000 and passes 400,000 to tier 2
     r = tier1.post(
@@ -97,7 +99,6 @@ def run_story(api: Api, advance: Callable[[int], object]) -> None:
     """Onboarded consortium → register, confirm, split, finance, repay, keeper, reports."""
     a = api.addresses
     core, auditor = api.as_("core"), api.as_("auditor")
-    face = 1_000_000 * YUAN
     f = originate_and_finance(api)
     root, kept, passed, due, price = f.root, f.kept, f.passed, f.due, f.price
 
@@ -111,7 +112,7 @@ def run_story(api: Api, advance: Callable[[int], object]) -> None:
     advance(due - api.rt.conn.latest_timestamp())
     r = core.post(f"/v1/payables/{root}/repay?wait=true", json={})
     assert r.status_code == 202, r.text
-    assert r.json()["result"]["total_repaid"] == face
+    assert r.json()["result"]["total_repaid"] == FACE
 
     # 7. the keeper distributes to every holder; the receivable is settled
     report = run_once(api.rt)
