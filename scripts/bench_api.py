@@ -643,22 +643,6 @@ def load_synthetic(
     }  # type: ignore[dict-item]
 
 
-#: Indexes the bench tries on the mirror (tables owned by indexer/): PROPOSALS, not migrations.
-PROPOSED_INDEXES = (
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    # the party filter is a substring match on the args text: trigram GIN makes it indexable
-    "CREATE INDEX IF NOT EXISTS ix_ledger_event_args_trgm ON ledger_event "
-    "USING gin ((CAST(args AS VARCHAR)) gin_trgm_ops)",
-    # a filter plus cursor pagination (ORDER BY id) in one index range
-    "CREATE INDEX IF NOT EXISTS ix_ledger_event_name_id ON ledger_event (chain_id, event, id)",
-    "CREATE INDEX IF NOT EXISTS ix_ledger_event_contract_id ON ledger_event "
-    "(chain_id, contract, id)",
-    # a block range with cursor pagination
-    "CREATE INDEX IF NOT EXISTS ix_ledger_event_block_id ON ledger_event "
-    "(chain_id, block_number, id)",
-)
-
-
 def read_queries(
     pg: psycopg.Connection[Any], synth: dict[str, Any], samples: int
 ) -> list[tuple[str, Any, int]]:
@@ -873,15 +857,8 @@ def main() -> None:
             log(f"  loaded in {time.monotonic() - t:.0f} s")
             total_events = pg.execute("SELECT count(*) FROM ledger_event").fetchone()
             aud = {"Authorization": f"Bearer {auditor['api_key']}"}
-            log("reads (auditor, over HTTP, one at a time), mirror indexes as shipped ...")
+            log("reads (auditor, over HTTP, one at a time) ...")
             reads = bench_reads(stack, aud, read_queries(pg, synth, args.samples))
-            log("creating the PROPOSED mirror indexes (see PROPOSED_INDEXES) ...")
-            t = time.monotonic()
-            for ddl in PROPOSED_INDEXES:
-                pg.execute(ddl)
-            pg.execute("ANALYZE ledger_event")
-            log(f"  built in {time.monotonic() - t:.0f} s")
-            tuned = bench_reads(stack, aud, read_queries(pg, synth, args.samples))
             pg.close()
             client.close()
 
@@ -941,12 +918,11 @@ def main() -> None:
             print(
                 f"| auditor read ({ev:,} events in PostgreSQL, {args.events:,} of them "
                 f"SYNTHETIC via COPY; {synth['roots']:,} roots, {synth['pieces']:,} pieces, "
-                f"{synth['holdings']:,} holdings synthetic) | p50 ms | p95 ms "
-                "| p50 ms, proposed indexes | p95 ms, proposed indexes | n |"
+                f"{synth['holdings']:,} holdings synthetic) | p50 ms | p95 ms | n |"
             )
-            print("|---|---:|---:|---:|---:|---:|")
-            for (name, p50, p95, count), (_, p50b, p95b, _) in zip(reads, tuned, strict=True):
-                print(f"| {name} | {p50:.1f} | {p95:.1f} | {p50b:.1f} | {p95b:.1f} | {count} |")
+            print("|---|---:|---:|---:|")
+            for name, p50, p95, count in reads:
+                print(f"| {name} | {p50:.1f} | {p95:.1f} | {count} |")
     finally:
         if stack is not None:
             stack.stop()
