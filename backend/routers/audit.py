@@ -74,7 +74,9 @@ def holdings(
     block: Annotated[int | None, Query(ge=0, description="default: the mirror's cursor")] = None,
     holder: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
     cursor: Annotated[int, Query(ge=0, description="pieces after this piece id")] = 0,
-    limit: Annotated[int | None, Query(ge=1, le=10_000, description="default: all")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=10_000, description="default: every holding, streamed")
+    ] = None,
     format: Format = "json",
 ) -> Response:
     """Who held which piece at the end of `block` (one holder's with `holder`; a page at a time
