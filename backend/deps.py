@@ -23,12 +23,18 @@ from chain.enums import MemberStatus, Role
 from indexer.models import Member
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a sync one on the thread pool, a
-# hop per dependency per request.
+# hop per dependency per request. The ones every request runs take the runtime from `Request`,
+# not from `RuntimeDep`: FastAPI solves a dependency's own dependencies wherever it occurs,
+# cached or not, so each one these share is solved again under each of them.
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 async def get_runtime_dep(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime_dep)]
@@ -43,9 +49,9 @@ async def close_session(session: Session) -> None:
         session.close()
 
 
-async def get_session(rt: RuntimeDep) -> AsyncIterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     # opening a session does no I/O
-    session = Session(rt.engine, expire_on_commit=False)
+    session = Session(runtime_of(request).engine, expire_on_commit=False)
     try:
         yield session
     finally:
@@ -55,9 +61,10 @@ async def get_session(rt: RuntimeDep) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-async def get_mirror(rt: RuntimeDep, session: SessionDep) -> AsyncIterator[Session]:
+async def get_mirror(request: Request, session: SessionDep) -> AsyncIterator[Session]:
     """The mirror's session; where the mirror shares the backend's database, the request's own
     session (one connection a request instead of two)."""
+    rt = runtime_of(request)
     if rt.mirror is rt.engine:
         yield session
         return
@@ -124,13 +131,14 @@ _PRINCIPAL = sa_select(
 
 
 def get_current_member(
-    rt: RuntimeDep,
+    request: Request,
     session: SessionDep,
     mirror: MirrorDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_api_key: Annotated[str | None, Header(description="API key (alternative)")] = None,
 ) -> Principal:
     # Core statements, not the ORM: every request runs these two
+    rt = runtime_of(request)
     token = credentials.credentials if credentials is not None else x_api_key
     if not token:
         raise Unauthenticated("log in (bearer token) or send an API key")
@@ -298,17 +306,19 @@ class WriteContext:
 
 
 async def write_context(
-    rt: RuntimeDep, session: SessionDep, mirror: MirrorDep, idem: TxIdempotencyDep, wait: WaitDep
+    request: Request, session: SessionDep, mirror: MirrorDep, idem: TxIdempotencyDep, wait: WaitDep
 ) -> WriteContext:
     """For writes answered with their transaction request: a repeated key is already replayed."""
+    rt = runtime_of(request)
     return WriteContext(rt=rt, session=session, mirror=mirror, idem=idem, wait=wait)
 
 
 async def service_replay_write_context(
-    rt: RuntimeDep, session: SessionDep, mirror: MirrorDep, idem: IdempotencyDep, wait: WaitDep
+    request: Request, session: SessionDep, mirror: MirrorDep, idem: IdempotencyDep, wait: WaitDep
 ) -> WriteContext:
     """For writes whose service replays a repeated key itself (their answer is not just the
     transaction request)."""
+    rt = runtime_of(request)
     return WriteContext(rt=rt, session=session, mirror=mirror, idem=idem, wait=wait)
 
 
