@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from backend.deps import Auditor, MirrorDep, RuntimeDep, SessionDep
 from backend.errors import ERROR_RESPONSES
 from backend.models import Alert
-from backend.routers.common import After, Id40, Limit
+from backend.routers.common import DB_INT, After, BlockQuery, Id40, Limit
 from backend.services import audit as svc
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERROR_RESPONSES)
@@ -33,8 +33,8 @@ def events(
     me: Auditor,
     rt: RuntimeDep,
     mirror: MirrorDep,
-    from_block: Annotated[int | None, Query(ge=0)] = None,
-    to_block: Annotated[int | None, Query(ge=0)] = None,
+    from_block: BlockQuery = None,
+    to_block: BlockQuery = None,
     contract: Literal["registry", "token", "receivables"] | None = None,
     event: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z]+$")] = None,
     party: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
@@ -71,9 +71,11 @@ def holdings(
     me: Auditor,
     rt: RuntimeDep,
     mirror: MirrorDep,
-    block: Annotated[int | None, Query(ge=0, description="default: the mirror's cursor")] = None,
+    block: Annotated[
+        int | None, Query(ge=0, lt=DB_INT, description="default: the mirror's cursor")
+    ] = None,
     holder: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
-    cursor: Annotated[int, Query(ge=0, description="pieces after this piece id")] = 0,
+    cursor: Annotated[int, Query(ge=0, lt=DB_INT, description="pieces after this piece id")] = 0,
     limit: Annotated[
         int | None, Query(ge=1, le=10_000, description="default: every holding, streamed")
     ] = None,

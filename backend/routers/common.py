@@ -12,9 +12,15 @@ from backend.runtime import Runtime
 from backend.schemas import Address
 from backend.services.tx import respond
 
+#: What a database integer holds: a larger one is refused as input, never sent to a query.
+DB_INT = 2**63
+
 Id40 = Annotated[int, Path(gt=0, lt=2**40, description="A ledger id (uint40).")]
+RootQuery = Annotated[int | None, Query(gt=0, lt=2**40, description="A root's ledger id.")]
+RowId = Annotated[int, Path(gt=0, lt=DB_INT, description="An off-chain record's id.")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
-After = Annotated[int, Query(ge=0, description="Cursor: items with ids above this.")]
+After = Annotated[int, Query(ge=0, lt=DB_INT, description="Cursor: items with ids above this.")]
+BlockQuery = Annotated[int | None, Query(ge=0, lt=DB_INT)]
 AddressPath = Annotated[str, Path(description="EIP-55 checksummed address")]
 
 
@@ -35,4 +41,16 @@ def accepted(rt: Runtime, req: TxRequest) -> Accepted:
     return Accepted(respond(rt, req))
 
 
-__all__ = ["Accepted", "Address", "AddressPath", "After", "Id40", "Limit", "accepted"]
+__all__ = [
+    "DB_INT",
+    "Accepted",
+    "Address",
+    "AddressPath",
+    "After",
+    "BlockQuery",
+    "Id40",
+    "Limit",
+    "RootQuery",
+    "RowId",
+    "accepted",
+]

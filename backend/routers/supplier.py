@@ -19,7 +19,7 @@ from backend.deps import (
 )
 from backend.errors import ERROR_RESPONSES
 from backend.models import FinancingRequest
-from backend.routers.common import Accepted, After, Id40, Limit, accepted
+from backend.routers.common import Accepted, After, Id40, Limit, RootQuery, RowId, accepted
 from backend.schemas import (
     FinancingIn,
     FinancingOut,
@@ -87,7 +87,7 @@ def list_invoices(
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceOut)
 def get_invoice(
-    invoice_id: int, me: CurrentMember, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
+    invoice_id: RowId, me: CurrentMember, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
 ) -> InvoiceOut:
     return svc.get_invoice(rt=rt, session=session, mirror=mirror, me=me, invoice_id=invoice_id)
 
@@ -109,7 +109,7 @@ def list_pieces(
     session: SessionDep,
     mirror: MirrorDep,
     held: Annotated[bool, Query(description="Only pieces this member holds now.")] = False,
-    root_id: int | None = None,
+    root_id: RootQuery = None,
     limit: Limit = 100,
     after: After = 0,
 ) -> list[PieceOut]:
@@ -193,7 +193,7 @@ def request_financing(
 
 @router.post("/financing-requests/{request_id}/cancel", response_model=FinancingOut)
 def cancel_financing(
-    request_id: int, me: Holder, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
+    request_id: RowId, me: Holder, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
 ) -> FinancingOut:
     fr = svc.cancel_financing(session=session, me=me, request_id=request_id)
     return fin.financing_out(fr, mirror, rt)

@@ -126,6 +126,31 @@ def test_unchecksummed_address_is_refused(api: Api) -> None:
     assert r.status_code == 422 and r.json()["code"] == "ValidationError"
 
 
+TOO_BIG = 2**64  # beyond any database integer: refused as input, never sent to the database
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "url"),
+    [
+        ("bank", "POST", f"/v1/financing-requests/{-TOO_BIG}/cancel"),
+        ("bank", "POST", f"/v1/financing-requests/{TOO_BIG}/cancel"),
+        ("tier1", "GET", f"/v1/invoices/{TOO_BIG}"),
+        ("tier1", "GET", f"/v1/pieces?root_id={TOO_BIG}"),
+        ("tier1", "GET", f"/v1/invoices?after={TOO_BIG}"),
+        ("auditor", "GET", f"/v1/audit/events?cursor={TOO_BIG}"),
+        ("auditor", "GET", f"/v1/audit/events?from_block={TOO_BIG}"),
+        ("auditor", "GET", f"/v1/audit/events?to_block={TOO_BIG}"),
+        ("auditor", "GET", f"/v1/audit/holdings?block={TOO_BIG}"),
+        ("auditor", "GET", f"/v1/audit/holdings?cursor={TOO_BIG}"),
+    ],
+)
+def test_an_integer_beyond_the_databases_is_a_422(
+    api: Api, who: str, method: str, url: str
+) -> None:
+    r = api.as_(who).get(url) if method == "GET" else api.as_(who).post(url)
+    assert r.status_code == 422 and r.json()["code"] == "ValidationError", r.text
+
+
 def test_someone_elses_piece_is_404(api: Api) -> None:
     a = api.addresses
     r = api.as_("core").post(
