@@ -1,26 +1,16 @@
-"""One exception hierarchy for the backend, mapped once to JSON HTTP errors at the edge."""
+"""The backend's domain errors: a stable code, a message a person reads, details. Services
+raise them; the API maps each class to an HTTP status once (`backend.api.errors`)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from chain.errors import ChainError, ContractRevert
-
-log = logging.getLogger(__name__)
+from chain.errors import ContractRevert
 
 
-class ApiError(Exception):
-    """Base class: a stable `code`, a message, details, and the HTTP status it maps to."""
+class DomainError(Exception):
+    """Base class: a stable `code`, a message and details."""
 
-    status_code = 400
     code = "BadRequest"
 
     def __init__(
@@ -33,48 +23,37 @@ class ApiError(Exception):
         self.details = details or {}
 
 
-class InvalidInput(ApiError):
-    status_code = 422
+class InvalidInput(DomainError):
     code = "ValidationError"
 
 
-class Unauthenticated(ApiError):
-    status_code = 401
+class Unauthenticated(DomainError):
     code = "Unauthenticated"
 
 
-class Forbidden(ApiError):
-    status_code = 403
+class Forbidden(DomainError):
     code = "Forbidden"
 
 
-class NotFound(ApiError):
-    status_code = 404
+class NotFound(DomainError):
     code = "NotFound"
 
 
-class Conflict(ApiError):
+class Conflict(DomainError):
     """A refusal the ledger gives (or would give): `code` is the contract's error name."""
 
-    status_code = 409
     code = "Conflict"
 
 
-class RequestTooLarge(ApiError):
-    status_code = 413
+class RequestTooLarge(DomainError):
     code = "RequestTooLarge"
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__("the request body is too large", details={"max_bytes": max_bytes})
 
 
-class Unavailable(ApiError):
-    status_code = 503
-    code = "Unavailable"
-
-
 def refusal(name: str, message: str, **details: Any) -> Conflict:
-    """The 409 for a refusal the mirror predicts, named as the contract would name it."""
+    """A refusal the mirror predicts, named as the contract would name it."""
     return Conflict(message, code=name, details=details)
 
 
@@ -95,75 +74,3 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, int) and abs(value) >= 2**53:
         return str(value)
     return value
-
-
-def _body(code: str, message: str, details: Any) -> dict[str, Any]:
-    return {"code": code, "message": message, "details": details}
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {
-        "description": desc,
-        "content": {
-            "application/json": {"example": _body(code, desc, {})},
-        },
-    }
-    for status, code, desc in (
-        (401, "Unauthenticated", "No valid bearer token or API key"),
-        (403, "Forbidden", "The member may not do this"),
-        (404, "NotFound", "Unknown, or not visible to this member"),
-        (409, "ReceivablesPieceLocked", "The ledger refuses (contract error name)"),
-        (422, "ValidationError", "The request is malformed or out of bounds"),
-    )
-}
-
-
-def error_response(exc: ApiError) -> JSONResponse:
-    return JSONResponse(_body(exc.code, exc.message, exc.details), exc.status_code)
-
-
-def install_handlers(app: FastAPI) -> None:
-    """Every error leaves the API as `{"code", "message", "details"}`."""
-
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc)
-
-    @app.exception_handler(ContractRevert)
-    async def _revert(_: Request, exc: ContractRevert) -> JSONResponse:
-        err = from_revert(exc)
-        return JSONResponse(_body(err.code, err.message, err.details), err.status_code)
-
-    @app.exception_handler(ChainError)
-    async def _chain(_: Request, exc: ChainError) -> JSONResponse:
-        log.warning("chain error: %s", exc)
-        return JSONResponse(_body("ChainUnavailable", str(exc), {}), 503)
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(PoolTimeout)
-    async def _database(_: Request, exc: Exception) -> JSONResponse:
-        # connections exhausted (ours or the server's max_connections) or the server away:
-        # nothing was written, and the same request may be sent again
-        log.warning("database unavailable: %s", exc)
-        return JSONResponse(
-            _body("DatabaseUnavailable", "the database is busy or unreachable; retry shortly", {}),
-            503,
-            headers={"Retry-After": "1"},
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
-            for e in exc.errors()
-        ]
-        return JSONResponse(
-            _body("ValidationError", "request validation failed", {"errors": details}), 422
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthenticated"}.get(
-            exc.status_code, "HttpError"
-        )
-        return JSONResponse(_body(code, str(exc.detail), {}), exc.status_code)

@@ -1,10 +1,17 @@
-"""The keeper (Celery beat): distribute due and funded receivables in bounded batches until
-settled, mark overdue ones, reconcile the mirror and alert on any mismatch, and recover
-transaction requests that a dead worker left unfinished."""
+"""The keeper: distribute due and funded receivables in bounded batches until settled, mark
+overdue ones, reconcile the mirror and alert on any mismatch, expire unsigned requests and
+recover those a dead worker left unfinished.
+
+Its jobs are one table (`JOBS`) that both schedulers read: Celery beat (`backend.worker`) and,
+where tasks are eager and no beat runs, the in-process `KeeperThread` of `scf serve`."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +20,13 @@ from sqlmodel import Session, col, select
 
 from backend import metrics
 from backend.models import Alert, TxRequest, TxStatus
-from backend.pipeline import ACTIVE, celery_app, enqueue, execute, expire_unsigned, new_request
-from backend.runtime import Runtime, get_runtime
+from backend.runtime import Runtime
+from backend.services.audit import reconciliation
 from backend.settings import BackendSettings
+from backend.txn.actions import new_request
+from backend.txn.executor import execute
+from backend.txn.queue import enqueue
+from backend.txn.signed import expire_unsigned
 from chain.enums import RootStatus
 from indexer.models import LedgerStatus, Root
 
@@ -50,20 +61,18 @@ def settle_due(rt: Runtime) -> dict[str, int]:
             select(Root.root_id)
             .where(
                 Root.chain_id == rt.chain_id,
-                col(Root.status).in_([int(RootStatus.CONFIRMED), int(RootStatus.OVERDUE)]),
+                col(Root.status).in_(RootStatus.PAYABLE),
                 col(Root.due_date) <= now,
                 Root.frozen == False,  # noqa: E712
                 col(Root.repaid) > col(Root.distributed),
             )
             .order_by(col(Root.root_id))
         ).all()
-    rc = rt.contracts.receivables.functions
     batches = settled = 0
     for root_id in roots:
         for _ in range(rt.settings.keeper_max_batches):
-            state = rc.rootOf(root_id).call()
-            status, frozen, cursor = RootStatus(state[2]), state[3], state[6]
-            if status not in (RootStatus.CONFIRMED, RootStatus.OVERDUE) or frozen or cursor == 0:
+            state = _root_on_chain(rt, root_id)
+            if state["status"] not in RootStatus.PAYABLE or state["frozen"] or state["cursor"] == 0:
                 break
             req = _keeper_tx(
                 rt,
@@ -74,10 +83,17 @@ def settle_due(rt: Runtime) -> dict[str, int]:
             if req.status != TxStatus.MINED:
                 log.warning("distribution failed", extra={"root": root_id, "code": req.error_code})
                 break
-        if RootStatus(rc.rootOf(root_id).call()[2]) == RootStatus.SETTLED:
+        if _root_on_chain(rt, root_id)["status"] == RootStatus.SETTLED:
             settled += 1
     metrics.inc("scf_keeper_batches_total", batches)
     return {"roots": len(roots), "batches": batches, "settled": settled}
+
+
+def _root_on_chain(rt: Runtime, root_id: int) -> dict[str, Any]:
+    """The contract's `Root` struct, by field name."""
+    fn = rt.contracts.receivables.functions.rootOf(root_id)
+    fields = [c["name"] for c in fn.abi["outputs"][0]["components"]]
+    return dict(zip(fields, fn.call(), strict=True))
 
 
 def mark_overdue(rt: Runtime) -> int:
@@ -104,8 +120,6 @@ def mark_overdue(rt: Runtime) -> int:
 
 def reconcile_and_alert(rt: Runtime) -> bool:
     """Reconcile the mirror with the chain; any mismatch is logged, counted and stored."""
-    from backend.services.audit import reconciliation
-
     report = reconciliation(rt=rt)
     metrics.set_gauge("scf_reconcile_mismatches", len(report["mismatches"]))
     if report["ok"]:
@@ -134,7 +148,7 @@ def recover_stuck(rt: Runtime) -> int:
         ids = (
             session.execute(
                 sa_select(col(TxRequest.id)).where(
-                    col(TxRequest.status).in_(ACTIVE),
+                    col(TxRequest.status).in_(TxStatus.IN_FLIGHT),
                     col(TxRequest.updated_at) < cutoff,
                     (col(TxRequest.locked_until).is_(None))
                     | (col(TxRequest.locked_until) < datetime.now(UTC)),
@@ -157,31 +171,62 @@ def run_once(rt: Runtime) -> dict[str, Any]:
     return {"overdue_marked": marked, **settled}
 
 
-@celery_app.task(name="scf.keeper.settle")  # type: ignore[untyped-decorator]
-def keeper_settle_task() -> dict[str, Any]:
-    return run_once(get_runtime())
-
-
-@celery_app.task(name="scf.keeper.reconcile")  # type: ignore[untyped-decorator]
-def keeper_reconcile_task() -> bool:
-    return reconcile_and_alert(get_runtime())
-
-
-@celery_app.task(name="scf.keeper.recover")  # type: ignore[untyped-decorator]
-def keeper_recover_task() -> int:
-    rt = get_runtime()
+def recover(rt: Runtime) -> int:
+    """Expire requests left unsigned past their deadline, then re-enqueue stuck ones."""
     expired = expire_unsigned(rt)
     if expired:
         log.info("expired unsigned tx requests", extra={"count": expired})
     return recover_stuck(rt)
 
 
-def beat_schedule(settings: BackendSettings) -> dict[str, dict[str, Any]]:
-    return {
-        "settle": {"task": "scf.keeper.settle", "schedule": settings.keeper_interval_seconds},
-        "reconcile": {
-            "task": "scf.keeper.reconcile",
-            "schedule": settings.reconcile_interval_seconds,
-        },
-        "recover": {"task": "scf.keeper.recover", "schedule": settings.stuck_after_seconds / 2},
-    }
+# -- the schedule ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """A keeper job: its name (the Celery task is `scf.keeper.<name>`), how often it runs, and
+    what it does."""
+
+    name: str
+    every: Callable[[BackendSettings], float]
+    run: Callable[[Runtime], Any]
+
+    @property
+    def task(self) -> str:
+        return f"scf.keeper.{self.name}"
+
+
+JOBS: tuple[Job, ...] = (
+    Job("settle", lambda s: s.keeper_interval_seconds, run_once),
+    Job("reconcile", lambda s: s.reconcile_interval_seconds, reconcile_and_alert),
+    Job("recover", lambda s: s.stuck_after_seconds / 2, recover),
+)
+
+
+class KeeperThread(threading.Thread):
+    """The keeper's schedule in process, for a server whose tasks are eager (no beat runs):
+    each job of `JOBS` on its own interval."""
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(name="scf-keeper", daemon=True)
+        self.rt = rt
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        start = time.monotonic()
+        due = {job.name: start + job.every(self.rt.settings) for job in JOBS}
+        while not self._stop_event.wait(max(min(due.values()) - time.monotonic(), 0)):
+            now = time.monotonic()
+            for job in JOBS:
+                if due[job.name] > now:
+                    continue
+                due[job.name] = now + job.every(self.rt.settings)
+                try:
+                    outcome = job.run(self.rt)
+                    log.debug("keeper job done", extra={"job": job.name, "outcome": outcome})
+                except Exception:
+                    log.exception("keeper job failed", extra={"job": job.name})
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=30)

@@ -4,7 +4,7 @@ transaction requests. The mirror tables belong to the indexer and are only read 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
+from enum import StrEnum, nonmember
 from typing import Any
 
 from sqlalchemy import (
@@ -155,6 +155,15 @@ class TxStatus(StrEnum):
     MINED = "mined"
     FAILED = "failed"
     EXPIRED = "expired"  # left unsigned past its deadline; nothing was ever sent
+
+    #: a worker still has to take it further
+    IN_FLIGHT = nonmember((QUEUED, SIGNED, SENT))
+    #: nothing more will happen to it
+    FINAL = nonmember((MINED, FAILED, EXPIRED))
+    #: waiting for it is pointless: final, or waiting on the member itself
+    WAIT_ENDS = nonmember((MINED, FAILED, EXPIRED, AWAITING_SIGNATURE))
+    #: its nonce is taken: stored signed (maybe broadcast) or mined
+    NONCE_TAKEN = nonmember((SIGNED, SENT, MINED))
 
 
 class TxRequestBase(SQLModel):

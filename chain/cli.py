@@ -1,5 +1,5 @@
 """Chain commands of `scf` (compile, deploy, walkthrough); composed into the full CLI by
-`backend.cli`. This module imports nothing above `chain`."""
+`backend.tools.cli`. This module imports nothing above `chain`."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import IntEnum, IntFlag
+from enum import IntEnum, IntFlag, nonmember
 
 
 class Role(IntFlag):
@@ -33,6 +33,9 @@ class RootStatus(IntEnum):
     CANCELLED = 4
     OVERDUE = 5
     SETTLED = 6
+
+    #: confirmed and not settled: money is owed on it
+    PAYABLE = nonmember((CONFIRMED, OVERDUE))
 
 
 class PieceStatus(IntEnum):

@@ -1,5 +1,5 @@
 """`scf index` and `scf reconcile`: the typer commands (composed into the full CLI by
-`backend.cli`) and their implementations."""
+`backend.tools.cli`) and their implementations."""
 
 from __future__ import annotations
 

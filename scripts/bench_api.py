@@ -171,7 +171,7 @@ class Stack:
             str(BIN / "python"),
             "-m",
             "uvicorn",
-            "backend.app:create_app",
+            "backend.api.app:create_app",
             "--factory",
             "--host",
             "127.0.0.1",

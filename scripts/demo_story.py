@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from backend.cli import app
+from backend.tools.cli import app
 
 if __name__ == "__main__":
     app(["demo", *sys.argv[1:]])

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from backend.deps import Principal
 from backend.errors import NotFound, Unauthenticated
 from backend.models import ApiKey, LoginChallenge
 from backend.runtime import Runtime
 from backend.schemas import ApiKeyCreated, ChallengeOut, TokenOut
 from backend.security import challenge_expiry, challenge_message, new_api_key, recover_signer
+from backend.services.context import Principal
 
 
 def create_challenge(*, rt: Runtime, session: Session, address: str) -> ChallengeOut:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from backend.deps import Principal, member_row
 from backend.errors import refusal
 from backend.runtime import Runtime
 from backend.services.common import chain_now, ledger_status
+from backend.services.context import Principal
+from backend.services.views import member_row
 from chain.enums import MemberStatus, PieceStatus, Role, RootStatus
 from indexer.models import CashBalance, LedgerStatus, Member, Piece, Root
 

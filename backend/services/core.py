@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, func, select
 
-from backend.deps import Principal, WriteContext
 from backend.errors import refusal
 from backend.models import TxRequest
 from backend.runtime import Runtime
 from backend.schemas import CreditOut, RootOut
 from backend.services import checks
 from backend.services.common import chain_now
+from backend.services.context import Principal, WriteContext
 from backend.services.tx import submit
 from backend.services.views import root_out, visible_root
 from chain.enums import Role, RootStatus

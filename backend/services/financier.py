@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from backend.deps import Principal, WriteContext
 from backend.errors import NotFound, refusal
 from backend.models import FinancingRequest, FinancingStatus, TxRequest
 from backend.runtime import Runtime
 from backend.schemas import FinancingOut, HoldingOut, OfferIn, OfferOut, QuoteOut
 from backend.services import checks
 from backend.services.common import chain_now
+from backend.services.context import Principal, WriteContext
 from backend.services.tx import submit
 from backend.services.views import (
     offer_out,

@@ -8,10 +8,8 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from backend.deps import Principal, WriteContext, by_key, require_same_request
-from backend.errors import ApiError, Conflict, Forbidden, InvalidInput, jsonable, refusal
+from backend.errors import Conflict, DomainError, Forbidden, InvalidInput, jsonable, refusal
 from backend.models import InvoiceDocument, TxRequest
-from backend.pipeline import enqueue, new_request, prepare_unsigned
 from backend.schemas import (
     ApiErrorOut,
     InvoiceBatchItem,
@@ -20,9 +18,13 @@ from backend.schemas import (
     InvoiceIn,
 )
 from backend.services import checks
+from backend.services.context import Principal, WriteContext, by_key, require_same_request
 from backend.services.documents import canonical_document, document_hash, due_timestamp, invoice_key
 from backend.services.supplier import created, invoice_out
 from backend.services.tx import finish_wait, replay, respond, submit
+from backend.txn.actions import new_request
+from backend.txn.queue import enqueue
+from backend.txn.signed import prepare_unsigned
 from chain.enums import Role, RootStatus
 from indexer.models import Member, Root
 
@@ -43,7 +45,7 @@ class Origination:
     def __init__(self, ctx: WriteContext, me: Principal, *, issue: bool) -> None:
         self.ctx, self.me, self.issue = ctx, me, issue
         self.status = checks.not_paused(ctx.mirror, ctx.rt)
-        self._members: dict[tuple[str, Role], Member | ApiError] = {}
+        self._members: dict[tuple[str, Role], Member | DomainError] = {}
         self._taken: dict[str, int] | None = None  # prefetched: invoice key -> its live root
 
     def prefetch_taken(self, keys: list[str]) -> None:
@@ -63,7 +65,7 @@ class Origination:
         return invoice_key(self.me.entity_id, body.number)
 
     def check(self, body: InvoiceIn) -> tuple[dict[str, Any], InvoiceDocument]:
-        """The call's parameters and the document to store, or the refusal (ApiError)."""
+        """The call's parameters and the document to store, or the refusal (DomainError)."""
         ctx, me, issue = self.ctx, self.me, self.issue
         ours = body.buyer if issue else body.seller
         if ours.lower() != me.address:
@@ -133,10 +135,10 @@ class Origination:
         if found is None:
             try:
                 found = checks.active_with_role(self.ctx.mirror, self.ctx.rt, address, role)
-            except ApiError as exc:
+            except DomainError as exc:
                 found = exc
             self._members[(address, role)] = found
-        if isinstance(found, ApiError):
+        if isinstance(found, DomainError):
             raise found
         return found
 
@@ -162,7 +164,7 @@ def originate(
     """Register an invoice (supplier) or issue a payable directly (debtor)."""
     try:
         params, document = Origination(ctx, me, issue=issue).check(body)
-    except ApiError:
+    except DomainError:
         # A retry whose first attempt went through is refused by the checks (its invoice key
         # is taken): answer it as first answered. Looked up only here: a retry that passes the
         # checks meets the key's unique constraint in `submit`, which replays it too.
@@ -237,7 +239,7 @@ def register_batch(*, ctx: WriteContext, me: Principal, bodies: list[InvoiceIn])
                     invoiceKey=document.invoice_key,
                     index=dup,
                 )
-        except ApiError as exc:
+        except DomainError as exc:
             results[i] = _refused(i, exc)
             continue
         req = new_request(
@@ -292,12 +294,12 @@ def _answer(
             )
         else:
             made = created(ctx, document, req)
-    except ApiError as exc:  # refused by the chain (a member-signed request's estimate)
+    except DomainError as exc:  # refused by the chain (a member-signed request's estimate)
         return _refused(index, exc)
     return InvoiceBatchItem(index=index, invoice=made.invoice, transaction=made.transaction)
 
 
-def _refused(index: int, exc: ApiError) -> InvoiceBatchItem:
+def _refused(index: int, exc: DomainError) -> InvoiceBatchItem:
     return InvoiceBatchItem(
         index=index,
         error=ApiErrorOut(code=exc.code, message=exc.message, details=jsonable(exc.details)),

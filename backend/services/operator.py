@@ -9,15 +9,15 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from sqlmodel import Session, select
 
-from backend.deps import Principal, WriteContext, by_key, member_row
 from backend.errors import NotFound, refusal
 from backend.models import TxRequest
 from backend.runtime import Runtime
 from backend.schemas import MemberCreated, MemberIn
 from backend.services import auth
 from backend.services.common import ledger_status
+from backend.services.context import Principal, WriteContext, by_key
 from backend.services.tx import replay, respond, submit
-from backend.services.views import roles_from_names
+from backend.services.views import member_row, roles_from_names
 from chain.consortium import entity_id
 from chain.enums import MemberStatus, Role
 from indexer.models import CashBalance, Member

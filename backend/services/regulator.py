@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from backend.deps import Principal, WriteContext
 from backend.errors import NotFound, refusal
 from backend.models import TxRequest
+from backend.services.context import Principal, WriteContext
 from backend.services.tx import submit
 from backend.services.views import piece_row, root_row
 from chain.enums import PieceStatus

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from backend.deps import Principal, WriteContext
 from backend.errors import InvalidInput, NotFound, refusal
 from backend.models import (
     FinancingRequest,
@@ -17,6 +16,7 @@ from backend.runtime import Runtime
 from backend.schemas import FinancingIn, InvoiceCreated, InvoiceOut, SplitIn
 from backend.services import checks
 from backend.services.common import chain_now
+from backend.services.context import Principal, WriteContext
 from backend.services.tx import respond, submit
 from backend.services.views import (
     piece_row,

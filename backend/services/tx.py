@@ -8,30 +8,26 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session, SQLModel
 
 from backend.db import insert_new
-from backend.deps import Idem, Principal, WriteContext, by_key, require_same_request
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import TxRequest, TxStatus, as_utc
-from backend.pipeline import (
+from backend.runtime import Runtime
+from backend.schemas import TxRequestOut
+from backend.services.context import Idem, Principal, WriteContext, by_key, require_same_request
+from backend.txn.actions import new_request
+from backend.txn.nonces import provisional_nonce
+from backend.txn.queue import enqueue
+from backend.txn.signed import (
     NonceNotNext,
-    enqueue,
-    new_request,
+    expire_unsigned,
     prepare_unsigned,
-    provisional_nonce,
     signed_mismatches,
     store_signed,
 )
-from backend.runtime import Runtime
-from backend.schemas import TxRequestOut
 from chain.outbox import decode_signed_transaction
-
-TERMINAL = (TxStatus.MINED, TxStatus.FAILED, TxStatus.EXPIRED)
-#: States in which waiting is pointless: finished, or waiting on the member itself.
-SETTLED = (*TERMINAL, TxStatus.AWAITING_SIGNATURE)
 
 
 def submit(
@@ -87,7 +83,7 @@ def submit_signature(
 ) -> TxRequest:
     """Take a member's signed transaction for its prepared request, check that it is exactly
     what was prepared and signed by the member, store it and hand it to the workers."""
-    req = load(session, request_id)
+    req = load(rt, session, request_id)
     if req.member != member.address:
         raise NotFound(f"no transaction request {request_id}")
     try:
@@ -114,7 +110,7 @@ def submit_signature(
             details={"transaction": req.id, "expected_nonce": exc.expected, "nonce": exc.got},
         ) from exc
     if not stored:
-        _must_await_signature(load(session, req.id))
+        _must_await_signature(load(rt, session, req.id))
         raise Conflict("the request changed meanwhile; read it again", code="Conflict")
     enqueue(req.id)
     return finish_wait(rt, session, req.id, wait)
@@ -141,27 +137,18 @@ def replay(rt: Runtime, session: Session, existing: TxRequest, idem: Idem, wait:
     return finish_wait(rt, session, existing.id, wait)
 
 
-def load(session: Session, request_id: str) -> TxRequest:
+def load(rt: Runtime, session: Session, request_id: str) -> TxRequest:
     """The request as stored now (one left unsigned past its deadline becomes expired)."""
     session.expire_all()
     req = session.get(TxRequest, request_id)
     if req is None:
         raise NotFound(f"no transaction request {request_id}")
-    now = datetime.now(UTC)
     if (
         req.status == TxStatus.AWAITING_SIGNATURE
         and req.expires_at is not None
-        and as_utc(req.expires_at) <= now
+        and as_utc(req.expires_at) <= datetime.now(UTC)
+        and expire_unsigned(rt, request_id)
     ):
-        session.execute(
-            update(TxRequest)
-            .where(
-                col(TxRequest.id) == request_id,
-                col(TxRequest.status) == TxStatus.AWAITING_SIGNATURE,
-            )
-            .values(status=TxStatus.EXPIRED, updated_at=now)
-        )
-        session.commit()
         session.expire_all()
         req = session.get(TxRequest, request_id)
         assert req is not None
@@ -170,15 +157,15 @@ def load(session: Session, request_id: str) -> TxRequest:
 
 def finish_wait(rt: Runtime, session: Session, request_id: str, wait: bool) -> TxRequest:
     """With `wait`, block until mined and visible in the mirror (or failed, or timeout)."""
-    req = load(session, request_id)
+    req = load(rt, session, request_id)
     if not wait:
         return req
     deadline = time.monotonic() + rt.settings.wait_timeout_seconds
     delay = 0.01
-    while req.status not in SETTLED and time.monotonic() < deadline:
+    while req.status not in TxStatus.WAIT_ENDS and time.monotonic() < deadline:
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
-        req = load(session, request_id)
+        req = load(rt, session, request_id)
     if req.status == TxStatus.MINED and req.block_number is not None:
         wait_mirror(rt, req.block_number, deadline)
     return req

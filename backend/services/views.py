@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, bindparam, or_
 from sqlmodel import Session, col, select
 
-from backend.deps import Principal
 from backend.errors import NotFound
 from backend.models import FinancingRequest, FinancingStatus
 from backend.runtime import Runtime
 from backend.schemas import MemberOut, OfferOut, PieceOut, RootOut
+from backend.services.context import Principal
 from chain.enums import MemberStatus, OfferStatus, PieceStatus, Role, RootStatus
 from indexer.models import Holding, Member, Offer, Piece, Root
 
@@ -212,3 +212,14 @@ def visible_offer(mirror: Session, rt: Runtime, me: Principal, offer_id: int) ->
     if piece is not None and piece.holder == me.address:
         return offer
     raise NotFound(f"no offer {offer_id}")
+
+
+_MEMBER_ROW = select(Member).where(
+    Member.chain_id == bindparam("chain_id"), Member.address == bindparam("address")
+)
+
+
+def member_row(mirror: Session, rt: Runtime, address: str) -> Member | None:
+    return mirror.exec(
+        _MEMBER_ROW, params={"chain_id": rt.chain_id, "address": address.lower()}
+    ).first()

@@ -12,7 +12,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
-from backend.app import create_app
+from backend.api.app import create_app
 from backend.runtime import Runtime
 from backend.security import sign_message
 from backend.settings import BackendSettings

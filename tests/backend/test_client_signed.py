@@ -14,7 +14,8 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from backend.models import TxRequest, TxStatus
-from backend.pipeline import expire_unsigned, new_request, prepare_unsigned
+from backend.txn.actions import new_request
+from backend.txn.signed import expire_unsigned, prepare_unsigned
 from chain.connection import dev_account
 from tests.backend.conftest import Api, _As, invoice, make_api
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from backend.errors import install_handlers
+from backend.api.errors import install_handlers
 
 
 def _closed_port() -> int:

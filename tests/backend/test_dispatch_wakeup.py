@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from backend import pipeline
-from backend.pipeline import celery_app, enqueue
+from backend.txn import queue
+from backend.txn.queue import celery_app, enqueue
 
 _XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 REDIS_URL = os.environ.get("SCF_TEST_WAKE_REDIS_URL", f"redis://127.0.0.1:6379/{13 + _XDIST_INDEX}")
@@ -55,7 +55,7 @@ def test_requests_share_the_pending_message_until_a_run_starts(broker: redis.Red
     enqueue("r2", batched=True)
     enqueue("r3", batched=True)
     assert _published(broker) == 1  # the pending run takes them
-    pipeline._dispatch_started()  # a worker starts that run: later requests ask again
+    queue.dispatch_started()  # a worker starts that run: later requests ask again
     enqueue("r4", batched=True)
     assert _published(broker) == 2
     enqueue("r5")  # not for the batch dispatcher (signed by its member, or a retry): its own

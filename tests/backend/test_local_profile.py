@@ -24,8 +24,9 @@ from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from backend.models import TxRequest, TxStatus
-from backend.pipeline import _claim, build_call, execute, new_request
 from backend.settings import BackendSettings
+from backend.txn.actions import build_call, new_request
+from backend.txn.executor import claim, execute
 from chain.connection import AnvilProcess, dev_account, start_anvil
 from chain.settings import ChainSettings
 from tests.backend.conftest import Api, invoice, make_api
@@ -162,7 +163,7 @@ def local_api(local_env: dict[str, str], anvil: AnvilProcess, workers: Workers) 
             workers.start()
             return rt
 
-        import backend.app as app_module
+        import backend.api.app as app_module
 
         app_module.build_runtime = build_and_start_worker  # type: ignore[assignment]
         try:
@@ -272,7 +273,7 @@ def test_a_nonce_gap_left_by_a_dead_dispatcher_is_closed_on_recovery(local_api: 
         with Session(rt.engine, expire_on_commit=False) as s:
             s.add(req)
             s.commit()
-        assert _claim(rt, req.id, "dead-dispatcher")
+        assert claim(rt, req.id, "dead-dispatcher")
         tx = rt.sender.prepare(build_call(rt, req.action, req.params), account=account)
         tx["nonce"] = nonce + k
         signed = account.sign_transaction(tx)

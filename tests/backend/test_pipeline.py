@@ -11,7 +11,8 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from backend.models import TxRequest, TxStatus
-from backend.pipeline import _claim, build_call, execute, new_request
+from backend.txn.actions import build_call, new_request
+from backend.txn.executor import claim, execute
 from chain.outbox import SignedTx
 from tests.backend.conftest import YUAN, Api, invoice
 
@@ -129,7 +130,7 @@ class _Died(Exception):
 def _die_after_signing(api: Api, req: TxRequest, *, broadcast: bool) -> SignedTx:
     """A worker that stores the signed bytes and dies before (or right after) broadcasting."""
     rt = api.rt
-    assert _claim(rt, req.id, "dead-worker")
+    assert claim(rt, req.id, "dead-worker")
     account = rt.account_for(req.signer)
     tx = rt.sender.prepare(build_call(rt, req.action, req.params), account=account)
     stored: list[SignedTx] = []
@@ -233,7 +234,7 @@ def test_idempotent_retry_after_the_effect_returns_the_original_request(api: Api
 
 def test_calldata_encoded_without_web3_is_byte_for_byte_web3s(api: Api) -> None:
     """The batch path encodes calls with eth_abi directly: every action, the same bytes."""
-    from backend.pipeline import CALLS, encode_call
+    from backend.txn.actions import CALLS, encode_call
 
     a = api.addresses
     params: dict[str, Any] = {
@@ -267,11 +268,11 @@ def test_calldata_encoded_without_web3_is_byte_for_byte_web3s(api: Api) -> None:
 
 
 def test_batch_dispatch_fails_a_refused_request_by_name_and_sends_the_rest(api: Api) -> None:
-    from backend import dispatch
+    from backend.txn import dispatcher
 
     refused = _stored_confirm_of_unknown_root(api, 999_998)
     good = _stage(api)
-    dispatch.run(api.rt)
+    dispatcher.run(api.rt)
     bad = _reload(api, refused.id)
     assert (bad.status, bad.error_code, bad.tx_hash) == (
         TxStatus.FAILED,

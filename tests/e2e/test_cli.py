@@ -8,7 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from backend.cli import app
+from backend.tools.cli import app
 
 COMMANDS = [
     [], ["compile"], ["deploy"], ["walkthrough"], ["index"], ["reconcile"], ["serve"],

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 
 from backend.config import Config
-from backend.demo import CASH, KEPT, PASSED, run_story
-from backend.serve import build_app
 from backend.settings import BackendSettings
+from backend.tools.demo import CASH, KEPT, PASSED, run_story
+from backend.tools.serve import build_app
 from chain.connection import AnvilProcess, dev_account, start_anvil
 from chain.settings import ChainSettings
 from indexer.settings import IndexerSettings

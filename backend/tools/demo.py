@@ -17,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.table import Table
 
-from backend.client import ApiCallFailed, ApiClient, Call, mined
+from backend.tools.client import ApiCallFailed, ApiClient, Call, mined
 from chain.pricing import days_to_maturity, discount_price
 
 YUAN = 100

@@ -1,4 +1,5 @@
-"""/v1/operator and /v1/members: onboarding, roles, status, credit limits, cash, pause."""
+"""/v1 members: onboarding, roles, status and credit limits (the operator), the member list
+(auditors)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,18 @@ from fastapi import APIRouter, status
 from pydantic import TypeAdapter
 from sqlmodel import col, select
 
-from backend.deps import (
+from backend.api.deps import (
     Auditor,
     MirrorDep,
     Operator,
     RuntimeDep,
     ServiceReplayWriteDep,
     WriteDep,
-    member_row,
 )
-from backend.errors import ERROR_RESPONSES, NotFound
-from backend.routers.common import Accepted, Address, AddressPath, Limit, accepted
+from backend.api.errors import ERROR_RESPONSES
+from backend.api.params import Accepted, Address, AddressPath, Limit, accepted
+from backend.errors import NotFound
 from backend.schemas import (
-    CashIn,
     CreditLimitIn,
     MemberCreated,
     MemberIn,
@@ -27,13 +27,15 @@ from backend.schemas import (
     StatusIn,
     TxRequestOut,
 )
-from backend.services import operator as svc
-from backend.services.views import member_out
+from backend.services import operator
+from backend.services.views import member_out, member_row
 from indexer.models import Member
 
-router = APIRouter(prefix="/v1", tags=["operator"], responses=ERROR_RESPONSES)
-_address = TypeAdapter(Address)
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 ACCEPTED = status.HTTP_202_ACCEPTED
+
+
+_address = TypeAdapter(Address)
 
 
 def _checked(address: str) -> str:
@@ -47,7 +49,9 @@ def _checked(address: str) -> str:
         raise InvalidInput("address must be EIP-55 checksummed", code="InvalidAddress") from exc
 
 
-@router.post("/operator/members", response_model=MemberCreated, status_code=ACCEPTED)
+@router.post(
+    "/operator/members", response_model=MemberCreated, status_code=ACCEPTED, tags=["operator"]
+)
 def onboard(
     body: MemberIn,
     me: Operator,
@@ -55,10 +59,15 @@ def onboard(
 ) -> Accepted:
     """Admit a member; without `address` the server generates and holds its key (custodial)
     and returns an API key for it, once."""
-    return Accepted(svc.onboard(ctx=ctx, me=me, body=body))
+    return Accepted(operator.onboard(ctx=ctx, me=me, body=body))
 
 
-@router.put("/operator/members/{address}/roles", response_model=TxRequestOut, status_code=ACCEPTED)
+@router.put(
+    "/operator/members/{address}/roles",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+    tags=["operator"],
+)
 def set_roles(
     address: AddressPath,
     body: RolesIn,
@@ -67,7 +76,7 @@ def set_roles(
 ) -> Accepted:
     return accepted(
         ctx.rt,
-        svc.set_roles(
+        operator.set_roles(
             ctx=ctx,
             me=me,
             address=_checked(address),
@@ -76,7 +85,12 @@ def set_roles(
     )
 
 
-@router.put("/operator/members/{address}/status", response_model=TxRequestOut, status_code=ACCEPTED)
+@router.put(
+    "/operator/members/{address}/status",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+    tags=["operator"],
+)
 def set_status(
     address: AddressPath,
     body: StatusIn,
@@ -86,7 +100,7 @@ def set_status(
     """Suspend or reactivate: a suspended member is refused by the API and the chain at once."""
     return accepted(
         ctx.rt,
-        svc.set_status(
+        operator.set_status(
             ctx=ctx,
             me=me,
             address=_checked(address),
@@ -99,6 +113,7 @@ def set_status(
     "/operator/members/{address}/credit-limit",
     response_model=TxRequestOut,
     status_code=ACCEPTED,
+    tags=["operator"],
 )
 def set_credit_limit(
     address: AddressPath,
@@ -108,7 +123,7 @@ def set_credit_limit(
 ) -> Accepted:
     return accepted(
         ctx.rt,
-        svc.set_credit_limit(
+        operator.set_credit_limit(
             ctx=ctx,
             me=me,
             address=_checked(address),
@@ -117,61 +132,7 @@ def set_credit_limit(
     )
 
 
-@router.post("/operator/cash/mint", response_model=TxRequestOut, status_code=ACCEPTED)
-def mint(
-    body: CashIn,
-    me: Operator,
-    ctx: WriteDep,
-) -> Accepted:
-    """Issue settlement cash against a deposit at the settlement bank."""
-    return accepted(
-        ctx.rt,
-        svc.cash(
-            ctx=ctx,
-            me=me,
-            action="cash.mint",
-            account=body.account,
-            amount=body.amount,
-        ),
-    )
-
-
-@router.post("/operator/cash/burn", response_model=TxRequestOut, status_code=ACCEPTED)
-def burn(
-    body: CashIn,
-    me: Operator,
-    ctx: WriteDep,
-) -> Accepted:
-    """Redeem a member's settlement cash (paid out off-ledger)."""
-    return accepted(
-        ctx.rt,
-        svc.cash(
-            ctx=ctx,
-            me=me,
-            action="cash.burn",
-            account=body.account,
-            amount=body.amount,
-        ),
-    )
-
-
-@router.post("/operator/pause", response_model=TxRequestOut, status_code=ACCEPTED)
-def pause(
-    me: Operator,
-    ctx: WriteDep,
-) -> Accepted:
-    return accepted(ctx.rt, svc.pause(ctx=ctx, me=me, paused=True))
-
-
-@router.post("/operator/unpause", response_model=TxRequestOut, status_code=ACCEPTED)
-def unpause(
-    me: Operator,
-    ctx: WriteDep,
-) -> Accepted:
-    return accepted(ctx.rt, svc.pause(ctx=ctx, me=me, paused=False))
-
-
-@router.get("/members", response_model=list[MemberOut], tags=["audit"])
+@router.get("/members", response_model=list[MemberOut], tags=["operator", "audit"])
 def list_members(
     me: Auditor, rt: RuntimeDep, mirror: MirrorDep, limit: Limit = 100, after: str = ""
 ) -> list[MemberOut]:
@@ -185,7 +146,7 @@ def list_members(
     return [member_out(m) for m in rows]
 
 
-@router.get("/operator/members", response_model=list[MemberOut])
+@router.get("/operator/members", response_model=list[MemberOut], tags=["operator"])
 def operator_members(
     me: Operator, rt: RuntimeDep, mirror: MirrorDep, limit: Limit = 100, after: str = ""
 ) -> list[MemberOut]:
@@ -199,7 +160,7 @@ def operator_members(
     return [member_out(m) for m in rows]
 
 
-@router.get("/operator/members/{address}", response_model=MemberOut)
+@router.get("/operator/members/{address}", response_model=MemberOut, tags=["operator"])
 def get_member(address: AddressPath, me: Operator, rt: RuntimeDep, mirror: MirrorDep) -> MemberOut:
     row = member_row(mirror, rt, _checked(address))
     if row is None:

@@ -6,12 +6,9 @@ from typing import Literal
 
 from fastapi import APIRouter, status
 
-from backend.deps import (
-    Regulator,
-    WriteDep,
-)
-from backend.errors import ERROR_RESPONSES
-from backend.routers.common import Id40
+from backend.api.deps import Regulator, WriteDep
+from backend.api.errors import ERROR_RESPONSES
+from backend.api.params import Id40
 from backend.schemas import ReasonIn, TxRequestOut
 from backend.services import regulator as svc
 from backend.services.tx import respond

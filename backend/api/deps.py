@@ -1,10 +1,10 @@
-"""Injected dependencies: sessions, the runtime, the authenticated member, role checks."""
+"""The API's dependencies: sessions, the runtime, the authenticated member, role checks, and
+the context objects the services take (`backend.services.context`)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -13,12 +13,20 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from backend.errors import Forbidden, InvalidInput, Unauthenticated
-from backend.models import ApiKey, TxRequest
+from backend.errors import Forbidden, Unauthenticated
+from backend.models import ApiKey
 from backend.runtime import Runtime
 from backend.security import secret_matches, split_api_key
+from backend.services.context import (
+    Idem,
+    IdempotentReplay,
+    Principal,
+    WriteContext,
+    by_key,
+    require_same_request,
+)
 from chain.enums import MemberStatus, Role
 from indexer.models import Member
 
@@ -82,38 +90,8 @@ KEY_USE_GRAIN = timedelta(minutes=1)
 _bearer = HTTPBearer(auto_error=False, description="A login token or an API key (scf_…)")
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated member as the on-chain registry (through the mirror) knows it."""
-
-    address: str  # lower-case
-    roles: Role
-    entity_id: str
-    credit_limit: int
-    credit_used: int
-    via_api_key: bool
-
-    def has(self, role: Role) -> bool:
-        return bool(self.roles & role)
-
-    @property
-    def sees_all(self) -> bool:
-        return self.has(Role.AUDITOR) or self.has(Role.REGULATOR)
-
-
 # The statements every request runs are built once: building one and deriving its cache key
 # costs about as much as running it.
-
-_MEMBER_ROW = select(Member).where(
-    Member.chain_id == bindparam("chain_id"), Member.address == bindparam("address")
-)
-
-
-def member_row(mirror: Session, rt: Runtime, address: str) -> Member | None:
-    return mirror.exec(
-        _MEMBER_ROW, params={"chain_id": rt.chain_id, "address": address.lower()}
-    ).first()
-
 
 _KEYS = ApiKey.__table__  # type: ignore[attr-defined]
 _MEMBERS = Member.__table__  # type: ignore[attr-defined]
@@ -217,14 +195,6 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class Idem:
-    """An Idempotency-Key and the hash of the request it was first used with."""
-
-    key: str
-    request_hash: str
-
-
 async def get_idempotency(request: Request, key: IdempotencyKeyHeader = None) -> Idem | None:
     if key is None:
         return None
@@ -238,16 +208,6 @@ async def get_idempotency(request: Request, key: IdempotencyKeyHeader = None) ->
 IdempotencyDep = Annotated[Idem | None, Depends(get_idempotency)]
 
 
-class IdempotentReplay(Exception):
-    """A write repeats an Idempotency-Key already used by this member: answer with the request
-    it stands for (the app's handler renders it), before any check that its own effect on the
-    ledger would now fail."""
-
-    def __init__(self, request_id: str) -> None:
-        super().__init__(request_id)
-        self.request_id = request_id
-
-
 def replay_first(idem: IdempotencyDep, member: CurrentMember, session: SessionDep) -> Idem | None:
     """For writes answered with their transaction request: a repeated key is replayed here."""
     if idem is None:
@@ -257,26 +217,6 @@ def replay_first(idem: IdempotencyDep, member: CurrentMember, session: SessionDe
         return idem
     require_same_request(existing, idem)
     raise IdempotentReplay(existing.id)
-
-
-_BY_KEY = select(TxRequest).where(
-    TxRequest.member == bindparam("member"), TxRequest.idempotency_key == bindparam("key")
-)
-
-
-def by_key(session: Session, member: str, key: str) -> TxRequest | None:
-    """The request `member` made with Idempotency-Key `key`, if any."""
-    return session.exec(_BY_KEY, params={"member": member, "key": key}).first()
-
-
-def require_same_request(existing: TxRequest, idem: Idem) -> None:
-    """A key names one request: the same key with another body is refused."""
-    if existing.request_hash != idem.request_hash:
-        raise InvalidInput(
-            "this Idempotency-Key was used for a different request",
-            code="IdempotencyKeyReused",
-            details={"transaction": existing.id},
-        )
 
 
 TxIdempotencyDep = Annotated[Idem | None, Depends(replay_first)]
@@ -291,18 +231,6 @@ async def wait_param(
 
 
 WaitDep = Annotated[bool, Depends(wait_param)]
-
-
-@dataclass(frozen=True)
-class WriteContext:
-    """What every write takes from the request: the runtime, both sessions, the
-    Idempotency-Key and whether to wait for the mirror."""
-
-    rt: Runtime
-    session: Session
-    mirror: Session
-    idem: Idem | None
-    wait: bool
 
 
 async def write_context(

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from backend.deps import Auditor, CurrentMember, MirrorDep, Operator, RuntimeDep
-from backend.errors import ERROR_RESPONSES, Conflict
+from backend.api.deps import Auditor, CurrentMember, MirrorDep, Operator, RuntimeDep
+from backend.api.errors import ERROR_RESPONSES
+from backend.errors import Conflict
+from backend.keeper import run_once
 from indexer.models import CashBalance
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"], responses=ERROR_RESPONSES)
@@ -80,8 +82,6 @@ def balances(
 @router.post("/keeper/run")
 def keeper_run(me: Operator, rt: RuntimeDep) -> dict[str, Any]:
     """One keeper round now (mark overdue, distribute due repayments), as beat would run it."""
-    from backend.keeper import run_once
-
     return run_once(rt)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.deps import CurrentMember, RuntimeDep, SessionDep, WaitDep
-from backend.errors import ERROR_RESPONSES, NotFound
+from backend.api.deps import CurrentMember, RuntimeDep, SessionDep, WaitDep
+from backend.api.errors import ERROR_RESPONSES
+from backend.errors import NotFound
 from backend.schemas import SignedTxIn, TxRequestOut
 from backend.services.tx import finish_wait, load, respond, submit_signature, to_public
 
@@ -19,7 +20,7 @@ def get_transaction(
     """awaiting_signature / queued / signed / sent / mined / failed / expired, the tx hash, and
     on a refusal the contract's error name; `?wait=true` returns once mined and visible in the
     mirror (or failed, expired, or awaiting the member's signature)."""
-    req = load(session, request_id)
+    req = load(rt, session, request_id)
     if req.member != me.address and not me.sees_all:
         raise NotFound(f"no transaction request {request_id}")
     return to_public(rt, finish_wait(rt, session, request_id, wait))

@@ -6,15 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
-from backend.deps import (
-    CoreEnterprise,
-    MirrorDep,
-    RuntimeDep,
-    ServiceReplayWriteDep,
-    WriteDep,
-)
-from backend.errors import ERROR_RESPONSES
-from backend.routers.common import Accepted, After, Id40, Limit, accepted
+from backend.api.deps import CoreEnterprise, MirrorDep, RuntimeDep, ServiceReplayWriteDep, WriteDep
+from backend.api.errors import ERROR_RESPONSES
+from backend.api.params import Accepted, After, Id40, Limit, accepted
 from backend.schemas import (
     CreditOut,
     InvoiceCreated,

@@ -7,7 +7,6 @@ import json
 import logging
 import secrets
 import shlex
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,11 +21,11 @@ from fastapi import FastAPI
 from rich.console import Console
 from rich.table import Table
 
-from backend import ops
-from backend.app import create_app
-from backend.client import ApiCallFailed, ApiClient, mined
+from backend.api.app import create_app
+from backend.api.routes import ops
 from backend.config import Config
-from backend.runtime import Runtime
+from backend.keeper import KeeperThread
+from backend.tools.client import ApiCallFailed, ApiClient, mined
 from chain.connection import dev_account
 from chain.settings import REPO_ROOT
 
@@ -67,37 +66,6 @@ def build_app(config: Config, *, keeper: bool | None = None) -> FastAPI:
 
         app.router.lifespan_context = lifespan
     return app
-
-
-class KeeperThread(threading.Thread):
-    """Celery beat's schedule, in process: keeper rounds and reconciliation."""
-
-    def __init__(self, rt: Runtime) -> None:
-        super().__init__(name="scf-keeper", daemon=True)
-        self.rt = rt
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        from backend.keeper import reconcile_and_alert, run_once
-
-        settings = self.rt.settings
-        next_reconcile = settings.reconcile_interval_seconds
-        elapsed = 0.0
-        while not self._stop_event.wait(settings.keeper_interval_seconds):
-            elapsed += settings.keeper_interval_seconds
-            try:
-                report = run_once(self.rt)
-                if report.get("batches") or report.get("overdue_marked"):
-                    log.info("keeper round", extra=report)
-                if elapsed >= next_reconcile:
-                    next_reconcile += settings.reconcile_interval_seconds
-                    reconcile_and_alert(self.rt)
-            except Exception:
-                log.exception("keeper round failed")
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(timeout=30)
 
 
 # -- the demo consortium -----------------------------------------------------------------------

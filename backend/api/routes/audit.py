@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlmodel import col, select
 
-from backend.deps import Auditor, MirrorDep, RuntimeDep, SessionDep
-from backend.errors import ERROR_RESPONSES
+from backend.api.deps import Auditor, MirrorDep, RuntimeDep, SessionDep
+from backend.api.errors import ERROR_RESPONSES
+from backend.api.params import DB_INT, After, BlockQuery, Id40, Limit
 from backend.models import Alert
-from backend.routers.common import DB_INT, After, BlockQuery, Id40, Limit
 from backend.services import audit as svc
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERROR_RESPONSES)

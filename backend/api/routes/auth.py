@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.deps import CurrentMember, MirrorDep, RuntimeDep, SessionDep, member_row
-from backend.errors import ERROR_RESPONSES, Forbidden
+from backend.api.deps import CurrentMember, MirrorDep, RuntimeDep, SessionDep
+from backend.api.errors import ERROR_RESPONSES
+from backend.errors import Forbidden
 from backend.models import ApiKeyPublic
 from backend.schemas import (
     ApiKeyCreated,
@@ -17,7 +18,7 @@ from backend.schemas import (
     TokenOut,
 )
 from backend.services import auth
-from backend.services.views import role_names
+from backend.services.views import member_row, role_names
 from chain.enums import MemberStatus
 
 router = APIRouter(prefix="/v1", tags=["auth"], responses=ERROR_RESPONSES)

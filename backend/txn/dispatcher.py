@@ -7,11 +7,11 @@ in batches (one transaction per signer each, no more gas than a block holds), an
 from receipts fetched in batches once per new block. It keeps claiming while requests arrive and
 returns when nothing is queued or in flight.
 
-Every guarantee of `backend.pipeline` holds here: claims carry a token and a lease, signed bytes
+Every guarantee of `backend.txn.executor` holds here: claims carry a token and a lease, signed bytes
 are stored before the broadcast, a request whose broadcast failed stays signed for the
 single-request path to re-broadcast (never re-sign), and a refusal fails the request with the
 contract's error name. Requests this path does not finish (lease lost, no receipt in time) are
-left to `pipeline.execute`, which the keeper's recovery sweep runs.
+left to `executor.execute`, which the keeper's recovery sweep runs.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, update
-from sqlmodel import col
 
 from backend import metrics
-from backend.errors import ApiError, jsonable
 from backend.models import TxRequest, TxStatus, as_utc, utcnow
-from backend.pipeline import after_mined, encode_call, result_from_logs
 from backend.runtime import Runtime
+from backend.txn.actions import after_mined, encode_call, result_from_logs
+from backend.txn.errors import Transient, failure
+from backend.txn.nonces import signer_locks, stored_floors
+from backend.txn.queue import enqueue
 from chain.errors import ChainError, ContractRevert, NonceError
 from chain.outbox import Mined
 
@@ -60,10 +61,6 @@ class _Job:
     sent_at: float = 0.0
 
 
-class Transient(Exception):
-    """The node could not be reached; the claimed requests were released untouched."""
-
-
 def run(rt: Runtime) -> int | None:
     """Dispatch until nothing is queued or in flight; returns how many requests it finished,
     or None at once if another dispatcher is running: that one takes what is queued (a request
@@ -81,7 +78,7 @@ def run(rt: Runtime) -> int | None:
 def abandoned(rt: Runtime, limit: int = 100) -> list[str]:
     """Signed or sent requests no attempt looks after: their claim lapsed (the attempt that
     held them died: a dispatcher holds many requests under one message), or none holds them and
-    they have not moved for the stuck delay. `pipeline.execute` resumes each."""
+    they have not moved for the stuck delay. `executor.execute` resumes each."""
     now = utcnow()
     quiet = now - timedelta(seconds=rt.settings.stuck_after_seconds)
     with rt.engine.connect() as conn:
@@ -235,8 +232,7 @@ class _Dispatcher:
                     **fees,
                 }
             except Exception as exc:  # a request that cannot even be built will never succeed
-                code = exc.code if isinstance(exc, ApiError) else "InvalidRequest"
-                self._fail(job, code, str(exc), {})
+                self._fail(job, *failure(exc))
                 continue
             ready.append(job)
         try:
@@ -249,7 +245,7 @@ class _Dispatcher:
         signable: list[_Job] = []
         for job, gas in zip(ready, gases, strict=True):
             if isinstance(gas, ContractRevert):
-                self._fail(job, gas.name, str(gas), jsonable(gas.args_))
+                self._fail(job, *failure(gas))
             else:
                 assert job.tx is not None and isinstance(gas, int)
                 job.tx["gas"] = gas
@@ -276,8 +272,9 @@ class _Dispatcher:
             # the same locks the single-request path takes, in one order: no deadlock
             for address in signers:
                 held.enter_context(nonces.lock_for(address))
-            held.enter_context(_signer_locks(conn, [s.lower() for s in signers]))
-            floors = _stored_floors(conn, [s.lower() for s in signers])
+            held.enter_context(signer_locks(conn, [s.lower() for s in signers]))
+            floors = stored_floors(conn, [s.lower() for s in signers])
+            conn.commit()
             for job in jobs:
                 assert job.account is not None and job.tx is not None
                 address = job.account.address
@@ -310,11 +307,9 @@ class _Dispatcher:
             self.inflight[job.tx_hash] = job
             metrics.inc("scf_tx_sent_total", action=job.action)
         for job, exc in failed:
-            self._fail(job, exc.name, str(exc), jsonable(exc.args_))
+            self._fail(job, *failure(exc))
         if retry:
             self._release(retry)
-            from backend.pipeline import enqueue
-
             for job in retry:
                 enqueue(job.id)
 
@@ -425,10 +420,7 @@ class _Dispatcher:
         receipt = rt.sender.receipt(job.tx_hash)
         assert receipt is not None
         exc = rt.sender.explain_failure(receipt)
-        if isinstance(exc, ContractRevert):
-            self._fail(job, exc.name, str(exc), jsonable(exc.args_), block=receipt["blockNumber"])
-        else:
-            self._fail(job, type(exc).__name__, str(exc), {}, block=receipt["blockNumber"])
+        self._fail(job, *failure(exc), block=receipt["blockNumber"])
 
     # -- bookkeeping ---------------------------------------------------------------------
 
@@ -476,35 +468,3 @@ class _Dispatcher:
         metrics.inc("scf_tx_failed_total", action=job.action, code=code)
         log.info("tx request failed", extra={"request": job.id, "action": job.action, "code": code})
         self.finished += 1
-
-
-@contextmanager
-def _signer_locks(conn: Connection, signers: list[str]) -> Iterator[None]:
-    """The per-signer advisory locks of `pipeline.custodial_signer_lock`, taken in sorted order
-    (no deadlock with another holder of several) on `conn`'s session."""
-    if conn.dialect.name != "postgresql" or not signers:
-        yield
-        return
-    sql = "SELECT {}(hashtextextended('scf-signer:' || s, 0)) FROM unnest(CAST(:s AS text[])) s"
-    conn.execute(text(sql.format("pg_advisory_lock") + " ORDER BY s"), {"s": signers})
-    conn.commit()
-    try:
-        yield
-    finally:
-        conn.rollback()
-        conn.execute(text(sql.format("pg_advisory_unlock")), {"s": signers})
-        conn.commit()
-
-
-def _stored_floors(conn: Connection, signers: list[str]) -> dict[str, int]:
-    """Per signer, one past the highest nonce stored signed or sent (by any process)."""
-    rows = conn.execute(
-        select(TxRequest.signer, func.max(TxRequest.nonce))  # type: ignore[call-overload]
-        .where(
-            col(TxRequest.signer).in_(signers),
-            col(TxRequest.status).in_([TxStatus.SIGNED, TxStatus.SENT]),
-        )
-        .group_by(TxRequest.signer)
-    ).all()
-    conn.commit()
-    return {s: int(n) + 1 for s, n in rows if n is not None}

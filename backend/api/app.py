@@ -14,21 +14,25 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend import metrics
-from backend.deps import IdempotentReplay
-from backend.errors import ApiError, RequestTooLarge, error_response, install_handlers
-from backend.pipeline import configure_celery
-from backend.routers import (
+from backend import metrics, worker
+from backend.api.errors import error_response, install_handlers
+from backend.api.routes import (
     audit,
     auth,
-    core,
-    financier,
-    operator,
+    financing,
+    invoices,
+    ledger,
+    members,
+    offers,
+    payables,
+    pieces,
+    receivables,
     regulator,
-    supplier,
     transactions,
 )
+from backend.errors import DomainError, RequestTooLarge
 from backend.runtime import Runtime, build_runtime, set_runtime
+from backend.services.context import IdempotentReplay
 from backend.services.tx import finish_wait, respond
 from backend.settings import BackendSettings
 from chain.settings import ChainSettings
@@ -93,7 +97,7 @@ def create_app(
     """The API; its lifespan connects to the chain, deploys or attaches, and (embedded) starts
     the in-process indexer."""
     settings = settings or BackendSettings()
-    configure_celery(settings)
+    worker.configure(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -130,11 +134,24 @@ def create_app(
         with Session(rt.engine, expire_on_commit=False) as session:
             try:
                 body = respond(rt, finish_wait(rt, session, exc.request_id, wait))
-            except ApiError as err:
+            except DomainError as err:
                 return error_response(err)
         return JSONResponse(jsonable_encoder(body), status_code=202)
 
-    for module in (auth, operator, supplier, core, financier, regulator, audit, transactions):
+    for module in (
+        auth,
+        members,
+        ledger,
+        invoices,
+        receivables,
+        pieces,
+        financing,
+        offers,
+        payables,
+        regulator,
+        audit,
+        transactions,
+    ):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["ops"])

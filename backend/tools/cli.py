@@ -79,8 +79,8 @@ def serve_cmd(
     """Run the web API (settings from SCF_* variables and .env; see `scf config show`)."""
     import uvicorn
 
-    from backend.serve import DEFAULT_SEED_FILE, build_app, operator_account, print_seeded
-    from backend.serve import seed as seed_consortium
+    from backend.tools.serve import DEFAULT_SEED_FILE, build_app, operator_account, print_seeded
+    from backend.tools.serve import seed as seed_consortium
 
     config = _config()
     app_ = build_app(config, keeper=keeper)
@@ -126,9 +126,9 @@ def worker_cmd(
     queues: Annotated[str, typer.Option(help="comma-separated queues")] = "celery",
 ) -> None:
     """Run a Celery worker for the transaction pipeline (threads share one nonce manager)."""
-    from backend.pipeline import configure_celery
+    from backend.worker import configure
 
-    celery = configure_celery(_config(task_always_eager=False).backend)
+    celery = configure(_config(task_always_eager=False).backend)
     celery.worker_main(
         [
             "worker",
@@ -143,9 +143,9 @@ def worker_cmd(
 @app.command("beat")
 def beat_cmd() -> None:
     """Run Celery beat: the keeper's schedule (settle, mark overdue, reconcile, recover)."""
-    from backend.pipeline import configure_celery
+    from backend.worker import configure
 
-    celery = configure_celery(_config(task_always_eager=False).backend)
+    celery = configure(_config(task_always_eager=False).backend)
     celery.start(["beat", "--loglevel=INFO"])
 
 
@@ -172,8 +172,8 @@ def demo_cmd(
     if contracts_only:
         chain_cli.walkthrough_cmd()
         return
-    from backend.demo import StoryFailed, run_story
-    from backend.serve import operator_account
+    from backend.tools.demo import StoryFailed, run_story
+    from backend.tools.serve import operator_account
 
     config = _config()
     operator = operator_account(config)
@@ -183,7 +183,7 @@ def demo_cmd(
         if start:
             from fastapi.testclient import TestClient
 
-            from backend.serve import build_app
+            from backend.tools.serve import build_app
 
             console.print("no API answering: starting an embedded one in process")
             with TestClient(build_app(_config(profile="embedded"), keeper=False)) as http:
@@ -212,7 +212,7 @@ def _answers(api_url: str) -> bool:
 def _operator_client(api_url: str, api_key: str | None, key: str | None) -> tuple[Any, str]:
     from eth_account import Account
 
-    from backend.client import ApiClient
+    from backend.tools.client import ApiClient
 
     http = httpx.Client(base_url=api_url, timeout=120)
     client = ApiClient(http)
@@ -236,7 +236,7 @@ SignKey = Annotated[
 
 
 def _call(fn: Any) -> Any:
-    from backend.client import ApiCallFailed
+    from backend.tools.client import ApiCallFailed
 
     try:
         return fn()
