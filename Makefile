@@ -33,6 +33,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The API on http://127.0.0.1:$(PORT) (embedded profile), with a seeded demo consortium.
 PORT ?= 8000

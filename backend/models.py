@@ -198,6 +198,7 @@ class TxRequest(TxRequestBase, BackendTable, table=True):
         UniqueConstraint("member", "idempotency_key", name="uq_tx_request_idempotency"),
         Index("ix_tx_request_status_updated", "status", "updated_at"),
         Index("ix_tx_request_signer_status", "signer", "status"),
+        Index("ix_tx_request_signer_nonce", "signer", "nonce"),  # the nonce floor
     )
 
     idempotency_key: str | None = None

@@ -18,3 +18,9 @@ def discount_price(amount: int, *, rate_bps: int, days: int) -> int:
         raise ValueError("amount must be positive; rate and days must not be negative")
     discount = amount * rate_bps * days // (BASIS_POINTS * DAY_COUNT_BASIS)
     return amount - min(discount, amount)
+
+
+def entitlement(amount: int, *, repaid: int, face_value: int) -> int:
+    """What a live piece of `amount` is owed once `repaid` of the root's face value is in:
+    amount * repaid / face, rounded down (the contract's `_entitlement`)."""
+    return amount * repaid // face_value

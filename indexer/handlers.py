@@ -320,7 +320,7 @@ def _piece(ledger: Ledger, ev: DecodedEvent, piece_id: int) -> Row:
 
 
 def _restart_pass(root: Row) -> None:
-    if root["status"] in (RootStatus.CONFIRMED, RootStatus.OVERDUE):
+    if root["status"] in RootStatus.PAYABLE:
         root["cursor"] = root["head"]
 
 

@@ -22,7 +22,6 @@ from chain.enums import PieceStatus, Role, RootStatus
 from indexer.models import Holding, LedgerEvent, LedgerEventParty, Member, Piece, Root
 
 DAY = 86_400
-OUTSTANDING = (int(RootStatus.CONFIRMED), int(RootStatus.OVERDUE))
 
 
 def events(
@@ -222,7 +221,7 @@ def _exposure_in_python(*, rt: Runtime, mirror: Session) -> dict[str, list[dict[
     """`exposure` summed in Python (SQLite cannot sum 256-bit amounts exactly)."""
     by_debtor: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in mirror.exec(
-        select(Root).where(Root.chain_id == rt.chain_id, col(Root.status).in_(OUTSTANDING))
+        select(Root).where(Root.chain_id == rt.chain_id, col(Root.status).in_(RootStatus.PAYABLE))
     ).all():
         by_debtor[r.debtor][0] += int(r.face_value) - int(r.repaid)
         by_debtor[r.debtor][1] += 1
@@ -249,7 +248,9 @@ def _exposure_in_python(*, rt: Runtime, mirror: Session) -> dict[str, list[dict[
     }
     for p in held:
         root = roots.get(p.root_id)
-        if root is None or (root.status not in OUTSTANDING and root.status != RootStatus.SETTLED):
+        if root is None or (
+            root.status not in RootStatus.PAYABLE and root.status != RootStatus.SETTLED
+        ):
             continue
         owed = int(p.amount) - int(p.paid_out)
         if owed:
@@ -271,12 +272,12 @@ def _exposure_in_sql(*, rt: Runtime, mirror: Session) -> dict[str, list[dict[str
     """`exposure` as two aggregate queries (PostgreSQL sums NUMERIC exactly)."""
     debtors = mirror.execute(
         sa_select(col(Root.debtor), func.sum(col(Root.face_value) - col(Root.repaid)), func.count())
-        .where(col(Root.chain_id) == rt.chain_id, col(Root.status).in_(OUTSTANDING))
+        .where(col(Root.chain_id) == rt.chain_id, col(Root.status).in_(RootStatus.PAYABLE))
         .group_by(col(Root.debtor))
         .order_by(col(Root.debtor))
     ).all()
     owed = func.sum(col(Piece.amount) - col(Piece.paid_out))
-    live = (*OUTSTANDING, int(RootStatus.SETTLED))
+    live = (*RootStatus.PAYABLE, int(RootStatus.SETTLED))
     financiers = mirror.execute(
         sa_select(col(Piece.holder), col(Root.debtor), owed)
         .join(
@@ -335,7 +336,7 @@ def aging(*, rt: Runtime, mirror: Session) -> dict[str, Any]:
     rows = []
     for r in mirror.exec(
         select(Root)
-        .where(Root.chain_id == rt.chain_id, col(Root.status).in_(OUTSTANDING))
+        .where(Root.chain_id == rt.chain_id, col(Root.status).in_(RootStatus.PAYABLE))
         .order_by(col(Root.root_id))
     ).all():
         outstanding = int(r.face_value) - int(r.repaid)

@@ -59,7 +59,7 @@ def enough_cash(mirror: Session, rt: Runtime, address: str, amount: int) -> None
         )
 
 
-def root_status(root: Root, *expected: RootStatus) -> None:
+def root_status(root: Root, *expected: int) -> None:
     if root.status not in expected:
         raise refusal(
             "ReceivablesInvalidStatus",

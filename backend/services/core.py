@@ -26,9 +26,7 @@ def list_payables(
         Root.chain_id == rt.chain_id, Root.debtor == me.address, col(Root.root_id) > after
     )
     if status == "outstanding":
-        stmt = stmt.where(
-            col(Root.status).in_([int(RootStatus.CONFIRMED), int(RootStatus.OVERDUE)])
-        )
+        stmt = stmt.where(col(Root.status).in_(RootStatus.PAYABLE))
     elif status is not None:
         stmt = stmt.where(Root.status == int(STATUS_NAMES[status]))
     rows = mirror.exec(stmt.order_by(col(Root.root_id)).limit(limit)).all()
@@ -96,7 +94,7 @@ def repay(
     amount: int | None,
 ) -> TxRequest:
     root = _debtor_root(ctx.mirror, ctx.rt, me, root_id)
-    checks.root_status(root, RootStatus.CONFIRMED, RootStatus.OVERDUE)
+    checks.root_status(root, *RootStatus.PAYABLE)
     checks.not_paused(ctx.mirror, ctx.rt)
     outstanding = int(root.face_value) - int(root.repaid)
     amount = outstanding if amount is None else amount
@@ -124,7 +122,7 @@ def credit(*, rt: Runtime, mirror: Session, me: Principal) -> CreditOut:
         select(func.coalesce(func.sum(Root.face_value - Root.repaid), 0)).where(
             Root.chain_id == rt.chain_id,
             Root.debtor == me.address,
-            col(Root.status).in_([int(RootStatus.CONFIRMED), int(RootStatus.OVERDUE)]),
+            col(Root.status).in_(RootStatus.PAYABLE),
         )
     ).one()
     return CreditOut(

@@ -26,6 +26,7 @@ from backend.services.views import (
     visible_root,
 )
 from chain.enums import OfferStatus, PieceStatus, Role, RootStatus
+from chain.pricing import entitlement
 from indexer.models import Root
 
 
@@ -265,14 +266,17 @@ def claim(
     checks.holder(piece, me.address)
     root = root_row(ctx.mirror, ctx.rt, piece.root_id)
     assert root is not None
-    checks.root_status(root, RootStatus.CONFIRMED, RootStatus.OVERDUE)
+    checks.root_status(root, *RootStatus.PAYABLE)
     if chain_now(ctx.rt) < root.due_date:
         raise refusal(
             "ReceivablesNotDue", "not due yet", rootId=root.root_id, dueDate=root.due_date
         )
     if piece.frozen or root.frozen:
         raise refusal("ReceivablesPieceFrozen", "piece is frozen", pieceId=piece_id)
-    owed = int(piece.amount) * int(root.repaid) // int(root.face_value) - int(piece.paid_out)
+    entitled = entitlement(
+        int(piece.amount), repaid=int(root.repaid), face_value=int(root.face_value)
+    )
+    owed = entitled - int(piece.paid_out)
     if owed <= 0:
         raise refusal("ReceivablesNothingToClaim", "nothing owed now", pieceId=piece_id)
     return submit(

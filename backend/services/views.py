@@ -93,7 +93,7 @@ def root_out(r: Root) -> RootOut:
         repaid=int(r.repaid),
         distributed=int(r.distributed),
         outstanding=int(r.face_value) - int(r.repaid)
-        if r.status in (RootStatus.CONFIRMED, RootStatus.OVERDUE, RootStatus.SETTLED)
+        if r.status in (*RootStatus.PAYABLE, RootStatus.SETTLED)
         else 0,
         invoice_hash=r.invoice_hash,
         invoice_key=r.invoice_key,

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from rich.console import Console
 
-from backend.tools import demo
 from backend.config import load_config
+from backend.tools import demo
 from backend.tools.demo import CASH, FACE, KEPT, PASSED, StoryFailed, run_story
 from backend.tools.serve import build_app
 from chain.connection import dev_account
