@@ -7,17 +7,17 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from backend.errors import NotFound, refusal
 from backend.models import TxRequest
 from backend.runtime import Runtime
-from backend.schemas import MemberCreated, MemberIn
+from backend.schemas import MemberCreated, MemberIn, MemberOut
 from backend.services import auth
 from backend.services.common import ledger_status
 from backend.services.context import Principal, WriteContext, by_key
 from backend.services.tx import replay, respond, submit
-from backend.services.views import member_row, roles_from_names
+from backend.services.views import member_out, member_row, roles_from_names
 from chain.consortium import entity_id
 from chain.enums import MemberStatus, Role
 from indexer.models import CashBalance, Member
@@ -206,3 +206,21 @@ def pause(
         action="ledger.pause" if paused else "ledger.unpause",
         params={},
     )
+
+
+def list_members(*, rt: Runtime, mirror: Session, limit: int, after: str) -> list[MemberOut]:
+    """Every member, by address (`after`: a cursor on the address)."""
+    rows = mirror.exec(
+        select(Member)
+        .where(Member.chain_id == rt.chain_id, col(Member.address) > after.lower())
+        .order_by(col(Member.address))
+        .limit(limit)
+    ).all()
+    return [member_out(m) for m in rows]
+
+
+def get_member(*, rt: Runtime, mirror: Session, address: str) -> MemberOut:
+    row = member_row(mirror, rt, address)
+    if row is None:
+        raise NotFound(f"no member {address}")
+    return member_out(row)

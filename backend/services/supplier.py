@@ -13,21 +13,24 @@ from backend.models import (
     TxStatus,
 )
 from backend.runtime import Runtime
-from backend.schemas import FinancingIn, InvoiceCreated, InvoiceOut, SplitIn
+from backend.schemas import FinancingIn, InvoiceCreated, InvoiceOut, PieceOut, SplitIn
 from backend.services import checks
 from backend.services.common import chain_now
 from backend.services.context import Principal, WriteContext
 from backend.services.tx import respond, submit
 from backend.services.views import (
+    open_financing_pieces,
+    piece_out,
     piece_row,
     root_row,
     visible_offer,
     visible_piece,
+    visible_pieces_clause,
     visible_root,
 )
 from chain.enums import OfferStatus, PieceStatus, Role, RootStatus
 from chain.pricing import entitlement
-from indexer.models import Root
+from indexer.models import Piece, Root
 
 
 def created(ctx: WriteContext, doc: InvoiceDocument, req: TxRequest) -> InvoiceCreated:
@@ -69,6 +72,37 @@ def list_invoices(
         )
     docs = session.exec(stmt.order_by(col(InvoiceDocument.id)).limit(limit)).all()
     return [invoice_out(d, root_row(mirror, rt, d.root_id) if d.root_id else None) for d in docs]
+
+
+def list_pieces(
+    *,
+    rt: Runtime,
+    session: Session,
+    mirror: Session,
+    me: Principal,
+    held: bool,
+    root_id: int | None,
+    limit: int,
+    after: int,
+) -> list[PieceOut]:
+    """Pieces `me` may see (held ones only, with `held`), by id."""
+    stmt = select(Piece).where(Piece.chain_id == rt.chain_id, col(Piece.piece_id) > after)
+    clause = visible_pieces_clause(rt, me, financing_pieces=open_financing_pieces(session))
+    if clause is not None:
+        stmt = stmt.where(clause)
+    if held:
+        stmt = stmt.where(Piece.holder == me.address, Piece.status == int(PieceStatus.ACTIVE))
+    if root_id is not None:
+        stmt = stmt.where(Piece.root_id == root_id)
+    rows = mirror.exec(stmt.order_by(col(Piece.piece_id)).limit(limit)).all()
+    return [piece_out(p, root_row(mirror, rt, p.root_id)) for p in rows]
+
+
+def get_piece(
+    *, rt: Runtime, session: Session, mirror: Session, me: Principal, piece_id: int
+) -> PieceOut:
+    p = visible_piece(session, mirror, rt, me, piece_id)
+    return piece_out(p, root_row(mirror, rt, p.root_id))
 
 
 def get_invoice(

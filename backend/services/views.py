@@ -121,7 +121,7 @@ def _held_by(rt: Runtime, address: str) -> Any:
     )
 
 
-def _open_financing_pieces(session: Session) -> set[int]:
+def open_financing_pieces(session: Session) -> set[int]:
     return set(
         session.exec(
             select(FinancingRequest.piece_id).where(FinancingRequest.status == FinancingStatus.OPEN)
@@ -163,7 +163,7 @@ def visible_piece(
     session: Session, mirror: Session, rt: Runtime, me: Principal, piece_id: int
 ) -> Piece:
     """The piece if `me` may see it, else NotFound."""
-    clause = visible_pieces_clause(rt, me, financing_pieces=_open_financing_pieces(session))
+    clause = visible_pieces_clause(rt, me, financing_pieces=open_financing_pieces(session))
     stmt = select(Piece).where(Piece.chain_id == rt.chain_id, Piece.piece_id == piece_id)
     if clause is not None:
         stmt = stmt.where(clause)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 from pydantic import TypeAdapter
-from sqlmodel import col, select
 
 from backend.api.deps import (
     Auditor,
@@ -17,7 +16,6 @@ from backend.api.deps import (
 )
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.params import Accepted, Address, AddressPath, Limit, accepted
-from backend.errors import NotFound
 from backend.schemas import (
     CreditLimitIn,
     MemberCreated,
@@ -28,8 +26,6 @@ from backend.schemas import (
     TxRequestOut,
 )
 from backend.services import operator
-from backend.services.views import member_out, member_row
-from indexer.models import Member
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 ACCEPTED = status.HTTP_202_ACCEPTED
@@ -137,13 +133,7 @@ def list_members(
     me: Auditor, rt: RuntimeDep, mirror: MirrorDep, limit: Limit = 100, after: str = ""
 ) -> list[MemberOut]:
     """Every member (auditors, regulators)."""
-    rows = mirror.exec(
-        select(Member)
-        .where(Member.chain_id == rt.chain_id, col(Member.address) > after.lower())
-        .order_by(col(Member.address))
-        .limit(limit)
-    ).all()
-    return [member_out(m) for m in rows]
+    return operator.list_members(rt=rt, mirror=mirror, limit=limit, after=after)
 
 
 @router.get("/operator/members", response_model=list[MemberOut], tags=["operator"])
@@ -151,18 +141,9 @@ def operator_members(
     me: Operator, rt: RuntimeDep, mirror: MirrorDep, limit: Limit = 100, after: str = ""
 ) -> list[MemberOut]:
     """Every member, for the operator."""
-    rows = mirror.exec(
-        select(Member)
-        .where(Member.chain_id == rt.chain_id, col(Member.address) > after.lower())
-        .order_by(col(Member.address))
-        .limit(limit)
-    ).all()
-    return [member_out(m) for m in rows]
+    return operator.list_members(rt=rt, mirror=mirror, limit=limit, after=after)
 
 
 @router.get("/operator/members/{address}", response_model=MemberOut, tags=["operator"])
 def get_member(address: AddressPath, me: Operator, rt: RuntimeDep, mirror: MirrorDep) -> MemberOut:
-    row = member_row(mirror, rt, _checked(address))
-    if row is None:
-        raise NotFound(f"no member {address}")
-    return member_out(row)
+    return operator.get_member(rt=rt, mirror=mirror, address=_checked(address))

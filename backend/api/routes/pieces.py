@@ -5,22 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from sqlmodel import col, select
 
 from backend.api.deps import CurrentMember, Holder, MirrorDep, RuntimeDep, SessionDep, WriteDep
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.params import Accepted, After, Id40, Limit, RootQuery, accepted
 from backend.schemas import HoldingOut, PieceOut, SplitIn, TransferIn, TxRequestOut
 from backend.services import financier, supplier
-from backend.services.views import (
-    _open_financing_pieces,
-    piece_out,
-    root_row,
-    visible_piece,
-    visible_pieces_clause,
-)
-from chain.enums import PieceStatus
-from indexer.models import Piece
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 ACCEPTED = status.HTTP_202_ACCEPTED
@@ -38,24 +28,23 @@ def list_pieces(
     after: After = 0,
 ) -> list[PieceOut]:
     """Pieces this member may see: held, passed on, of its invoices or payables."""
-    stmt = select(Piece).where(Piece.chain_id == rt.chain_id, col(Piece.piece_id) > after)
-    clause = visible_pieces_clause(rt, me, financing_pieces=_open_financing_pieces(session))
-    if clause is not None:
-        stmt = stmt.where(clause)
-    if held:
-        stmt = stmt.where(Piece.holder == me.address, Piece.status == int(PieceStatus.ACTIVE))
-    if root_id is not None:
-        stmt = stmt.where(Piece.root_id == root_id)
-    rows = mirror.exec(stmt.order_by(col(Piece.piece_id)).limit(limit)).all()
-    return [piece_out(p, root_row(mirror, rt, p.root_id)) for p in rows]
+    return supplier.list_pieces(
+        rt=rt,
+        session=session,
+        mirror=mirror,
+        me=me,
+        held=held,
+        root_id=root_id,
+        limit=limit,
+        after=after,
+    )
 
 
 @router.get("/pieces/{piece_id}", response_model=PieceOut, tags=["supplier"])
 def get_piece(
     piece_id: Id40, me: CurrentMember, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
 ) -> PieceOut:
-    p = visible_piece(session, mirror, rt, me, piece_id)
-    return piece_out(p, root_row(mirror, rt, p.root_id))
+    return supplier.get_piece(rt=rt, session=session, mirror=mirror, me=me, piece_id=piece_id)
 
 
 @router.post(
