@@ -18,6 +18,7 @@ from web3.types import TxReceipt
 
 from chain.connection import ChainConnection, connect, dev_account
 from chain.errors import ChainError, ProfileError
+from chain.exitcodes import ExitCode
 from chain.settings import ChainSettings, Profile, describe_validation_error
 from chain.tx import TxSender
 
@@ -52,7 +53,7 @@ def compile_cmd(
         artifacts = compile_contracts(load_chain_settings(**overrides))
     except ChainError as exc:
         err.print(f"[red]compile failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        raise typer.Exit(ExitCode.FAILED) from exc
     for name, art in sorted(artifacts.items()):
         size = (len(art.deployed_bytecode) - 2) // 2
         console.print(f"[green]{name}[/green] {size} bytes runtime")
@@ -97,13 +98,13 @@ def deploy_cmd(
     settings = load_chain_settings(profile=profile, rpc_url=rpc_url)
     if operator_key is None and settings.profile == "rpc":
         err.print("[red]--operator-key (or SCF_OPERATOR_KEY) is required for rpc[/red]")
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USAGE)
     operator = Account.from_key(operator_key) if operator_key else dev_account(0)
     try:
         conn = connect(settings)
     except ProfileError as exc:
         err.print(f"[red]cannot reach the ledger:[/red] {exc}")
-        raise typer.Exit(3) from exc
+        raise typer.Exit(ExitCode.UNREACHABLE) from exc
     with (
         conn,
         Progress(
@@ -128,7 +129,7 @@ def deploy_cmd(
             )
         except ChainError as exc:
             err.print(f"[red]deploy failed:[/red] {exc}")
-            raise typer.Exit(1) from exc
+            raise typer.Exit(ExitCode.FAILED) from exc
     path = out or settings.deployment_path
     deployment.save(path)
     if as_json:
@@ -147,7 +148,7 @@ def load_chain_settings(**overrides: Any) -> ChainSettings:
         return ChainSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         err.print(f"[red]bad configuration:[/red] {describe_validation_error(exc, 'SCF_CHAIN_')}")
-        raise typer.Exit(2) from exc
+        raise typer.Exit(ExitCode.USAGE) from exc
 
 
 @app.command("walkthrough")

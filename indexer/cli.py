@@ -24,6 +24,7 @@ from rich.table import Table
 from chain.connection import ChainConnection, connect
 from chain.deploy import Deployment
 from chain.errors import ChainError
+from chain.exitcodes import ExitCode
 from chain.settings import ChainSettings, Profile, describe_validation_error
 from indexer.db import make_engine, upgrade
 from indexer.errors import IndexerError
@@ -64,8 +65,8 @@ def index_cmd(
 ) -> None:
     """Mirror every ledger event into SQL: follow the chain, or backfill with --to-block.
 
-    Exit codes: 0 done, 1 the indexer stopped (or cannot reach the ledger), 2 bad
-    configuration, 130 interrupted.
+    Exit codes: 0 done, 1 the indexer stopped, 2 bad configuration, 3 the ledger does not
+    answer, 130 interrupted.
     """
     code = run_index(
         console=console,
@@ -93,7 +94,7 @@ def reconcile_cmd(
     """Compare the SQL mirror with the chain's current state.
 
     Exit codes: 0 the mirror matches, 1 mismatches found, 2 cannot reconcile (configuration,
-    unreachable ledger, no mirror).
+    no mirror), 3 the ledger does not answer.
     """
     code = run_reconcile(
         console=console,
@@ -126,7 +127,10 @@ def _open(
         chain_settings = ChainSettings(**chain_overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise _BadSettings(describe_validation_error(exc, "SCF_CHAIN_")) from exc
-    deployment = Deployment.load(deployment_path or chain_settings.deployment_path)
+    try:
+        deployment = Deployment.load(deployment_path or chain_settings.deployment_path)
+    except ChainError as exc:  # no record: the configuration names the wrong place
+        raise _BadSettings(str(exc)) from exc
     return connect(chain_settings), deployment
 
 
@@ -147,10 +151,10 @@ def run_index(
         conn, deployment = _open(chain_overrides, deployment_path)
     except _BadSettings as exc:
         console.print(f"[red]bad configuration:[/red] {exc}")
-        return 2
+        return ExitCode.USAGE
     except ChainError as exc:
         console.print(f"[red]cannot reach the ledger:[/red] {exc}")
-        return 1
+        return ExitCode.UNREACHABLE
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
@@ -169,14 +173,14 @@ def run_index(
             indexer.close()
     except IndexerError as exc:
         console.print(f"[red]indexer stopped:[/red] {exc}")
-        return 1
+        return ExitCode.FAILED
     except KeyboardInterrupt:
         console.print("interrupted")
-        return 130
+        return ExitCode.INTERRUPTED
     finally:
         conn.close()
         engine.dispose()
-    return 0
+    return ExitCode.OK
 
 
 def _log_batch(report: BatchReport) -> None:
@@ -243,17 +247,17 @@ def run_reconcile(
         conn, deployment = _open(chain_overrides, deployment_path)
     except _BadSettings as exc:
         console.print(f"[red]bad configuration:[/red] {exc}")
-        return 2
+        return ExitCode.USAGE
     except ChainError as exc:
         console.print(f"[red]cannot reach the ledger:[/red] {exc}")
-        return 2
+        return ExitCode.UNREACHABLE
     engine = make_engine(settings.database_url)
     try:
         with console.status("reconciling the mirror with the chain", spinner="dots"):
             report = reconcile(w3=conn.w3, engine=engine, deployment=deployment, block=block)
     except IndexerError as exc:
         console.print(f"[red]reconcile failed:[/red] {exc}")
-        return 2
+        return ExitCode.USAGE
     finally:
         conn.close()
         engine.dispose()
@@ -279,16 +283,16 @@ def run_reconcile(
                 indent=2,
             )
         )
-        return 0 if report.ok else 1
+        return ExitCode.OK if report.ok else ExitCode.FAILED
     checked = ", ".join(f"{v} {k}" for k, v in report.checked.items())
     console.print(f"chain {report.chain_id} at block {report.block}: checked {checked}")
     if report.ok:
         console.print("[green]mirror matches the chain: 0 mismatches[/green]")
-        return 0
+        return ExitCode.OK
     table = Table(title=f"{len(report.mismatches)} mismatches")
     for col in ("kind", "key", "field", "mirror", "chain"):
         table.add_column(col)
     for m in report.mismatches:
         table.add_row(m.kind, m.key, m.field, str(m.mirror), str(m.chain))
     console.print(table)
-    return 1
+    return ExitCode.FAILED

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from backend.config import Config, ConfigError, effective_rows, load_config
 from chain import cli as chain_cli
+from chain.exitcodes import ExitCode
 from indexer import cli as indexer_cli
 
 app = typer.Typer(
@@ -54,7 +55,7 @@ def _config(**overrides: Any) -> Config:
         return load_config(**overrides)
     except ConfigError as exc:
         err.print(f"[red]bad configuration:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        raise typer.Exit(ExitCode.USAGE) from exc
 
 
 # -- serving -----------------------------------------------------------------------------------
@@ -117,7 +118,7 @@ def serve_cmd(
         threading.Thread(target=seeder, name="scf-seed", daemon=True).start()
     server.run()
     if failure or not server.started:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 @app.command("worker")
@@ -193,10 +194,10 @@ def demo_cmd(
                 run_story(http, operator=operator, console=console, chain_rpc_url=chain_rpc_url)
     except StoryFailed as exc:
         err.print(f"[red]the story does not check out:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        raise typer.Exit(ExitCode.FAILED) from exc
     except httpx.TransportError as exc:
         err.print(f"[red]cannot reach the API at {api_url}:[/red] {exc}")
-        raise typer.Exit(3) from exc
+        raise typer.Exit(ExitCode.UNREACHABLE) from exc
 
 
 def _answers(api_url: str) -> bool:
@@ -221,7 +222,7 @@ def _operator_client(api_url: str, api_key: str | None, key: str | None) -> tupl
     if key:
         return client, client.login(Account.from_key(key))
     err.print("[red]give --api-key (SCF_API_KEY) or --key (SCF_OPERATOR_KEY)[/red]")
-    raise typer.Exit(2)
+    raise typer.Exit(ExitCode.USAGE)
 
 
 ApiKey = Annotated[
@@ -242,10 +243,17 @@ def _call(fn: Any) -> Any:
         return fn()
     except ApiCallFailed as exc:
         err.print(f"[red]refused:[/red] {exc}")
-        raise typer.Exit(1 if exc.status in (409, 422) else 2 if exc.status < 500 else 3) from exc
+        code = (
+            ExitCode.FAILED
+            if exc.status in (409, 422)
+            else ExitCode.USAGE
+            if exc.status < 500
+            else ExitCode.UNREACHABLE
+        )
+        raise typer.Exit(code) from exc
     except httpx.TransportError as exc:
         err.print(f"[red]cannot reach the API:[/red] {exc}")
-        raise typer.Exit(3) from exc
+        raise typer.Exit(ExitCode.UNREACHABLE) from exc
 
 
 @member_app.command("add")
@@ -277,7 +285,7 @@ def member_add(
         if created.get("api_key"):
             console.print(f"API key (shown once): {created['api_key']}")
     if tx["status"] != "mined":
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 @member_app.command("suspend")
@@ -304,7 +312,7 @@ def member_suspend(
     else:
         console.print(f"{address} → {status}: transaction {tx['status']} {tx['tx_hash']}")
     if tx["status"] != "mined":
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 @member_app.command("list")

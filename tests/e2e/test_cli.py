@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from backend.tools.cli import app
+from chain.connection import dev_account
 
 COMMANDS = [
     [], ["compile"], ["deploy"], ["walkthrough"], ["index"], ["reconcile"], ["serve"],
@@ -80,3 +81,38 @@ def test_member_list_needs_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SCF_OPERATOR_KEY", raising=False)
     result = CliRunner().invoke(app, ["member", "list"])
     assert result.exit_code == 2
+
+
+@pytest.fixture(scope="module")
+def deployment_record(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real deployment record (deployed on an in-process chain) for commands to attach to."""
+    from chain.connection import connect
+    from chain.consortium import entity_id
+    from chain.deploy import deploy
+    from chain.settings import ChainSettings
+
+    conn = connect(ChainSettings(profile="tester"))
+    operator = dev_account(0)
+    conn.fund(operator.address)
+    record = tmp_path_factory.mktemp("deployment") / "deployment.json"
+    deploy(conn, operator=operator, operator_entity_id=entity_id("OPERATOR")).save(record)
+    conn.close()
+    return str(record)
+
+
+@pytest.mark.parametrize("command", ["index", "reconcile"])
+def test_a_ledger_that_does_not_answer_exits_3(command: str, deployment_record: str) -> None:
+    args = [command, "--profile", "rpc", "--rpc-url", "http://127.0.0.1:9"]
+    result = CliRunner().invoke(app, [*args, "--deployment", deployment_record])
+    assert result.exit_code == 3, result.output
+    assert "cannot reach the ledger" in result.output
+
+
+@pytest.mark.parametrize("command", ["index", "reconcile"])
+def test_a_missing_deployment_record_is_a_configuration_error(
+    command: str, tmp_path: pytest.TempPathFactory
+) -> None:
+    missing = f"{tmp_path}/nowhere.json"
+    result = CliRunner().invoke(app, [command, "--deployment", missing])
+    assert result.exit_code == 2, result.output
+    assert "no deployment record" in " ".join(result.output.split())
