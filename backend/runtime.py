@@ -23,7 +23,7 @@ from backend.errors import Conflict
 from backend.models import CustodyKey
 from backend.security import KeyVault, TokenIssuer
 from backend.settings import BackendSettings
-from chain.calldata import CalldataEncoder
+from chain.abi import CalldataEncoder
 from chain.connection import ChainConnection, connect, dev_account
 from chain.consortium import entity_id
 from chain.deploy import Contracts, Deployment, deploy

@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chain.abi import signature
 from chain.errors import ArtifactError
 from chain.settings import CONTRACTS_DIR
 
@@ -97,15 +98,5 @@ def combined_error_abi(
     seen: dict[str, dict[str, Any]] = {}
     for name in names:
         for err in get_artifact(name, build_dir).errors:
-            types = ",".join(_canonical_type(i) for i in err.get("inputs", []))
-            seen.setdefault(f"{err['name']}({types})", err)
+            seen.setdefault(signature(err), err)
     return list(seen.values())
-
-
-def _canonical_type(param: dict[str, Any]) -> str:
-    """ABI type string, expanding tuples (structs) into `(t1,t2)`."""
-    typ: str = param["type"]
-    if typ.startswith("tuple"):
-        inner = ",".join(_canonical_type(c) for c in param.get("components", []))
-        return f"({inner}){typ[len('tuple') :]}"
-    return typ

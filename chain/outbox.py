@@ -23,18 +23,19 @@ from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
 from web3.providers.eth_tester import EthereumTesterProvider
-from web3.types import RPCEndpoint, TxParams, TxReceipt
+from web3.types import TxParams, TxReceipt
 
+from chain import rpc
 from chain.errors import ChainError, NonceError
 from chain.revert import revert_data_from_exception
 from chain.tx import (
-    _ALREADY_KNOWN_MESSAGES,
-    _NONCE_MESSAGES,
+    ALREADY_KNOWN_MESSAGES,
     ESTIMATE_BLOCKS,
+    NONCE_MESSAGES,
     Buildable,
     SignedTx,
     TxSender,
-    _matches,
+    mentions,
 )
 
 __all__ = [
@@ -136,7 +137,7 @@ class OutboxSender(TxSender):
         try:
             self.w3.eth.send_raw_transaction(raw)
         except Exception as exc:
-            if _matches(exc, _ALREADY_KNOWN_MESSAGES + _NONCE_MESSAGES):
+            if mentions(exc, ALREADY_KNOWN_MESSAGES + NONCE_MESSAGES):
                 return
             raise ChainError(f"rebroadcast failed: {exc}") from exc
 
@@ -214,9 +215,9 @@ class OutboxSender(TxSender):
         ]
 
     def _refusal(self, message: str, data: bytes | None) -> ChainError | None:
-        if _matches_text(message, _ALREADY_KNOWN_MESSAGES):
+        if mentions(message, ALREADY_KNOWN_MESSAGES):
             return None
-        if _matches_text(message, _NONCE_MESSAGES):
+        if mentions(message, NONCE_MESSAGES):
             return NonceError(message)
         if data:
             return self.decoder.decode(data)
@@ -244,16 +245,12 @@ class OutboxSender(TxSender):
         return isinstance(self.w3.provider, EthereumTesterProvider)
 
     def _batch(self, calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
-        if not calls:
-            return []
         try:
-            provider: Any = self.w3.provider
-            answer: Any = provider.make_batch_request([(RPCEndpoint(m), p) for m, p in calls])
+            return rpc.batch(self.w3.provider, calls)
+        except ChainError:
+            raise
         except Exception as exc:
             raise ChainError(f"batch of {len(calls)} {calls[0][0]} failed: {exc}") from exc
-        if not isinstance(answer, list) or len(answer) != len(calls):
-            raise ChainError(f"batch of {len(calls)} {calls[0][0]} refused: {answer}")
-        return [dict(a) for a in answer]
 
 
 _PROBE = ("from", "to", "data", "value")
@@ -265,11 +262,6 @@ def _hex(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return value
-
-
-def _matches_text(text: str, needles: tuple[str, ...]) -> bool:
-    low = text.lower()
-    return any(n in low for n in needles)
 
 
 def _error_data(error: Any) -> bytes | None:

@@ -14,7 +14,8 @@ from eth_abi.exceptions import DecodingError
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from chain.artifacts import _canonical_type, combined_error_abi
+from chain.abi import canonical_type
+from chain.artifacts import combined_error_abi
 from chain.errors import ArtifactError, ContractRevert
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class RevertDecoder:
         if err.get("type") != "error":
             return
         inputs = err.get("inputs", [])
-        types = tuple(_canonical_type(i) for i in inputs)
+        types = tuple(canonical_type(i) for i in inputs)
         signature = f"{err['name']}({','.join(types)})"
         names = tuple(i.get("name") or f"arg{n}" for n, i in enumerate(inputs))
         self._specs[keccak(text=signature)[:4]] = _ErrorSpec(err["name"], signature, types, names)

@@ -20,7 +20,7 @@ from chain.revert import RevertDecoder, default_decoder, revert_data_from_except
 
 log = logging.getLogger(__name__)
 
-_NONCE_MESSAGES = (
+NONCE_MESSAGES = (
     "nonce too low",
     "nonce too high",
     "invalid nonce",
@@ -30,7 +30,7 @@ _NONCE_MESSAGES = (
     "incorrect nonce",
     "nonce has already been used",
 )
-_ALREADY_KNOWN_MESSAGES = ("already known", "known transaction", "already imported")
+ALREADY_KNOWN_MESSAGES = ("already known", "known transaction", "already imported")
 _MAX_NONCE_RETRIES = 5
 # Gas is estimated on the latest block, as Besu and geth do when no block is named (anvil takes
 # its pending block, and re-executes every pending transaction for each estimate: 9 ms of node
@@ -213,11 +213,11 @@ class TxSender:
                 try:
                     self.w3.eth.send_raw_transaction(signed.raw)
                 except Exception as exc:
-                    if _matches(exc, _ALREADY_KNOWN_MESSAGES):
+                    if mentions(exc, ALREADY_KNOWN_MESSAGES):
                         # Exactly these bytes are already in the pool: that is success.
                         nonces.advance(address, nonce)
                         return signed
-                    if _matches(exc, _NONCE_MESSAGES):
+                    if mentions(exc, NONCE_MESSAGES):
                         log.warning(
                             "nonce rejected, resyncing",
                             extra={"address": address, "nonce": nonce, "attempt": attempt},
@@ -278,6 +278,7 @@ class TxSender:
             time.sleep(self.conn.settings.receipt_poll_seconds)
 
 
-def _matches(exc: BaseException, needles: tuple[str, ...]) -> bool:
-    text = str(exc).lower()
+def mentions(error: BaseException | str, needles: tuple[str, ...]) -> bool:
+    """Whether a node's error message contains any of `needles` (nodes word them loosely)."""
+    text = str(error).lower()
     return any(m in text for m in needles)

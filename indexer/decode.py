@@ -17,6 +17,7 @@ from eth_abi.decoding import ContextFramesBytesIO
 from eth_abi.registry import registry as default_registry
 from eth_utils.crypto import keccak
 
+from chain.abi import canonical_type, signature
 from indexer.errors import DecodeError
 
 RawLog = Mapping[str, Any]
@@ -52,19 +53,6 @@ class DecodedEvent:
     @property
     def position(self) -> tuple[int, int]:
         return (self.block_number, self.log_index)
-
-
-def event_signature(abi_event: Mapping[str, Any]) -> str:
-    types = ",".join(_canonical_type(i) for i in abi_event["inputs"])
-    return f"{abi_event['name']}({types})"
-
-
-def _canonical_type(param: Mapping[str, Any]) -> str:
-    typ: str = param["type"]
-    if typ.startswith("tuple"):
-        inner = ",".join(_canonical_type(c) for c in param.get("components", []))
-        return f"({inner}){typ[len('tuple') :]}"
-    return typ
 
 
 def _topic_decoder(typ: str) -> Callable[[str], Value]:
@@ -155,8 +143,8 @@ def _reader(typ: str, k: int) -> Callable[[str], Value] | None:
 def _parties(inputs: Sequence[Mapping[str, Any]]) -> Callable[[dict[str, Value]], tuple[str, ...]]:
     """The event's parties: its address and address[] arguments, distinct, without the zero
     address (the mint/burn marker, nobody's)."""
-    one = [i["name"] for i in inputs if _canonical_type(i) == "address"]
-    many = [i["name"] for i in inputs if _canonical_type(i) == "address[]"]
+    one = [i["name"] for i in inputs if canonical_type(i) == "address"]
+    many = [i["name"] for i in inputs if canonical_type(i) == "address[]"]
     if not many and len(one) == 1:
         key = one[0]
         return lambda a: () if a[key] == ZERO_ADDRESS else (a[key],)
@@ -180,7 +168,7 @@ def _compile(
     js: list[str] = []
     topic, k = 0, 0
     for inp in inputs:
-        typ, key = _canonical_type(inp), repr(inp["name"])
+        typ, key = canonical_type(inp), repr(inp["name"])
         if inp["indexed"]:
             topic += 1
             t = f"topics[{topic}]"
@@ -267,10 +255,10 @@ class EventDecoder:
     def __init__(self, contract: str, abi_event: Mapping[str, Any], codec: ABICodec) -> None:
         self.contract = contract
         self.name: str = abi_event["name"]
-        self.topic0 = "0x" + keccak(text=event_signature(abi_event)).hex()
+        self.topic0 = "0x" + keccak(text=signature(abi_event)).hex()
         inputs = abi_event["inputs"]
         self._topics = [(i["name"], _topic_decoder(i["type"])) for i in inputs if i["indexed"]]
-        data_inputs = [(i["name"], _canonical_type(i)) for i in inputs if not i["indexed"]]
+        data_inputs = [(i["name"], canonical_type(i)) for i in inputs if not i["indexed"]]
         self._names = [n for n, _ in data_inputs]
         self._types = [t for _, t in data_inputs]
         self._abi_decoder: Any = codec._registry.get_tuple_decoder(*self._types, strict=False)

@@ -19,6 +19,7 @@ from web3.providers import HTTPProvider
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint
 
+from chain import rpc
 from indexer.decode import RawLog
 from indexer.errors import FetchError
 from indexer.settings import IndexerSettings
@@ -103,21 +104,21 @@ class RpcSource:
 
     def headers(self, numbers: Sequence[int]) -> list[Header | None]:
         out: list[Header | None] = []
-        batch = getattr(self.provider, "make_batch_request", None)
+        batches = rpc.supports_batches(self.provider)
         for i in range(0, len(numbers), self.header_batch):
             chunk = numbers[i : i + self.header_batch]
-            if batch is None or len(chunk) == 1:
+            if not batches or len(chunk) == 1:
                 out.extend(
                     _header(self._request("eth_getBlockByNumber", [hex(n), False])) for n in chunk
                 )
                 continue
-            reqs = [(RPCEndpoint("eth_getBlockByNumber"), [hex(n), False]) for n in chunk]
+            calls = [("eth_getBlockByNumber", [hex(n), False]) for n in chunk]
             try:
-                resps = batch(reqs)
+                resps = rpc.batch(self.provider, calls)
             except (requests.ConnectionError, requests.Timeout, OSError) as exc:
                 raise TransientError(f"header batch: {exc}") from exc
-            if not isinstance(resps, list):
-                raise RpcError(f"header batch: {resps.get('error')}")
+            except rpc.BatchRefused as exc:
+                raise RpcError(f"header {exc}") from exc
             for resp in resps:
                 if resp.get("error"):
                     raise RpcError(f"eth_getBlockByNumber: {resp['error']}")

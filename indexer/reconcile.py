@@ -8,21 +8,20 @@ the token's total supply on both sides, which catches an account missing from th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_utils.crypto import keccak
 from sqlalchemy import Engine, func, select
 from web3 import Web3
 from web3.providers import HTTPProvider
-from web3.types import RPCEndpoint
 
+from chain import rpc
+from chain.abi import Function, function
 from chain.artifacts import get_artifact
 from chain.deploy import Deployment
+from chain.rpc import BatchRefused
 from indexer.errors import IndexerError
 from indexer.models import metadata
 from indexer.types import canonical_address, canonical_hash
@@ -51,30 +50,6 @@ class ReconcileReport:
         return not self.mismatches
 
 
-class _Fn:
-    """One view function: calldata encoder and return decoder from the ABI."""
-
-    def __init__(self, abi: Sequence[Mapping[str, Any]], name: str) -> None:
-        item = next(i for i in abi if i.get("type") == "function" and i["name"] == name)
-        self.inputs = [_abi_type(i) for i in item["inputs"]]
-        self.outputs = [_abi_type(o) for o in item["outputs"]]
-        self.selector = keccak(text=f"{name}({','.join(self.inputs)})")[:4]
-
-    def data(self, *args: Any) -> str:
-        return "0x" + (self.selector + abi_encode(self.inputs, list(args))).hex()
-
-    def result(self, raw: bytes) -> tuple[Any, ...]:
-        return tuple(abi_decode(self.outputs, raw))
-
-
-def _abi_type(param: Mapping[str, Any]) -> str:
-    typ: str = param["type"]
-    if typ.startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in param.get("components", []))
-        return f"({inner}){typ[len('tuple') :]}"
-    return typ
-
-
 class _Caller:
     """eth_call at one block: JSON-RPC batches over HTTP, one by one otherwise."""
 
@@ -83,19 +58,21 @@ class _Caller:
         self.block = block
         self.http = isinstance(w3.provider, HTTPProvider)
 
-    def many(self, to: str, fn: _Fn, arg_lists: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        datas = [fn.data(*args) for args in arg_lists]
+    def many(
+        self, to: str, fn: Function, arg_lists: Sequence[tuple[Any, ...]]
+    ) -> list[tuple[Any, ...]]:
+        datas = [fn.calldata(args) for args in arg_lists]
         raws: list[bytes] = []
         if self.http:
-            provider: Any = self.w3.provider
             for i in range(0, len(datas), _BATCH):
-                reqs = [
-                    (RPCEndpoint("eth_call"), [{"to": to, "data": d}, hex(self.block)])
+                calls = [
+                    ("eth_call", [{"to": to, "data": d}, hex(self.block)])
                     for d in datas[i : i + _BATCH]
                 ]
-                resps = provider.make_batch_request(reqs)
-                if not isinstance(resps, list):
-                    raise IndexerError(f"eth_call batch failed: {resps.get('error')}")
+                try:
+                    resps = rpc.batch(self.w3.provider, calls)
+                except BatchRefused as exc:
+                    raise IndexerError(f"eth_call {exc}") from exc
                 for resp in resps:
                     if resp.get("error"):
                         raise IndexerError(f"eth_call failed: {resp['error']}")
@@ -108,7 +85,7 @@ class _Caller:
                 )
         return [fn.result(raw) for raw in raws]
 
-    def one(self, to: str, fn: _Fn, *args: Any) -> tuple[Any, ...]:
+    def one(self, to: str, fn: Function, *args: Any) -> tuple[Any, ...]:
         return self.many(to, fn, [args])[0]
 
 
@@ -176,9 +153,9 @@ def reconcile(
                 out.append(Mismatch(kind, str(key), name, m, c))
 
     # -- pieces ----------------------------------------------------------------------------
-    last_piece, last_offer = call.one(rcv, _Fn(rcv_abi, "lastIds"))
+    last_piece, last_offer = call.one(rcv, function(rcv_abi, "lastIds"))
     piece_ids = list(range(1, int(last_piece) + 1))
-    pieces = call.many(rcv, _Fn(rcv_abi, "pieceOf"), [(i,) for i in piece_ids])
+    pieces = call.many(rcv, function(rcv_abi, "pieceOf"), [(i,) for i in piece_ids])
     chain_roots: list[int] = []
     for pid, (p,) in zip(piece_ids, pieces, strict=True):
         holder, amount, root_id, parent_id, nxt, pstatus, depth, frozen, paid_out = p
@@ -205,7 +182,7 @@ def reconcile(
 
     # -- roots -----------------------------------------------------------------------------
     root_ids = sorted(set(chain_roots) | set(mirror["root"]))
-    roots = call.many(rcv, _Fn(rcv_abi, "rootOf"), [(i,) for i in root_ids])
+    roots = call.many(rcv, function(rcv_abi, "rootOf"), [(i,) for i in root_ids])
     for rid, (r,) in zip(root_ids, roots, strict=True):
         (debtor, due, rstatus, frozen, supplier, head, cursor, face, repaid, paid_out,
          invoice_hash, invoice_key) = r  # fmt: skip
@@ -231,7 +208,7 @@ def reconcile(
 
     # -- offers ----------------------------------------------------------------------------
     offer_ids = list(range(1, int(last_offer) + 1))
-    offers = call.many(rcv, _Fn(rcv_abi, "offerOf"), [(i,) for i in offer_ids])
+    offers = call.many(rcv, function(rcv_abi, "offerOf"), [(i,) for i in offer_ids])
     for oid, (o,) in zip(offer_ids, offers, strict=True):
         financier, expiry, ostatus, piece_id, price = o
         row = mirror["offer"].pop(oid, None)
@@ -251,8 +228,8 @@ def reconcile(
 
     # -- members ---------------------------------------------------------------------------
     addresses = sorted(mirror["member"])
-    infos = call.many(reg, _Fn(reg_abi, "memberOf"), [(a,) for a in addresses])
-    used = call.many(rcv, _Fn(rcv_abi, "creditUsedOf"), [(a,) for a in addresses])
+    infos = call.many(reg, function(reg_abi, "memberOf"), [(a,) for a in addresses])
+    used = call.many(rcv, function(rcv_abi, "creditUsedOf"), [(a,) for a in addresses])
     for addr, info, (credit_used,) in zip(addresses, infos, used, strict=True):
         roles, mstatus, entity_id, credit_limit = info
         row = mirror["member"][addr]
@@ -267,10 +244,10 @@ def reconcile(
 
     # -- cash ------------------------------------------------------------------------------
     holders = sorted(mirror["cash_balance"])
-    balances = call.many(tok, _Fn(tok_abi, "balanceOf"), [(a,) for a in holders])
+    balances = call.many(tok, function(tok_abi, "balanceOf"), [(a,) for a in holders])
     for addr, (balance,) in zip(holders, balances, strict=True):
         cmp("cash", addr, [("balance", mirror["cash_balance"][addr]["balance"], balance)])
-    (supply,) = call.one(tok, _Fn(tok_abi, "totalSupply"))
+    (supply,) = call.one(tok, function(tok_abi, "totalSupply"))
     mirror_sum = sum(r["balance"] for r in mirror["cash_balance"].values())
     chain_sum = sum(b for (b,) in balances)
     cmp("cash", "*", [("sum of balances = total supply", mirror_sum, supply)])
@@ -278,9 +255,9 @@ def reconcile(
     report.checked["cash_accounts"] = len(holders)
 
     # -- ledger-wide -----------------------------------------------------------------------
-    (paused,) = call.one(reg, _Fn(reg_abi, "paused"))
-    ((max_depth, min_piece, grace),) = call.one(rcv, _Fn(rcv_abi, "limits"))
-    (ledger,) = call.one(tok, _Fn(tok_abi, "ledger"))
+    (paused,) = call.one(reg, function(reg_abi, "paused"))
+    ((max_depth, min_piece, grace),) = call.one(rcv, function(rcv_abi, "limits"))
+    (ledger,) = call.one(tok, function(tok_abi, "ledger"))
     s: dict[str, Any] = dict(status) if status else {}
     cmp("ledger", "*", [
         ("paused", s.get("paused"), paused),

@@ -106,7 +106,7 @@ def build_call(rt: Runtime, action: str, p: dict[str, Any]) -> Buildable:
 
 
 def encode_call(rt: Runtime, action: str, p: dict[str, Any]) -> tuple[str, str]:
-    """(to, calldata) for a request, encoded without web3 (see `chain.calldata`)."""
+    """(to, calldata) for a request, encoded without web3 (see `chain.abi`)."""
     contract, function, args = _call(action)
     return getattr(rt.deployment, contract).address, rt.calldata(contract).encode(function, args(p))
 

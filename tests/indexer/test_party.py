@@ -6,8 +6,8 @@ import pytest
 from eth_utils.crypto import keccak
 from sqlalchemy import Engine, text
 
+from chain.abi import signature
 from indexer.db import downgrade, upgrade
-from indexer.decode import event_signature
 from tests.factories import World
 from tests.indexer.conftest import make_indexer
 from tests.indexer.scenario import run_lifecycle
@@ -23,7 +23,7 @@ def _expected(world: World) -> set[Row]:
     out: set[Row] = set()
     for contract in (world.registry, world.token, world.receivables):
         by_topic = {
-            "0x" + keccak(text=event_signature(item)).hex(): item
+            "0x" + keccak(text=signature(item)).hex(): item
             for item in contract.abi
             if item["type"] == "event"
         }
