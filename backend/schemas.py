@@ -5,27 +5,34 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from eth_utils.address import is_checksum_address
+from eth_utils.address import is_hex_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from backend.models import TxStatus
+from chain.addresses import parse_address
 
 MAX_AMOUNT = 2**96  # the contracts store piece amounts as uint96
 MAX_TENOR_DAYS = 10 * 365
 MAX_BATCH_INVOICES = 500  # one request, one commit: an ERP sends more as several batches
 
 
-def _checksummed(value: str) -> str:
-    if not is_checksum_address(value):
-        raise ValueError("address must be 0x-prefixed, 40 hex digits, EIP-55 checksummed")
-    return value
-
-
 Address = Annotated[
     str,
-    AfterValidator(_checksummed),
-    Field(examples=["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"]),
+    AfterValidator(parse_address),
+    Field(
+        description="0x and 40 hex digits, any case; mixed case must be a correct EIP-55 "
+        "checksum. Answers give EIP-55.",
+        examples=["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"],
+    ),
 ]
+
+
+def _shown(value: str) -> str:
+    return to_checksum_address(value) if is_hex_address(value) else value  # "keeper" stays
+
+
+#: An address in an answer: stored lower-case, shown EIP-55.
+AddressOut = Annotated[str, AfterValidator(_shown)]
 Amount = Annotated[
     int,
     Field(
@@ -78,7 +85,7 @@ class ApiKeyCreated(BaseModel):
 
 
 class MePublic(BaseModel):
-    address: str
+    address: AddressOut
     roles: list[str]
     credit_limit: int
     credit_used: int
@@ -92,8 +99,8 @@ class TxRequestOut(BaseModel):
     id: str
     action: str
     status: TxStatus
-    member: str
-    signer: str
+    member: AddressOut
+    signer: AddressOut
     tx_hash: str | None = None
     block_number: int | None = None
     error_code: str | None = Field(default=None, description="The contract's error name.")
@@ -166,7 +173,7 @@ class MemberIn(Strict):
 
 
 class MemberCreated(BaseModel):
-    address: str
+    address: AddressOut
     custodial: bool
     api_key: str | None = Field(default=None, description="Custodial members only; shown once.")
     transaction: TxRequestOut
@@ -190,7 +197,7 @@ class CashIn(Strict):
 
 
 class MemberOut(BaseModel):
-    address: str
+    address: AddressOut
     roles: list[str]
     status: str
     entity_id: str
@@ -244,8 +251,8 @@ class InvoiceOut(BaseModel):
     id: int
     root_id: int | None
     number: str
-    seller: str
-    buyer: str
+    seller: AddressOut
+    buyer: AddressOut
     amount: int
     currency: str
     issue_date: str
@@ -326,14 +333,14 @@ class FinancingIn(Strict):
 class FinancingOut(BaseModel):
     id: int
     piece_id: int
-    requester: str
+    requester: AddressOut
     amount_wanted: int
     max_rate_bps: int
     status: str
     created_at: datetime
     piece_amount: int | None = None
     due_date: int | None = None
-    debtor: str | None = None
+    debtor: AddressOut | None = None
 
 
 class OfferIn(Strict):
@@ -364,20 +371,20 @@ class PieceOut(BaseModel):
     root_id: int
     parent_id: int | None
     depth: int
-    holder: str
+    holder: AddressOut
     amount: int
     status: str
     frozen: bool
     paid_out: int
     paid: bool
-    debtor: str | None = None
+    debtor: AddressOut | None = None
     due_date: int | None = None
 
 
 class RootOut(BaseModel):
     root_id: int
-    debtor: str
-    supplier: str
+    debtor: AddressOut
+    supplier: AddressOut
     face_value: int
     due_date: int
     status: str
@@ -392,11 +399,11 @@ class RootOut(BaseModel):
 class OfferOut(BaseModel):
     offer_id: int
     piece_id: int
-    financier: str
+    financier: AddressOut
     price: int
     expiry: int
     status: str
-    seller: str | None
+    seller: AddressOut | None
 
 
 class CreditOut(BaseModel):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query, Response
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from backend.models import TxRequest
 from backend.runtime import Runtime
 from backend.schemas import Address
 from backend.services.tx import respond
+from chain.addresses import parse_address
 
 #: What a database integer holds: a larger one is refused as input, never sent to a query.
 DB_INT = 2**63
@@ -21,7 +22,16 @@ RowId = Annotated[int, Path(gt=0, lt=DB_INT, description="An off-chain record's 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
 After = Annotated[int, Query(ge=0, lt=DB_INT, description="Cursor: items with ids above this.")]
 BlockQuery = Annotated[int | None, Query(ge=0, lt=DB_INT)]
-AddressPath = Annotated[str, Path(description="EIP-55 checksummed address")]
+AddressPath = Annotated[
+    str,
+    AfterValidator(parse_address),
+    Path(description="Any case; mixed case must be a correct EIP-55 checksum."),
+]
+AddressQuery = Annotated[
+    str | None,
+    AfterValidator(lambda a: None if a is None else parse_address(a)),
+    Query(description="Any case; mixed case must be a correct EIP-55 checksum."),
+]
 
 
 class Accepted(Response):
@@ -46,6 +56,7 @@ __all__ = [
     "Accepted",
     "Address",
     "AddressPath",
+    "AddressQuery",
     "After",
     "BlockQuery",
     "Id40",

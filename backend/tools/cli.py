@@ -290,7 +290,12 @@ def member_add(
 
 @member_app.command("suspend")
 def member_suspend(
-    address: Annotated[str, typer.Argument(help="the member's checksummed address")],
+    address: Annotated[
+        str,
+        typer.Argument(
+            help="the member's address (any case; mixed case must be a correct EIP-55 checksum)"
+        ),
+    ],
     resume: Annotated[bool, typer.Option("--resume", help="make it active again")] = False,
     api_url: ApiUrl = "http://127.0.0.1:8000",
     api_key: ApiKey = None,

@@ -82,7 +82,7 @@ class Story:
             as_="auditor",
             params={"address": [*self.addresses.values(), self.escrow]},
         )
-        by_address = {r["address"]: int(r["balance"]) for r in rows}
+        by_address = {r["address"].lower(): int(r["balance"]) for r in rows}
         table = Table(title="cash balances (mirror)", title_justify="left")
         table.add_column("member")
         table.add_column("yuan", justify="right")

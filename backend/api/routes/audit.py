@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from backend.api.deps import Auditor, MirrorDep, RuntimeDep, SessionDep
 from backend.api.errors import ERROR_RESPONSES
-from backend.api.params import DB_INT, After, BlockQuery, Id40, Limit
+from backend.api.params import DB_INT, AddressQuery, After, BlockQuery, Id40, Limit
 from backend.models import Alert
 from backend.services import audit as svc
 
@@ -37,7 +37,7 @@ def events(
     to_block: BlockQuery = None,
     contract: Literal["registry", "token", "receivables"] | None = None,
     event: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z]+$")] = None,
-    party: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
+    party: AddressQuery = None,
     cursor: After = 0,
     limit: Limit = 100,
     format: Format = "json",
@@ -74,7 +74,7 @@ def holdings(
     block: Annotated[
         int | None, Query(ge=0, lt=DB_INT, description="default: the mirror's cursor")
     ] = None,
-    holder: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
+    holder: AddressQuery = None,
     cursor: Annotated[int, Query(ge=0, lt=DB_INT, description="pieces after this piece id")] = 0,
     limit: Annotated[
         int | None, Query(ge=1, le=10_000, description="default: every holding, streamed")

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from pydantic import TypeAdapter
 
 from backend.api.deps import (
     Auditor,
@@ -15,7 +14,7 @@ from backend.api.deps import (
     WriteDep,
 )
 from backend.api.errors import ERROR_RESPONSES
-from backend.api.params import Accepted, Address, AddressPath, Limit, accepted
+from backend.api.params import Accepted, AddressPath, Limit, accepted
 from backend.schemas import (
     CreditLimitIn,
     MemberCreated,
@@ -29,20 +28,6 @@ from backend.services import operator
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 ACCEPTED = status.HTTP_202_ACCEPTED
-
-
-_address = TypeAdapter(Address)
-
-
-def _checked(address: str) -> str:
-    from pydantic import ValidationError
-
-    from backend.errors import InvalidInput
-
-    try:
-        return _address.validate_python(address)
-    except ValidationError as exc:
-        raise InvalidInput("address must be EIP-55 checksummed", code="InvalidAddress") from exc
 
 
 @router.post(
@@ -75,7 +60,7 @@ def set_roles(
         operator.set_roles(
             ctx=ctx,
             me=me,
-            address=_checked(address),
+            address=address,
             roles=list(body.roles),
         ),
     )
@@ -99,7 +84,7 @@ def set_status(
         operator.set_status(
             ctx=ctx,
             me=me,
-            address=_checked(address),
+            address=address,
             status=body.status,
         ),
     )
@@ -122,7 +107,7 @@ def set_credit_limit(
         operator.set_credit_limit(
             ctx=ctx,
             me=me,
-            address=_checked(address),
+            address=address,
             credit_limit=body.credit_limit,
         ),
     )
@@ -146,4 +131,4 @@ def operator_members(
 
 @router.get("/operator/members/{address}", response_model=MemberOut, tags=["operator"])
 def get_member(address: AddressPath, me: Operator, rt: RuntimeDep, mirror: MirrorDep) -> MemberOut:
-    return operator.get_member(rt=rt, mirror=mirror, address=_checked(address))
+    return operator.get_member(rt=rt, mirror=mirror, address=address)

@@ -4,16 +4,18 @@ only) moving time forward."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlmodel import col, select
 
 from backend.api.deps import Auditor, CurrentMember, MirrorDep, Operator, RuntimeDep
 from backend.api.errors import ERROR_RESPONSES
 from backend.errors import Conflict
 from backend.keeper import run_once
+from backend.schemas import AddressOut
+from chain.addresses import parse_address
 from indexer.models import CashBalance
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"], responses=ERROR_RESPONSES)
@@ -31,7 +33,7 @@ class ChainOut(BaseModel):
 
 
 class BalanceOut(BaseModel):
-    address: str
+    address: AddressOut
     balance: int
     updated_block: int | None
 
@@ -60,7 +62,9 @@ def balances(
     me: Auditor,
     rt: RuntimeDep,
     mirror: MirrorDep,
-    address: list[str] = Query(default_factory=list, description="repeat; empty: all"),  # noqa: B008
+    address: list[Annotated[str, AfterValidator(parse_address)]] = Query(  # noqa: B008
+        default_factory=list, description="repeat; empty: all (any case; answers are EIP-55)"
+    ),
 ) -> list[BalanceOut]:
     """Settlement cash per address as mirrored (0 for an address never credited)."""
     wanted = [a.lower() for a in address]
