@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chain.errors import ContractRevert
+from chain.refusals import explain
 
 
 class DomainError(Exception):
@@ -52,13 +53,17 @@ class RequestTooLarge(DomainError):
         super().__init__("the request body is too large", details={"max_bytes": max_bytes})
 
 
-def refusal(name: str, message: str, **details: Any) -> Conflict:
-    """A refusal the mirror predicts, named as the contract would name it."""
-    return Conflict(message, code=name, details=details)
+def refusal(name: str, **args: Any) -> Conflict:
+    """A refusal the mirror predicts, named and worded as the contract's own (`args`: the
+    contract error's arguments)."""
+    message, details = explain(name, args)
+    return Conflict(message, code=name, details=jsonable(details))
 
 
 def from_revert(exc: ContractRevert) -> Conflict:
-    return Conflict(str(exc), code=exc.name, details=jsonable(exc.args_))
+    """The chain's refusal, worded for a person."""
+    message, details = explain(exc.name, exc.args_)
+    return Conflict(message, code=exc.name, details=jsonable(details))
 
 
 def jsonable(value: Any) -> Any:

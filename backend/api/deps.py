@@ -170,8 +170,10 @@ def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
 
     async def check(member: CurrentMember) -> Principal:
         if not member.roles & wanted:
-            names = "|".join(r.name or str(int(r)) for r in roles)
-            raise Forbidden(f"needs role {names}", code="MissingRole", details={"roles": names})
+            names = [r.name or str(int(r)) for r in roles]
+            raise Forbidden(
+                f"needs the role {' or '.join(names)}", code="MissingRole", details={"roles": names}
+            )
         return member
 
     return check

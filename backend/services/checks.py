@@ -9,7 +9,7 @@ from backend.runtime import Runtime
 from backend.services.common import chain_now, ledger_status
 from backend.services.context import Principal
 from backend.services.views import member_row
-from chain.enums import MemberStatus, PieceStatus, Role, RootStatus
+from chain.enums import MemberStatus, PieceStatus, Role
 from indexer.models import CashBalance, LedgerStatus, Member, Piece, Root
 
 
@@ -17,7 +17,7 @@ def not_paused(mirror: Session, rt: Runtime) -> LedgerStatus | None:
     """The ledger's settings (None before the mirror has them), refused if it is paused."""
     status = ledger_status(mirror, rt)
     if status is not None and status.paused:
-        raise refusal("MemberRegistryPaused", "the ledger is paused")
+        raise refusal("MemberRegistryPaused")
     return status
 
 
@@ -25,13 +25,12 @@ def active_with_role(mirror: Session, rt: Runtime, address: str, roles: Role) ->
     """The member at `address`, refused as the registry would if it is not active in `roles`."""
     row = member_row(mirror, rt, address)
     if row is None:
-        raise refusal("MemberRegistryNotMember", "not a member", account=address)
+        raise refusal("MemberRegistryNotMember", account=address)
     if row.status != MemberStatus.ACTIVE:
-        raise refusal("MemberRegistryMemberSuspended", "member is suspended", account=address)
+        raise refusal("MemberRegistryMemberSuspended", account=address)
     if not row.roles & roles:
         raise refusal(
             "MemberRegistryMissingRole",
-            "member lacks the role",
             account=address,
             anyOfRoles=int(roles),
         )
@@ -52,7 +51,6 @@ def enough_cash(mirror: Session, rt: Runtime, address: str, amount: int) -> None
     if balance < amount:
         raise refusal(
             "ERC20InsufficientBalance",
-            "not enough settlement cash",
             sender=address,
             balance=balance,
             needed=amount,
@@ -63,7 +61,6 @@ def root_status(root: Root, *expected: int) -> None:
     if root.status not in expected:
         raise refusal(
             "ReceivablesInvalidStatus",
-            f"receivable is {RootStatus(root.status).name.lower()}",
             rootId=root.root_id,
             status=root.status,
         )
@@ -72,13 +69,12 @@ def root_status(root: Root, *expected: int) -> None:
 def movable(mirror: Session, rt: Runtime, piece: Piece, root: Root) -> None:
     """As the contract's `_requireMovable`: active, not frozen, not locked."""
     if piece.status != PieceStatus.ACTIVE:
-        raise refusal("ReceivablesPieceNotActive", "piece is not active", pieceId=piece.piece_id)
+        raise refusal("ReceivablesPieceNotActive", pieceId=piece.piece_id)
     if piece.frozen or root.frozen:
-        raise refusal("ReceivablesPieceFrozen", "piece is frozen", pieceId=piece.piece_id)
+        raise refusal("ReceivablesPieceFrozen", pieceId=piece.piece_id)
     if chain_now(rt) >= root.due_date:
         raise refusal(
             "ReceivablesPieceLocked",
-            "piece is locked from its due date",
             pieceId=piece.piece_id,
             dueDate=root.due_date,
         )
@@ -88,7 +84,6 @@ def holder(piece: Piece, address: str) -> None:
     if piece.holder != address.lower():
         raise refusal(
             "ReceivablesNotHolder",
-            "you do not hold this piece",
             pieceId=piece.piece_id,
             account=address,
         )
@@ -99,7 +94,6 @@ def within_credit(debtor: Principal, amount: int) -> None:
     if debtor.credit_used + amount > debtor.credit_limit:
         raise refusal(
             "ReceivablesCreditLimitExceeded",
-            "credit limit exceeded",
             debtor=debtor.address,
             creditLimit=debtor.credit_limit,
             creditUsed=debtor.credit_used,

@@ -38,7 +38,6 @@ def _debtor_root(mirror: Session, rt: Runtime, me: Principal, root_id: int) -> R
     if root.debtor != me.address:
         raise refusal(
             "ReceivablesNotDebtor",
-            "you are not this receivable's debtor",
             rootId=root_id,
             caller=me.address,
         )
@@ -56,9 +55,9 @@ def confirm(
     checks.not_paused(ctx.mirror, ctx.rt)
     checks.active_with_role(ctx.mirror, ctx.rt, root.supplier, Role.SUPPLIER)
     if root.frozen:
-        raise refusal("ReceivablesRootFrozen", "receivable is frozen", rootId=root_id)
+        raise refusal("ReceivablesRootFrozen", rootId=root_id)
     if chain_now(ctx.rt) >= root.due_date:
-        raise refusal("ReceivablesInvalidDueDate", "due date has passed", dueDate=root.due_date)
+        raise refusal("ReceivablesInvalidDueDate", dueDate=root.due_date)
     checks.within_credit(me, int(root.face_value))
     return submit(
         ctx=ctx,
@@ -99,11 +98,10 @@ def repay(
     outstanding = int(root.face_value) - int(root.repaid)
     amount = outstanding if amount is None else amount
     if amount == 0:
-        raise refusal("ReceivablesZeroAmount", "nothing outstanding")
+        raise refusal("ReceivablesZeroAmount")
     if amount > outstanding:
         raise refusal(
             "ReceivablesRepaymentExceedsOutstanding",
-            "more than is owed",
             rootId=root_id,
             outstanding=outstanding,
             amount=amount,

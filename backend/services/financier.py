@@ -95,7 +95,7 @@ def post_offer(
     checks.not_paused(ctx.mirror, ctx.rt)
     checks.movable(ctx.mirror, ctx.rt, piece, root)
     if piece.holder == me.address:
-        raise refusal("ReceivablesSelfDealing", "you hold this piece", account=me.address)
+        raise refusal("ReceivablesSelfDealing", account=me.address)
     now = chain_now(ctx.rt)
     if body.price is not None:
         price = body.price
@@ -106,13 +106,12 @@ def post_offer(
     if price <= 0 or price > int(piece.amount):
         raise refusal(
             "ReceivablesInvalidPrice",
-            "price must be positive and at most the piece's amount",
             pieceId=piece.piece_id,
             price=price,
         )
     expiry = min(now + body.expires_in_seconds, root.due_date)
     if expiry <= now:
-        raise refusal("ReceivablesInvalidExpiry", "offer would expire at once", expiry=expiry)
+        raise refusal("ReceivablesInvalidExpiry", expiry=expiry)
     checks.enough_cash(ctx.mirror, ctx.rt, me.address, price)
     return submit(
         ctx=ctx,
@@ -130,13 +129,9 @@ def cancel_offer(
 ) -> TxRequest:
     offer = visible_offer(ctx.mirror, ctx.rt, me, offer_id)
     if offer.status != OfferStatus.OPEN:
-        raise refusal(
-            "ReceivablesOfferNotOpen", "offer is not open", offerId=offer_id, status=offer.status
-        )
+        raise refusal("ReceivablesOfferNotOpen", offerId=offer_id, status=offer.status)
     if offer.financier != me.address and chain_now(ctx.rt) < offer.expiry:
-        raise refusal(
-            "ReceivablesNotFinancier", "not your offer", offerId=offer_id, caller=me.address
-        )
+        raise refusal("ReceivablesNotFinancier", offerId=offer_id, caller=me.address)
     checks.not_paused(ctx.mirror, ctx.rt)
     return submit(
         ctx=ctx,

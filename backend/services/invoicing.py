@@ -89,7 +89,6 @@ class Origination:
         if taken is not None:
             raise refusal(
                 "ReceivablesInvoiceKeyUsed",
-                "this invoice is already on the ledger",
                 invoiceKey=key,
                 rootId=taken,
             )
@@ -97,13 +96,12 @@ class Origination:
         if status is not None and body.amount < int(status.min_piece_amount):
             raise refusal(
                 "ReceivablesAmountTooSmall",
-                "below the minimum piece amount",
                 amount=body.amount,
                 minimum=int(status.min_piece_amount),
             )
         due = due_timestamp(body)
         if due <= ctx.rt.chain_time_floor():
-            raise refusal("ReceivablesInvalidDueDate", "due date has passed", dueDate=due)
+            raise refusal("ReceivablesInvalidDueDate", dueDate=due)
         if issue:
             checks.within_credit(me, body.amount)
         hash_ = document_hash(canonical)
@@ -233,11 +231,10 @@ def register_batch(*, ctx: WriteContext, me: Principal, bodies: list[InvoiceIn])
             params, document = origination.check(bodies[i])
             dup = first_of_key.setdefault(document.invoice_key, i)
             if dup != i:
-                raise refusal(
-                    "ReceivablesInvoiceKeyUsed",
-                    "the same invoice is earlier in this batch",
-                    invoiceKey=document.invoice_key,
-                    index=dup,
+                raise Conflict(
+                    f"the same invoice is item {dup} of this batch",
+                    code="ReceivablesInvoiceKeyUsed",
+                    details={"invoiceKey": document.invoice_key, "index": dup},
                 )
         except DomainError as exc:
             results[i] = _refused(i, exc)

@@ -33,7 +33,6 @@ def onboard(
     if body.credit_limit and not roles & Role.CORE_ENTERPRISE:
         raise refusal(
             "MemberRegistryCreditLimitNeedsCoreEnterprise",
-            "only a core enterprise may have a credit limit",
         )
     custodial = body.address is None
     account: LocalAccount | None = None
@@ -52,7 +51,7 @@ def onboard(
         assert body.address is not None
         address = body.address
     if member_row(ctx.mirror, ctx.rt, address) is not None:
-        raise refusal("MemberRegistryAlreadyMember", "already a member", account=address)
+        raise refusal("MemberRegistryAlreadyMember", account=address)
     params: dict[str, Any] = {
         "account": address,
         "roles": roles,
@@ -96,7 +95,6 @@ def set_roles(
     if row.credit_limit and not value & Role.CORE_ENTERPRISE:
         raise refusal(
             "MemberRegistryCreditLimitNeedsCoreEnterprise",
-            "a member with a credit limit keeps the core enterprise role",
             account=address,
         )
     return submit(
@@ -117,9 +115,7 @@ def set_status(
     row = _member(ctx.mirror, ctx.rt, address)
     target = MemberStatus.ACTIVE if status == "active" else MemberStatus.SUSPENDED
     if row.status == target:
-        raise refusal(
-            "MemberRegistryStatusUnchanged", f"member is already {status}", account=address
-        )
+        raise refusal("MemberRegistryStatusUnchanged", account=address, status=int(target))
     action = "member.reactivate" if target == MemberStatus.ACTIVE else "member.suspend"
     return submit(
         ctx=ctx,
@@ -140,7 +136,6 @@ def set_credit_limit(
     if not row.roles & Role.CORE_ENTERPRISE:
         raise refusal(
             "MemberRegistryCreditLimitNeedsCoreEnterprise",
-            "not a core enterprise",
             account=address,
         )
     return submit(
@@ -161,10 +156,10 @@ def cash(
 ) -> TxRequest:
     status = ledger_status(ctx.mirror, ctx.rt)
     if status is not None and status.paused:
-        raise refusal("MemberRegistryPaused", "the ledger is paused")
+        raise refusal("MemberRegistryPaused")
     row = member_row(ctx.mirror, ctx.rt, account)
     if row is None:
-        raise refusal("MemberRegistryNotMember", "not a member", account=account)
+        raise refusal("MemberRegistryNotMember", account=account)
     if action == "cash.burn":
         bal = ctx.mirror.exec(
             select(CashBalance).where(
@@ -175,13 +170,12 @@ def cash(
         if balance < amount:
             raise refusal(
                 "ERC20InsufficientBalance",
-                "not enough cash to burn",
                 sender=account,
                 balance=balance,
                 needed=amount,
             )
     elif row.status != MemberStatus.ACTIVE:
-        raise refusal("MemberRegistryMemberSuspended", "member is suspended", account=account)
+        raise refusal("MemberRegistryMemberSuspended", account=account)
     return submit(
         ctx=ctx,
         member=me,
@@ -199,7 +193,7 @@ def pause(
     status = ledger_status(ctx.mirror, ctx.rt)
     if status is not None and status.paused == paused:
         code = "MemberRegistryAlreadyPaused" if paused else "MemberRegistryNotPaused"
-        raise refusal(code, "already paused" if paused else "not paused")
+        raise refusal(code)
     return submit(
         ctx=ctx,
         member=me,

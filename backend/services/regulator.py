@@ -30,11 +30,13 @@ def freeze(
         if piece is None:
             raise NotFound(f"no piece {target}")
         if piece.status != PieceStatus.ACTIVE:
-            raise refusal("ReceivablesPieceNotActive", "piece is not active", pieceId=target)
+            raise refusal("ReceivablesPieceNotActive", pieceId=target)
         current = piece.frozen
         params = {"piece_id": target, "reason": reason}
     if current == frozen:
-        code = "ReceivablesAlreadyFrozen" if frozen else "ReceivablesNotFrozen"
-        raise refusal(code, "already frozen" if frozen else "not frozen", id=target)
+        # the contract's names: ReceivablesRootAlreadyFrozen, ReceivablesPieceNotFrozen, ...
+        which, arg = ("Root", "rootId") if kind == "root" else ("Piece", "pieceId")
+        code = f"Receivables{which}{'AlreadyFrozen' if frozen else 'NotFrozen'}"
+        raise refusal(code, **{arg: target})
     action = f"{kind}.{'freeze' if frozen else 'unfreeze'}"
     return submit(ctx=ctx, member=me, action=action, params=params)

@@ -125,7 +125,6 @@ def cancel(
     if root.supplier != me.address:
         raise refusal(
             "ReceivablesNotSupplier",
-            "only the supplier may cancel",
             rootId=root_id,
             caller=me.address,
         )
@@ -157,7 +156,6 @@ def split(
         if piece.depth >= status.max_depth:
             raise refusal(
                 "ReceivablesMaxDepthReached",
-                "piece is split as deep as allowed",
                 pieceId=piece_id,
                 maxDepth=status.max_depth,
             )
@@ -165,7 +163,6 @@ def split(
             if part.amount < int(status.min_piece_amount):
                 raise refusal(
                     "ReceivablesAmountTooSmall",
-                    "part below the minimum piece amount",
                     amount=part.amount,
                     minimum=int(status.min_piece_amount),
                 )
@@ -173,7 +170,6 @@ def split(
     if total != int(piece.amount):
         raise refusal(
             "ReceivablesSplitSumMismatch",
-            "parts must sum to the piece's amount",
             pieceId=piece_id,
             amount=int(piece.amount),
             sum=total,
@@ -265,14 +261,10 @@ def accept_offer(
 ) -> TxRequest:
     offer = visible_offer(ctx.mirror, ctx.rt, me, offer_id)
     if offer.status != OfferStatus.OPEN:
-        raise refusal(
-            "ReceivablesOfferNotOpen", "offer is not open", offerId=offer_id, status=offer.status
-        )
+        raise refusal("ReceivablesOfferNotOpen", offerId=offer_id, status=offer.status)
     now = chain_now(ctx.rt)
     if now >= offer.expiry:
-        raise refusal(
-            "ReceivablesOfferExpired", "offer has expired", offerId=offer_id, expiry=offer.expiry
-        )
+        raise refusal("ReceivablesOfferExpired", offerId=offer_id, expiry=offer.expiry)
     piece = piece_row(ctx.mirror, ctx.rt, offer.piece_id)
     root = root_row(ctx.mirror, ctx.rt, piece.root_id) if piece else None
     assert piece is not None and root is not None
@@ -296,23 +288,21 @@ def claim(
 ) -> TxRequest:
     piece = visible_piece(ctx.session, ctx.mirror, ctx.rt, me, piece_id)
     if piece.status != PieceStatus.ACTIVE:
-        raise refusal("ReceivablesPieceNotActive", "piece is not active", pieceId=piece_id)
+        raise refusal("ReceivablesPieceNotActive", pieceId=piece_id)
     checks.holder(piece, me.address)
     root = root_row(ctx.mirror, ctx.rt, piece.root_id)
     assert root is not None
     checks.root_status(root, *RootStatus.PAYABLE)
     if chain_now(ctx.rt) < root.due_date:
-        raise refusal(
-            "ReceivablesNotDue", "not due yet", rootId=root.root_id, dueDate=root.due_date
-        )
+        raise refusal("ReceivablesNotDue", rootId=root.root_id, dueDate=root.due_date)
     if piece.frozen or root.frozen:
-        raise refusal("ReceivablesPieceFrozen", "piece is frozen", pieceId=piece_id)
+        raise refusal("ReceivablesPieceFrozen", pieceId=piece_id)
     entitled = entitlement(
         int(piece.amount), repaid=int(root.repaid), face_value=int(root.face_value)
     )
     owed = entitled - int(piece.paid_out)
     if owed <= 0:
-        raise refusal("ReceivablesNothingToClaim", "nothing owed now", pieceId=piece_id)
+        raise refusal("ReceivablesNothingToClaim", pieceId=piece_id)
     return submit(
         ctx=ctx,
         member=me,

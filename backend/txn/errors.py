@@ -7,6 +7,7 @@ from typing import Any
 
 from backend.errors import DomainError, jsonable
 from chain.errors import ChainError, ContractRevert
+from chain.refusals import explain
 
 
 class Transient(Exception):
@@ -22,7 +23,8 @@ def failure(exc: Exception) -> tuple[str, str, dict[str, Any]]:
     contract's error name for a refusal, the chain error's class name for another failure on
     chain, the domain error's code for a request that cannot be built, else `InvalidRequest`."""
     if isinstance(exc, ContractRevert):
-        return exc.name, str(exc), jsonable(exc.args_)
+        message, details = explain(exc.name, exc.args_)
+        return exc.name, message, jsonable(details)
     if isinstance(exc, ChainError):
         return type(exc).__name__, str(exc), {}
     if isinstance(exc, DomainError):
