@@ -6,12 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, Table
 from sqlmodel import Session, SQLModel
 
-from indexer.db import make_engine
+from indexer.db import Migrations, make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "backend_alembic_version"
@@ -19,19 +17,8 @@ VERSION_TABLE = "backend_alembic_version"
 __all__ = ["insert_new", "make_engine", "session_scope", "upgrade"]
 
 
-def alembic_config() -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("version_table", VERSION_TABLE)
-    return cfg
-
-
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the backend's tables up to `revision`."""
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+BACKEND = Migrations(MIGRATIONS_DIR, VERSION_TABLE)
+upgrade = BACKEND.upgrade
 
 
 @contextmanager

@@ -30,7 +30,7 @@ from chain.deploy import Contracts, Deployment, deploy
 from chain.outbox import OutboxSender
 from chain.settings import ChainSettings
 from indexer.decode import LogDecoder, ledger_decoder
-from indexer.runner import Indexer
+from indexer.runner import Indexer, open_indexer
 from indexer.settings import IndexerSettings
 
 log = logging.getLogger(__name__)
@@ -226,15 +226,13 @@ def build_runtime(
         )
         runtime.store_key(operator)
         if settings.should_run_indexer:
-            from indexer.db import upgrade as upgrade_mirror
-
             # The writer has its own engine: readers holding connections never starve it.
-            writer = make_engine(mirror_url)
-            upgrade_mirror(writer)
-            indexer = Indexer(
-                w3=conn.w3, deployment=deployment, engine=writer, settings=indexer_settings
+            indexer = open_indexer(
+                w3=conn.w3,
+                deployment=deployment,
+                engine=make_engine(mirror_url),
+                settings=indexer_settings,
             )
-            indexer.attach()
             indexer.start()
             runtime.indexer = indexer
             # Serve nothing from a mirror that has not caught up with what is already there.

@@ -1,4 +1,5 @@
-"""`make run` until the API exists: one receivable through its whole life on the embedded chain."""
+"""`scf walkthrough` (`make walkthrough`): one receivable through its whole life at the contract
+level, on the embedded chain, with the gas of each step; no API."""
 
 from __future__ import annotations
 

@@ -94,11 +94,6 @@ def default_decoder() -> RevertDecoder:
     return _default
 
 
-def reset_default_decoder() -> None:
-    global _default
-    _default = None
-
-
 def revert_data_from_exception(exc: BaseException) -> bytes | None:
     """Best effort extraction of raw revert bytes from web3 / eth-tester exceptions."""
     seen: set[int] = set()

@@ -262,27 +262,7 @@ def run_reconcile(
         conn.close()
         engine.dispose()
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "chain_id": report.chain_id,
-                    "block": report.block,
-                    "ok": report.ok,
-                    "checked": report.checked,
-                    "mismatches": [
-                        {
-                            "kind": m.kind,
-                            "key": m.key,
-                            "field": m.field,
-                            "mirror": str(m.mirror),
-                            "chain": str(m.chain),
-                        }
-                        for m in report.mismatches
-                    ],
-                },
-                indent=2,
-            )
-        )
+        typer.echo(json.dumps(report.as_dict(), indent=2))
         return ExitCode.OK if report.ok else ExitCode.FAILED
     checked = ", ".join(f"{v} {k}" for k, v in report.checked.items())
     console.print(f"chain {report.chain_id} at block {report.block}: checked {checked}")

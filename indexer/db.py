@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,23 +41,34 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def alembic_config() -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("version_table", VERSION_TABLE)
-    return cfg
+@dataclass(frozen=True)
+class Migrations:
+    """One package's Alembic scripts and version table, run programmatically (no alembic CLI):
+    the mirror's here, the backend's in `backend.db`, side by side in one database."""
+
+    directory: Path
+    version_table: str
+
+    def config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(self.directory))
+        cfg.set_main_option("version_table", self.version_table)
+        return cfg
+
+    def upgrade(self, engine: Engine, revision: str = "head") -> None:
+        """Bring the tables up to `revision`."""
+        self._run(command.upgrade, engine, revision)
+
+    def downgrade(self, engine: Engine, revision: str = "base") -> None:
+        self._run(command.downgrade, engine, revision)
+
+    def _run(self, step: Callable[[Config, str], None], engine: Engine, revision: str) -> None:
+        cfg = self.config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, revision)
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the mirror schema up to `revision` (no alembic CLI needed)."""
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-
-
-def downgrade(engine: Engine, revision: str = "base") -> None:
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
+MIRROR = Migrations(MIGRATIONS_DIR, VERSION_TABLE)
+upgrade = MIRROR.upgrade
+downgrade = MIRROR.downgrade

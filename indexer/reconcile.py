@@ -49,6 +49,25 @@ class ReconcileReport:
     def ok(self) -> bool:
         return not self.mismatches
 
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON: values shown as text (uint256 amounts do not fit a JSON number)."""
+        return {
+            "chain_id": self.chain_id,
+            "block": self.block,
+            "ok": self.ok,
+            "checked": self.checked,
+            "mismatches": [
+                {
+                    "kind": m.kind,
+                    "key": m.key,
+                    "field": m.field,
+                    "mirror": str(m.mirror),
+                    "chain": str(m.chain),
+                }
+                for m in self.mismatches
+            ],
+        }
+
 
 class _Caller:
     """eth_call at one block: JSON-RPC batches over HTTP, one by one otherwise."""

@@ -535,7 +535,7 @@ def open_indexer(
     settings: IndexerSettings | None = None,
     engine: Engine | None = None,
 ) -> Indexer:
-    """An attached indexer with its schema migrated."""
+    """An attached indexer with its schema migrated (its own engine unless given one)."""
     from indexer.db import make_engine, upgrade
 
     settings = settings or IndexerSettings()

@@ -45,7 +45,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.security import sign_message
+from backend.tools.client import invoice_body
 from chain.connection import AnvilProcess, connect, dev_account, start_anvil
 from chain.deploy import Contracts, Deployment
 from chain.settings import ChainSettings
@@ -227,19 +227,7 @@ class Stack:
 
 
 def invoice(seller: str, buyer: str, number: str, amount: int) -> dict[str, Any]:
-    today = datetime.now(UTC).date()
-    return {
-        "number": number,
-        "seller": seller,
-        "buyer": buyer,
-        "amount": amount,
-        "currency": "CNY",
-        "issue_date": today.isoformat(),
-        "due_date": (today + timedelta(days=120)).isoformat(),
-        "line_items": [
-            {"description": "steel coil", "quantity": 1, "unit_price": amount, "amount": amount}
-        ],
-    }
+    return invoice_body(seller, buyer, number, amount, days=120)
 
 
 def login(client: httpx.Client, account: Any) -> dict[str, str]:

@@ -363,23 +363,7 @@ def aging(*, rt: Runtime, mirror: Session) -> dict[str, Any]:
 def reconciliation(*, rt: Runtime) -> dict[str, Any]:
     from indexer.reconcile import reconcile
 
-    report = reconcile(w3=rt.conn.w3, engine=rt.mirror, deployment=rt.deployment)
-    return {
-        "chain_id": report.chain_id,
-        "block": report.block,
-        "ok": report.ok,
-        "checked": report.checked,
-        "mismatches": [
-            {
-                "kind": m.kind,
-                "key": m.key,
-                "field": m.field,
-                "mirror": str(m.mirror),
-                "chain": str(m.chain),
-            }
-            for m in report.mismatches
-        ],
-    }
+    return reconcile(w3=rt.conn.w3, engine=rt.mirror, deployment=rt.deployment).as_dict()
 
 
 def members(*, rt: Runtime, mirror: Session) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -102,3 +103,23 @@ def mined(tx: dict[str, Any]) -> dict[str, Any]:
             },
         )
     return tx
+
+
+def invoice_body(
+    seller: str, buyer: str, number: str, amount: int, *, due: date | None = None, days: int = 90
+) -> dict[str, Any]:
+    """A `POST /v1/invoices` body: one line of steel coil, issued today, due on `due` (default:
+    `days` from today)."""
+    today = datetime.now(UTC).date()
+    return {
+        "number": number,
+        "seller": seller,
+        "buyer": buyer,
+        "amount": amount,
+        "currency": "CNY",
+        "issue_date": today.isoformat(),
+        "due_date": (due or today + timedelta(days=days)).isoformat(),
+        "line_items": [
+            {"description": "steel coil", "quantity": 1, "unit_price": amount, "amount": amount}
+        ],
+    }

@@ -17,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.table import Table
 
-from backend.tools.client import ApiCallFailed, ApiClient, Call, mined
+from backend.tools.client import ApiCallFailed, ApiClient, Call, invoice_body, mined
 from chain.pricing import days_to_maturity, discount_price
 
 YUAN = 100
@@ -158,7 +158,7 @@ class Story:
         body = api.post(
             "/v1/invoices?wait=true",
             as_="tier1",
-            json=_invoice(a["tier1"], a["core"], f"INV-{self.run}-0001", FACE, due_day),
+            json=invoice_body(a["tier1"], a["core"], f"INV-{self.run}-0001", FACE, due=due_day),
         )
         mined(body["transaction"])
         root = int(body["invoice"]["root_id"])
@@ -320,19 +320,3 @@ def _day(timestamp: int) -> date:
 
 def _midnight(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
-
-
-def _invoice(seller: str, buyer: str, number: str, amount: int, due: date) -> dict[str, Any]:
-    today = datetime.now(UTC).date()
-    return {
-        "number": number,
-        "seller": seller,
-        "buyer": buyer,
-        "amount": amount,
-        "currency": "CNY",
-        "issue_date": today.isoformat(),
-        "due_date": due.isoformat(),
-        "line_items": [
-            {"description": "steel coil", "quantity": 1, "unit_price": amount, "amount": amount}
-        ],
-    }

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from backend.api.app import create_app
 from backend.runtime import Runtime
 from backend.security import sign_message
 from backend.settings import BackendSettings
+from backend.tools.client import invoice_body
 from chain.connection import dev_account
 from chain.settings import ChainSettings
 
@@ -85,19 +85,7 @@ class _As:
 
 
 def invoice(seller: str, buyer: str, number: str, amount: int, *, days: int = 90) -> dict[str, Any]:
-    today = datetime.now(UTC).date()
-    return {
-        "number": number,
-        "seller": seller,
-        "buyer": buyer,
-        "amount": amount,
-        "currency": "CNY",
-        "issue_date": today.isoformat(),
-        "due_date": (today + timedelta(days=days)).isoformat(),
-        "line_items": [
-            {"description": "steel coil", "quantity": 1, "unit_price": amount, "amount": amount}
-        ],
-    }
+    return invoice_body(seller, buyer, number, amount, days=days)
 
 
 def make_api(
