@@ -15,20 +15,21 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.db import make_engine, session_scope, upgrade
 from backend.errors import Conflict
 from backend.models import CustodyKey
-from backend.security import KeyVault, TokenIssuer
+from backend.security import KeyVault, TokenIssuer, master_key_bytes
 from backend.settings import BackendSettings
 from chain.abi import CalldataEncoder
 from chain.connection import ChainConnection, connect, dev_account
 from chain.consortium import entity_id
 from chain.deploy import Contracts, Deployment, deploy
 from chain.outbox import OutboxSender
-from chain.settings import ChainSettings
+from chain.settings import REPO_ROOT, ChainSettings
 from indexer.decode import LogDecoder, ledger_decoder
 from indexer.runner import Indexer, open_indexer
 from indexer.settings import IndexerSettings
@@ -167,6 +168,14 @@ def _embedded_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="scf-embedded-"))
 
 
+def _beside(database_url: str) -> Path:
+    """The folder of a SQLite database file (else `var/`): where the embedded master key lives."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).parent
+    return REPO_ROOT / "var"
+
+
 def build_runtime(
     settings: BackendSettings,
     *,
@@ -208,6 +217,7 @@ def build_runtime(
         pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_overflow}
         engine = make_engine(database_url, **pool)
         upgrade(engine)
+        master = master_key_bytes(settings, key_dir=_beside(database_url))
         mirror = engine if mirror_url == database_url else make_engine(mirror_url, **pool)
         runtime = Runtime(
             settings=settings,
@@ -219,8 +229,8 @@ def build_runtime(
             sender=sender,
             engine=engine,
             mirror=mirror,
-            vault=KeyVault.from_settings(settings),
-            tokens=TokenIssuer.from_settings(settings),
+            vault=KeyVault.from_master(master),
+            tokens=TokenIssuer.from_master(master, settings),
             operator=operator,
             keeper=keeper,
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -16,24 +18,38 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 from backend.errors import Unauthenticated
-from backend.settings import PLACEHOLDER, BackendSettings
+from backend.settings import BackendSettings, SettingsError, decode_master_key
 
 TOKEN_ALGORITHM = "HS256"
 TOKEN_AUDIENCE = "scf-ledger"
 API_KEY_PREFIX = "scf_"
 
 
-def master_key_bytes(settings: BackendSettings) -> bytes:
-    """The 32-byte master key; the embedded profile derives one from the placeholder."""
-    raw = settings.master_key.get_secret_value()
-    if raw == PLACEHOLDER:
-        return hashlib.sha256(b"scf-ledger embedded placeholder master key").digest()
+MASTER_KEY_FILE = "master.key"
+
+
+def master_key_bytes(settings: BackendSettings, *, key_dir: Path) -> bytes:
+    """The 32-byte master key. Outside the embedded profile it is SCF_MASTER_KEY (the settings
+    refuse anything but 32 bytes of base64). The embedded profile, given none, keeps a random
+    one in `key_dir` beside the databases it protects: new with a fresh database, the same
+    while that database lives."""
+    configured = decode_master_key(settings.master_key.get_secret_value())
+    if configured is not None:
+        return configured
+    if not settings.embedded:
+        raise SettingsError("SCF_MASTER_KEY must be 32 random bytes in base64")
+    path = key_dir / MASTER_KEY_FILE
+    key_dir.mkdir(parents=True, exist_ok=True)
     try:
-        key = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
-    except ValueError:
-        key = b""
-    if len(key) != 32:
-        return hashlib.sha256(raw.encode()).digest()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = decode_master_key(path.read_text().strip())
+        if key is None:
+            raise SettingsError(f"{path} does not hold a master key") from None
+        return key
+    key = secrets.token_bytes(32)
+    with os.fdopen(fd, "w") as out:
+        out.write(base64.urlsafe_b64encode(key).decode())
     return key
 
 
@@ -75,11 +91,8 @@ class TokenIssuer:
     lifetime: timedelta
 
     @classmethod
-    def from_settings(cls, settings: BackendSettings) -> TokenIssuer:
-        return cls(
-            _subkey(master_key_bytes(settings), "token"),
-            timedelta(seconds=settings.token_lifetime_seconds),
-        )
+    def from_master(cls, master: bytes, settings: BackendSettings) -> TokenIssuer:
+        return cls(_subkey(master, "token"), timedelta(seconds=settings.token_lifetime_seconds))
 
     def issue(self, address: str) -> tuple[str, datetime]:
         now = datetime.now(UTC)
@@ -144,8 +157,8 @@ class KeyVault:
     key: bytes
 
     @classmethod
-    def from_settings(cls, settings: BackendSettings) -> KeyVault:
-        return cls(_subkey(master_key_bytes(settings), "custody"))
+    def from_master(cls, master: bytes) -> KeyVault:
+        return cls(_subkey(master, "custody"))
 
     def seal(self, *, address: str, private_key: bytes) -> tuple[bytes, bytes]:
         nonce = secrets.token_bytes(12)

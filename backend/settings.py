@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chain.connection import is_dev_key
 from chain.settings import REPO_ROOT
 
 BackendProfile = Literal["embedded", "local", "production"]
 PLACEHOLDER = "change-me"
 DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'backend.sqlite3'}"
+
+
+def decode_master_key(value: str) -> bytes | None:
+    """The 32 bytes a master key stands for (urlsafe or standard base64), None if it is not
+    exactly that: a short or guessable value is never stretched into a key."""
+    try:
+        raw = base64.b64decode(
+            value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4), validate=True
+        )
+    except ValueError:
+        return None
+    return raw if len(raw) == 32 else None
 
 
 class SettingsError(ValueError):
@@ -112,14 +126,29 @@ class BackendSettings(BaseSettings):
     default_page_size: int = Field(default=100, ge=1)
 
     @model_validator(mode="after")
-    def _no_placeholder_secrets(self) -> BackendSettings:
-        if self.profile != "embedded":
-            if self.master_key.get_secret_value() in ("", PLACEHOLDER):
+    def _real_secrets_outside_embedded(self) -> BackendSettings:
+        if self.profile == "embedded":
+            return self
+        if decode_master_key(self.master_key.get_secret_value()) is None:
+            raise SettingsError(
+                f"SCF_MASTER_KEY must be 32 random bytes in base64 in the {self.profile} profile "
+                "(make one: python -c 'import base64,os; print(base64.urlsafe_b64encode("
+                "os.urandom(32)).decode())')"
+            )
+        for name, key in (
+            ("SCF_OPERATOR_KEY", self.operator_key),
+            ("SCF_KEEPER_KEY", self.keeper_key),
+        ):
+            if key is None:
+                raise SettingsError(f"{name} is required in the {self.profile} profile")
+            try:
+                dev = is_dev_key(key.get_secret_value())
+            except ValueError as exc:
+                raise SettingsError(f"{name} is not a hex private key") from exc
+            if dev:
                 raise SettingsError(
-                    f"SCF_MASTER_KEY must be set to a real key in the {self.profile} profile"
+                    f"{name} is a development key whose seed is public; use a key of your own"
                 )
-            if self.operator_key is None:
-                raise SettingsError(f"SCF_OPERATOR_KEY is required in the {self.profile} profile")
         return self
 
     @property

@@ -229,6 +229,21 @@ class ChainConnection:
         self.close()
 
 
+#: Development keys are derived from a seed that is in the repository: public keys, for any role.
+DEV_KEYS_CHECKED = 10_000
+
+
+def is_dev_key(private_key: bytes | str) -> bool:
+    """Whether `private_key` is one of the first `DEV_KEYS_CHECKED` development keys (the
+    keeper's default among them), which anyone who reads the repository can derive."""
+    raw = (
+        bytes.fromhex(private_key.removeprefix("0x"))
+        if isinstance(private_key, str)
+        else private_key
+    )
+    return any(keccak(DEV_ACCOUNT_SEED + str(i).encode()) == raw for i in range(DEV_KEYS_CHECKED))
+
+
 def dev_account(index: int) -> LocalAccount:
     """The `index`-th deterministic development key (never use outside dev/test)."""
     key = keccak(DEV_ACCOUNT_SEED + str(index).encode())

@@ -50,12 +50,13 @@ from typing import Any
 
 import httpx
 import psycopg
+from eth_account import Account
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.security import sign_message
 from backend.tools.client import invoice_body
-from chain.connection import AnvilProcess, connect, dev_account, start_anvil
+from chain.connection import AnvilProcess, connect, start_anvil
 from chain.deploy import Contracts, Deployment
 from chain.settings import ChainSettings
 from scripts.cpu import (
@@ -71,6 +72,10 @@ REDIS_URL = os.environ.get("SCF_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 ANVIL_ACCOUNT_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # unlocked by anvil
 BIN = Path(sys.executable).parent
 DAY = 86_400
+
+
+#: Outside the embedded profile the settings refuse development keys: a key of the bench's own.
+OPERATOR = Account.create()
 
 
 def log(msg: str) -> None:
@@ -116,7 +121,7 @@ def deploy_and_migrate(rpc_url: str, database_url: str, record: Path) -> Deploym
 
     conn = connect(ChainSettings(profile="rpc", rpc_url=rpc_url, fee_mode="zero"))
     try:
-        deployment = deploy(conn, operator=dev_account(0), operator_entity_id=entity_id("operator"))
+        deployment = deploy(conn, operator=OPERATOR, operator_entity_id=entity_id("operator"))
     finally:
         conn.close()
     deployment.save(record)
@@ -755,8 +760,8 @@ def main() -> None:
                 "SCF_DATABASE_URL": db,
                 "SCF_MIRROR_DATABASE_URL": db,
                 "SCF_MASTER_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-                "SCF_OPERATOR_KEY": dev_account(0).key.hex(),
-                "SCF_KEEPER_KEY": dev_account(9_999).key.hex(),
+                "SCF_OPERATOR_KEY": OPERATOR.key.hex(),
+                "SCF_KEEPER_KEY": Account.create().key.hex(),
                 "SCF_BROKER_URL": REDIS_URL,
                 "SCF_DEPLOYMENT_PATH": str(workdir / "deployment.json"),
                 "SCF_CHAIN_PROFILE": "rpc",
@@ -784,7 +789,7 @@ def main() -> None:
             )
 
             client = httpx.Client(base_url=stack.url, timeout=120)
-            op = login(client, dev_account(0))
+            op = login(client, OPERATOR)
             core = onboard(
                 client,
                 op,

@@ -7,6 +7,7 @@ mismatches, a wrong figure in the demo, a refusal); 2 bad usage or configuration
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import threading
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from backend.config import Config, ConfigError, effective_rows, load_config
+from backend.settings import BackendSettings
 from chain import cli as chain_cli
 from chain.exitcodes import ExitCode
 from indexer import cli as indexer_cli
@@ -61,6 +63,23 @@ def _config(**overrides: Any) -> Config:
 # -- serving -----------------------------------------------------------------------------------
 
 
+def exposure_warning(host: str, settings: BackendSettings) -> str | None:
+    """What to say when the embedded profile (development keys, a key file beside its
+    databases) would listen beyond this machine."""
+    if not settings.embedded:
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        if host == "localhost":
+            return None
+    return (
+        f"the embedded profile is for development and listens on {host}: anyone who can reach "
+        "it can use the demo keys; listen on 127.0.0.1, or run the local or production profile"
+    )
+
+
 @app.command("serve")
 def serve_cmd(
     host: Annotated[str, typer.Option(envvar="SCF_HOST", help="bind address")] = "127.0.0.1",
@@ -84,6 +103,9 @@ def serve_cmd(
     from backend.tools.serve import seed as seed_consortium
 
     config = _config()
+    warning = exposure_warning(host, config.backend)
+    if warning:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
     app_ = build_app(config, keeper=keeper)
     server = uvicorn.Server(
         uvicorn.Config(app_, host=host, port=port, access_log=access_log, log_level="info")

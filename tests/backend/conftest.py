@@ -89,14 +89,17 @@ def invoice(seller: str, buyer: str, number: str, amount: int, *, days: int = 90
 
 
 def make_api(
-    settings: BackendSettings | None = None, chain_settings: ChainSettings | None = None
+    settings: BackendSettings | None = None,
+    chain_settings: ChainSettings | None = None,
+    *,
+    operator: LocalAccount | None = None,
 ) -> Iterator[Api]:
     settings = settings or BackendSettings(profile="embedded", wait_timeout_seconds=30)
     app = create_app(settings, chain_settings=chain_settings)
     with TestClient(app) as client:
         rt: Runtime = app.state.runtime
         api = Api(client, rt)
-        operator = dev_account(0)
+        operator = operator or dev_account(0)  # the embedded profile's operator
         api.headers["operator"] = {"Authorization": f"Bearer {api.login(operator)}"}
         api.addresses["operator"] = operator.address
         own_key = dev_account(1)

@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from eth_account import Account
 from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
@@ -57,6 +58,10 @@ def besu(anvil: AnvilProcess) -> Iterator[BesuLikeProxy]:
     proxy.stop()
 
 
+#: Outside the embedded profile the settings refuse development keys: a key of its own.
+OPERATOR = Account.create()
+
+
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
     name = f"scf_api_{uuid.uuid4().hex[:10]}"
@@ -76,8 +81,8 @@ def local_env(
     return {
         "SCF_PROFILE": "local",
         "SCF_MASTER_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        "SCF_OPERATOR_KEY": dev_account(0).key.hex(),
-        "SCF_KEEPER_KEY": dev_account(9_999).key.hex(),
+        "SCF_OPERATOR_KEY": OPERATOR.key.hex(),
+        "SCF_KEEPER_KEY": Account.create().key.hex(),
         "SCF_DATABASE_URL": database,
         "SCF_MIRROR_DATABASE_URL": database,
         "SCF_BROKER_URL": REDIS_URL,
@@ -151,7 +156,7 @@ def local_api(local_env: dict[str, str], anvil: AnvilProcess, workers: Workers) 
     os.environ.update(local_env)
     try:
         settings = BackendSettings(deploy=True, run_indexer=True, wait_timeout_seconds=60)
-        gen = make_api(settings, ChainSettings())
+        gen = make_api(settings, ChainSettings(), operator=OPERATOR)
         # the worker must start once the deployment record exists: make_api deploys first
         # and only then onboards, so start it from the runtime's lifespan hook below.
         from backend import runtime as runtime_module

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 from fastapi.testclient import TestClient
 from rich.console import Console
 
@@ -18,13 +19,17 @@ from backend.config import Config
 from backend.settings import BackendSettings
 from backend.tools.demo import CASH, KEPT, PASSED, run_story
 from backend.tools.serve import build_app
-from chain.connection import AnvilProcess, dev_account, start_anvil
+from chain.connection import AnvilProcess, start_anvil
 from chain.settings import ChainSettings
 from indexer.settings import IndexerSettings
 from tests.e2e.besu_proxy import BesuLikeProxy
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 MAX_LOGS_RANGE = 2
+
+
+#: Outside the embedded profile the settings refuse development keys: a key of its own.
+OPERATOR = Account.create()
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +52,8 @@ def besu_like_config(rpc_url: str, workdir: Path) -> Config:
         backend=BackendSettings(
             profile="production",
             master_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
-            operator_key=dev_account(0).key.to_0x_hex(),
-            keeper_key=dev_account(9_999).key.to_0x_hex(),
+            operator_key=OPERATOR.key.to_0x_hex(),
+            keeper_key=Account.create().key.to_0x_hex(),
             database_url=database,
             mirror_database_url=database,
             deploy=True,
@@ -78,7 +83,7 @@ def test_demo_story_on_a_besu_like_network(
         rt = http.app.state.runtime  # type: ignore[attr-defined]
         assert rt.conn.profile == "rpc" and rt.conn.fee_mode == "zero"
         chain = http.get("/healthz").json()
-        result = run_story(http, operator=dev_account(0), console=out, chain_rpc_url=anvil.url)
+        result = run_story(http, operator=OPERATOR, console=out, chain_rpc_url=anvil.url)
         blocks = rt.conn.w3.eth.block_number
         assert rt.conn.w3.eth.get_block("latest")["proofOfAuthorityData"]
     printed = buffer.getvalue()
