@@ -35,7 +35,14 @@ def events(
     mirror: MirrorDep,
     from_block: BlockQuery = None,
     to_block: BlockQuery = None,
-    contract: Literal["registry", "token", "receivables"] | None = None,
+    contract: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="MemberRegistry, SettlementToken, Receivables or registry, token, "
+            "receivables, in any case",
+        ),
+    ] = None,
     event: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z]+$")] = None,
     party: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
     cursor: After = 0,

@@ -14,15 +14,37 @@ from sqlalchemy import and_, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from backend.errors import NotFound
+from backend.errors import InvalidInput, NotFound
 from backend.runtime import Runtime
 from backend.services.common import chain_now
 from backend.services.views import piece_out, role_names, root_out, root_row
+from chain.artifacts import CONTRACT_NAMES
 from chain.enums import PieceStatus, Role, RootStatus
 from indexer.models import Holding, LedgerEvent, LedgerEventParty, Member, Piece, Root
 
 DAY = 86_400
 OUTSTANDING = (int(RootStatus.CONFIRMED), int(RootStatus.OVERDUE))
+
+#: The name events are stored under (the contract's), by each spelling the API accepts, in lower
+#: case: the contract's own name, as every event shows it, and its short name.
+CONTRACTS: dict[str, str] = {
+    **{name.lower(): name for name in CONTRACT_NAMES},
+    "registry": "MemberRegistry",
+    "token": "SettlementToken",
+    "receivables": "Receivables",
+}
+
+
+def contract_name(spelling: str) -> str:
+    """The stored contract name for `registry`, `MemberRegistry`, `memberregistry`, … (any case)."""
+    try:
+        return CONTRACTS[spelling.strip().lower()]
+    except KeyError:
+        accepted = sorted({*CONTRACTS.values(), "registry", "token", "receivables"})
+        raise InvalidInput(
+            f"unknown contract {spelling!r}: one of {', '.join(accepted)} (any case)",
+            details={"contract": spelling, "accepted": accepted},
+        ) from None
 
 
 def events(
@@ -68,7 +90,7 @@ def events(
         if to_block is not None:
             stmt = stmt.where(LedgerEvent.block_number <= to_block)
     if contract is not None:
-        stmt = stmt.where(LedgerEvent.contract == contract)
+        stmt = stmt.where(LedgerEvent.contract == contract_name(contract))
     if event is not None:
         stmt = stmt.where(LedgerEvent.event == event)
     if party is not None:
@@ -126,7 +148,10 @@ def root_tree(*, rt: Runtime, mirror: Session, root_id: int) -> dict[str, Any]:
     history = []
     for e in mirror.exec(
         select(LedgerEvent)
-        .where(LedgerEvent.chain_id == rt.chain_id, LedgerEvent.contract == "receivables")
+        .where(
+            LedgerEvent.chain_id == rt.chain_id,
+            LedgerEvent.contract == contract_name("receivables"),
+        )
         .order_by(col(LedgerEvent.id))
     ).all():
         a = e.args
