@@ -79,7 +79,8 @@ def holdings(
     rt: RuntimeDep,
     mirror: MirrorDep,
     block: Annotated[
-        int | None, Query(ge=0, lt=DB_INT, description="default: the mirror's cursor")
+        int | None,
+        Query(ge=0, lt=DB_INT, description="default: the mirror's cursor; at most the head"),
     ] = None,
     holder: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
     cursor: Annotated[int, Query(ge=0, lt=DB_INT, description="pieces after this piece id")] = 0,
@@ -90,7 +91,7 @@ def holdings(
 ) -> Response:
     """Who held which piece at the end of `block` (one holder's with `holder`; a page at a time
     with `limit`, continued from `next_cursor`). Without `limit`, every holding, streamed."""
-    at = rt.mirror_cursor() if block is None else block
+    at = svc.holdings_block(rt=rt, block=block)
     if limit is None:  # read and sent a page at a time: memory stays flat on a large ledger
         pages = svc.holdings_pages(rt=rt, mirror=mirror, block=at, holder=holder, after=cursor)
         if format == "csv":

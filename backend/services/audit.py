@@ -173,6 +173,21 @@ def root_tree(*, rt: Runtime, mirror: Session, root_id: int) -> dict[str, Any]:
     return {"root": root_out(root).model_dump(), "pieces": top, "history": history}
 
 
+def holdings_block(*, rt: Runtime, block: int | None) -> int:
+    """The block a holdings report answers for: the mirror's cursor by default; a block the
+    chain has not reached is refused (its holdings are not known yet), naming the head."""
+    if block is None:
+        return rt.mirror_cursor()
+    head = rt.conn.w3.eth.block_number
+    if block > head:
+        raise InvalidInput(
+            f"block {block} is beyond the chain's head (block {head})",
+            code="BlockBeyondHead",
+            details={"block": block, "head": head},
+        )
+    return block
+
+
 def holdings_at(
     *,
     rt: Runtime,

@@ -149,3 +149,20 @@ def test_events_refuse_an_unknown_contract_naming_the_accepted_ones(ledger: Api)
     assert body["code"] == "ValidationError"
     assert "Receivables" in body["message"] and "token" in body["message"]
     assert body["details"]["contract"] == "ledger"
+
+
+@pytest.mark.parametrize("format_", ["json", "csv"])
+def test_holdings_refuse_a_block_beyond_the_chains_head_naming_the_head(
+    ledger: Api, format_: str
+) -> None:
+    head = ledger.rt.conn.w3.eth.block_number
+    resp = ledger.as_("auditor").get(
+        "/v1/audit/holdings", params={"block": head + 1, "format": format_}
+    )
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert body["code"] == "BlockBeyondHead"
+    assert body["details"] == {"block": head + 1, "head": head}
+    assert f"block {head}" in body["message"]
+    at_head = ledger.as_("auditor").get("/v1/audit/holdings", params={"block": head})
+    assert at_head.status_code == 200 and at_head.json()["block"] == head
