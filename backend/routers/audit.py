@@ -22,9 +22,10 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}.csv"'}
 
 
-def _out(fmt: str, body: Any, rows: list[dict[str, Any]], name: str) -> Response:
+def _out(fmt: str, body: Any, rows: list[dict[str, Any]], name: str, columns: str) -> Response:
     if fmt == "csv":
-        return Response(svc.to_csv(rows), media_type="text/csv", headers=_attachment(name))
+        csv = svc.to_csv(rows, svc.COLUMNS[columns])
+        return Response(csv, media_type="text/csv", headers=_attachment(name))
     return JSONResponse(body)
 
 
@@ -61,7 +62,7 @@ def events(
         after=cursor,
         limit=limit,
     )
-    return _out(format, {"items": items, "next_cursor": nxt}, items, "events")
+    return _out(format, {"items": items, "next_cursor": nxt}, items, "events", "events")
 
 
 @router.get("/roots/{root_id}")
@@ -70,7 +71,7 @@ def root_tree(
 ) -> Response:
     """A receivable with its whole piece tree and its history."""
     tree = svc.root_tree(rt=rt, mirror=mirror, root_id=root_id)
-    return _out(format, tree, tree["history"], f"root-{root_id}")
+    return _out(format, tree, tree["history"], f"root-{root_id}", "history")
 
 
 @router.get("/holdings")
@@ -96,7 +97,9 @@ def holdings(
         pages = svc.holdings_pages(rt=rt, mirror=mirror, block=at, holder=holder, after=cursor)
         if format == "csv":
             return StreamingResponse(
-                svc.csv_chunks(pages), media_type="text/csv", headers=_attachment(f"holdings-{at}")
+                svc.csv_chunks(pages, svc.COLUMNS["holdings"]),
+                media_type="text/csv",
+                headers=_attachment(f"holdings-{at}"),
             )
         head = {"block": at, "next_cursor": None}
         return StreamingResponse(
@@ -105,7 +108,7 @@ def holdings(
     rows = svc.holdings_at(rt=rt, mirror=mirror, block=at, holder=holder, after=cursor, limit=limit)
     nxt = rows[-1]["piece_id"] if len(rows) == limit else None
     body = {"block": at, "holdings": rows, "next_cursor": nxt}
-    return _out(format, body, rows, f"holdings-{at}")
+    return _out(format, body, rows, f"holdings-{at}", "holdings")
 
 
 @router.get("/exposure")
@@ -118,21 +121,21 @@ def exposure(
 ) -> Response:
     """Outstanding by debtor, and financiers' exposure by debtor."""
     body = svc.exposure(rt=rt, mirror=mirror)
-    return _out(format, body, body[f"by_{by}"], f"exposure-{by}")
+    return _out(format, body, body[f"by_{by}"], f"exposure-{by}", f"exposure-{by}")
 
 
 @router.get("/aging")
 def aging(me: Auditor, rt: RuntimeDep, mirror: MirrorDep, format: Format = "json") -> Response:
     """Outstanding receivables by days overdue: current, 1-30, 31-90, >90."""
     body = svc.aging(rt=rt, mirror=mirror)
-    return _out(format, body, body["receivables"], "aging")
+    return _out(format, body, body["receivables"], "aging", "aging")
 
 
 @router.get("/reconciliation")
 def reconciliation(me: Auditor, rt: RuntimeDep, format: Format = "json") -> Response:
     """The mirror compared field by field with the chain at the mirror's cursor."""
     body = svc.reconciliation(rt=rt)
-    return _out(format, body, body["mismatches"], "reconciliation")
+    return _out(format, body, body["mismatches"], "reconciliation", "reconciliation")
 
 
 @router.get("/alerts")
@@ -150,4 +153,4 @@ def alerts(
         }
         for a in session.exec(select(Alert).order_by(col(Alert.id).desc()).limit(limit)).all()
     ]
-    return _out(format, {"items": rows}, rows, "alerts")
+    return _out(format, {"items": rows}, rows, "alerts", "alerts")

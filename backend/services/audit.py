@@ -428,22 +428,45 @@ def members(*, rt: Runtime, mirror: Session) -> list[dict[str, Any]]:
     ]
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    return "".join(csv_chunks([rows]))
+#: Each export's CSV columns, in order: an export with no rows still carries its header row.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "events": (
+        "id",
+        "block_number",
+        "block_hash",
+        "tx_hash",
+        "tx_index",
+        "log_index",
+        "contract",
+        "address",
+        "event",
+        "args",
+    ),
+    "history": ("block_number", "tx_hash", "log_index", "event", "args"),
+    "holdings": ("piece_id", "holder", "amount", "from_block"),
+    "exposure-debtor": ("debtor", "outstanding", "receivables"),
+    "exposure-financier": ("financier", "debtor", "exposure"),
+    "aging": ("root_id", "debtor", "due_date", "days_overdue", "bucket", "outstanding", "status"),
+    "reconciliation": ("kind", "key", "field", "mirror", "chain"),
+    "alerts": ("id", "kind", "message", "details", "created_at"),
+}
 
 
-def csv_chunks(pages: Iterable[list[dict[str, Any]]]) -> Iterator[str]:
-    """CSV of every page's rows (columns: the first row's keys), a page at a time; no rows at
-    all is an empty file."""
-    fields: list[str] | None = None
+def to_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    return "".join(csv_chunks([rows], columns))
+
+
+def csv_chunks(pages: Iterable[list[dict[str, Any]]], columns: tuple[str, ...]) -> Iterator[str]:
+    """CSV of every page's rows under the header `columns`, a page at a time; no rows at all is
+    the header alone."""
+    out = io.StringIO()
+    csv.DictWriter(out, fieldnames=columns).writeheader()
+    yield out.getvalue()
     for rows in pages:
         if not rows:
             continue
         out = io.StringIO()
-        if fields is None:
-            fields = list(rows[0])
-            csv.DictWriter(out, fieldnames=fields).writeheader()
-        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
         for row in rows:
             writer.writerow({k: _cell(v) for k, v in row.items()})
         yield out.getvalue()
