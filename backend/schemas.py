@@ -222,7 +222,12 @@ class InvoiceIn(Strict):
     seller: Address
     buyer: Address
     amount: Amount
-    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    currency: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217; default, and the only one accepted: the deployment's settlement "
+        "currency (SCF_SETTLEMENT_CURRENCY, CNY unless set)",
+    )
     issue_date: date
     due_date: date
     line_items: list[LineItem] = Field(default_factory=list, max_length=200)
