@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 from backend.config import Config, ConfigError, effective_rows, load_config
@@ -42,8 +42,31 @@ app.add_typer(member_app, name="member")
 app.add_typer(keys_app, name="keys")
 app.add_typer(config_app, name="config")
 
-console = Console()
-err = Console(stderr=True)
+
+class Output(Console):
+    """Rich output that, outside a terminal (a pipe, a file, a CI log), neither wraps nor cuts:
+    every address, transaction hash and name is printed whole, a line as long as it needs.
+    In a terminal, rich's own layout to the terminal's width."""
+
+    #: A line's width outside a terminal: wider than any line the commands print.
+    UNBOUNDED = 100_000
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self.is_terminal or self._width is not None:
+            return size
+        return ConsoleDimensions(self.UNBOUNDED, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = Output()
+err = Output(stderr=True)
+# `scf` composes the chain's and the indexer's commands: they print through the same consoles
+chain_cli.console, chain_cli.err, indexer_cli.console = console, err, console
 
 ApiUrl = Annotated[str, typer.Option(envvar="SCF_API_URL", help="the API's base URL")]
 JsonOut = Annotated[bool, typer.Option("--json", help="machine-readable output")]
