@@ -60,6 +60,25 @@ class Conflict(ApiError):
     code = "Conflict"
 
 
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    code = "UnsupportedMediaType"
+
+    def __init__(self, content_type: str) -> None:
+        super().__init__(
+            f"the request body must be JSON (Content-Type: application/json), not {content_type}",
+            details={"content_type": content_type, "expected": "application/json"},
+        )
+
+
+def is_json(content_type: str) -> bool:
+    """application/json, or a JSON-based type (application/problem+json), any parameters."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 class RequestTooLarge(ApiError):
     status_code = 413
     code = "RequestTooLarge"
@@ -152,7 +171,12 @@ def install_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        content_type = request.headers.get("content-type")
+        body_refused = any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors())
+        if body_refused and content_type and not is_json(content_type):
+            # FastAPI reads a body of another type as bytes, then finds no object in it
+            return error_response(UnsupportedMediaType(content_type))
         details = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
             for e in exc.errors()
