@@ -26,7 +26,8 @@ $(NODE_STAMP): contracts/package.json contracts/package-lock.json
 contracts: venv node
 	$(BIN)/scf compile
 
-test: venv
+# The whole suite: the tests marked `anvil` and `node` need the npm toolchain, so it installs it.
+test: venv node
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: venv

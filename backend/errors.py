@@ -46,6 +46,24 @@ class Conflict(DomainError):
     code = "Conflict"
 
 
+class UnsupportedMediaType(DomainError):
+    code = "UnsupportedMediaType"
+
+    def __init__(self, content_type: str) -> None:
+        super().__init__(
+            f"the request body must be JSON (Content-Type: application/json), not {content_type}",
+            details={"content_type": content_type, "expected": "application/json"},
+        )
+
+
+def is_json(content_type: str) -> bool:
+    """application/json, or a JSON-based type (application/problem+json), any parameters."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 class RequestTooLarge(DomainError):
     code = "RequestTooLarge"
 

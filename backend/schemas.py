@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from eth_utils.address import is_hex_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backend.models import TxStatus
 from chain.addresses import parse_address
@@ -219,15 +220,34 @@ class InvoiceIn(Strict):
     """The off-chain invoice; canonicalised and hashed, the hash goes on chain."""
 
     number: str = Field(
-        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._/\-]+$", examples=["INV-2026-0001"]
+        min_length=1,
+        max_length=64,
+        examples=["INV-2026-0001"],
+        description="As printed: its key ignores case, width, spaces and separators "
+        "(docs/architecture.md, Invoice keys)",
     )
     seller: Address
     buyer: Address
     amount: Amount
-    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    currency: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217; default, and the only one accepted: the deployment's settlement "
+        "currency (SCF_SETTLEMENT_CURRENCY, CNY unless set)",
+    )
     issue_date: date
     due_date: date
     line_items: list[LineItem] = Field(default_factory=list, max_length=200)
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, number: str) -> str:
+        categories = [unicodedata.category(c) for c in number]
+        if any(cat in ("Cc", "Cs", "Co", "Cn") for cat in categories):
+            raise ValueError("the invoice number holds a control or unassigned character")
+        if not any(cat[0] in ("L", "N") for cat in categories):
+            raise ValueError("the invoice number holds no letter or digit")
+        return number
 
     @model_validator(mode="after")
     def _sane(self) -> InvoiceIn:

@@ -122,6 +122,12 @@ class BackendSettings(BaseSettings):
         description="Largest request body; a larger one is refused (413) before it is read.",
     )
     max_document_bytes: int = Field(default=64 * 1024, ge=1024)
+    settlement_currency: str = Field(
+        default="CNY",
+        pattern=r"^[A-Z]{3}$",
+        description="The one currency the ledger's cash stands for (ISO 4217, minor units): "
+        "an invoice in any other is refused.",
+    )
     max_page_size: int = Field(default=500, ge=1)
     default_page_size: int = Field(default=100, ge=1)
 

@@ -21,7 +21,9 @@ from backend.errors import (
     NotFound,
     RequestTooLarge,
     Unauthenticated,
+    UnsupportedMediaType,
     from_revert,
+    is_json,
 )
 from chain.errors import ChainError, ContractRevert
 
@@ -34,6 +36,7 @@ STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
     RequestTooLarge: 413,
+    UnsupportedMediaType: 415,
 }
 
 
@@ -98,7 +101,12 @@ def install_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        content_type = request.headers.get("content-type")
+        body_refused = any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors())
+        if body_refused and content_type and not is_json(content_type):
+            # FastAPI reads a body of another type as bytes, then finds no object in it
+            return error_response(UnsupportedMediaType(content_type))
         details = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
             for e in exc.errors()

@@ -14,14 +14,36 @@ from sqlalchemy import and_, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from backend.errors import NotFound
+from backend.errors import InvalidInput, NotFound
 from backend.runtime import Runtime
 from backend.services.common import chain_now
 from backend.services.views import piece_out, role_names, root_out, root_row
+from chain.artifacts import CONTRACT_NAMES
 from chain.enums import PieceStatus, Role, RootStatus
 from indexer.models import Holding, LedgerEvent, LedgerEventParty, Member, Piece, Root
 
 DAY = 86_400
+
+#: The name events are stored under (the contract's), by each spelling the API accepts, in lower
+#: case: the contract's own name, as every event shows it, and its short name.
+CONTRACTS: dict[str, str] = {
+    **{name.lower(): name for name in CONTRACT_NAMES},
+    "registry": "MemberRegistry",
+    "token": "SettlementToken",
+    "receivables": "Receivables",
+}
+
+
+def contract_name(spelling: str) -> str:
+    """The stored contract name for `registry`, `MemberRegistry`, `memberregistry`, … (any case)."""
+    try:
+        return CONTRACTS[spelling.strip().lower()]
+    except KeyError:
+        accepted = sorted({*CONTRACTS.values(), "registry", "token", "receivables"})
+        raise InvalidInput(
+            f"unknown contract {spelling!r}: one of {', '.join(accepted)} (any case)",
+            details={"contract": spelling, "accepted": accepted},
+        ) from None
 
 
 def events(
@@ -67,7 +89,7 @@ def events(
         if to_block is not None:
             stmt = stmt.where(LedgerEvent.block_number <= to_block)
     if contract is not None:
-        stmt = stmt.where(LedgerEvent.contract == contract)
+        stmt = stmt.where(LedgerEvent.contract == contract_name(contract))
     if event is not None:
         stmt = stmt.where(LedgerEvent.event == event)
     if party is not None:
@@ -125,7 +147,10 @@ def root_tree(*, rt: Runtime, mirror: Session, root_id: int) -> dict[str, Any]:
     history = []
     for e in mirror.exec(
         select(LedgerEvent)
-        .where(LedgerEvent.chain_id == rt.chain_id, LedgerEvent.contract == "receivables")
+        .where(
+            LedgerEvent.chain_id == rt.chain_id,
+            LedgerEvent.contract == contract_name("receivables"),
+        )
         .order_by(col(LedgerEvent.id))
     ).all():
         a = e.args
@@ -145,6 +170,21 @@ def root_tree(*, rt: Runtime, mirror: Session, root_id: int) -> dict[str, Any]:
                 }
             )
     return {"root": root_out(root).model_dump(), "pieces": top, "history": history}
+
+
+def holdings_block(*, rt: Runtime, block: int | None) -> int:
+    """The block a holdings report answers for: the mirror's cursor by default; a block the
+    chain has not reached is refused (its holdings are not known yet), naming the head."""
+    if block is None:
+        return rt.mirror_cursor()
+    head = rt.conn.w3.eth.block_number
+    if block > head:
+        raise InvalidInput(
+            f"block {block} is beyond the chain's head (block {head})",
+            code="BlockBeyondHead",
+            details={"block": block, "head": head},
+        )
+    return block
 
 
 def holdings_at(
@@ -373,22 +413,45 @@ def members(*, rt: Runtime, mirror: Session) -> list[dict[str, Any]]:
     ]
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    return "".join(csv_chunks([rows]))
+#: Each export's CSV columns, in order: an export with no rows still carries its header row.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "events": (
+        "id",
+        "block_number",
+        "block_hash",
+        "tx_hash",
+        "tx_index",
+        "log_index",
+        "contract",
+        "address",
+        "event",
+        "args",
+    ),
+    "history": ("block_number", "tx_hash", "log_index", "event", "args"),
+    "holdings": ("piece_id", "holder", "amount", "from_block"),
+    "exposure-debtor": ("debtor", "outstanding", "receivables"),
+    "exposure-financier": ("financier", "debtor", "exposure"),
+    "aging": ("root_id", "debtor", "due_date", "days_overdue", "bucket", "outstanding", "status"),
+    "reconciliation": ("kind", "key", "field", "mirror", "chain"),
+    "alerts": ("id", "kind", "message", "details", "created_at"),
+}
 
 
-def csv_chunks(pages: Iterable[list[dict[str, Any]]]) -> Iterator[str]:
-    """CSV of every page's rows (columns: the first row's keys), a page at a time; no rows at
-    all is an empty file."""
-    fields: list[str] | None = None
+def to_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    return "".join(csv_chunks([rows], columns))
+
+
+def csv_chunks(pages: Iterable[list[dict[str, Any]]], columns: tuple[str, ...]) -> Iterator[str]:
+    """CSV of every page's rows under the header `columns`, a page at a time; no rows at all is
+    the header alone."""
+    out = io.StringIO()
+    csv.DictWriter(out, fieldnames=columns).writeheader()
+    yield out.getvalue()
     for rows in pages:
         if not rows:
             continue
         out = io.StringIO()
-        if fields is None:
-            fields = list(rows[0])
-            csv.DictWriter(out, fieldnames=fields).writeheader()
-        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
         for row in rows:
             writer.writerow({k: _cell(v) for k, v in row.items()})
         yield out.getvalue()

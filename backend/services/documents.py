@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -32,10 +33,27 @@ def document_hash(canonical: str) -> str:
     return "0x" + keccak(canonical.encode("utf-8")).hex()
 
 
+#: The Unicode general categories an invoice number's key keeps: letters, numbers, marks.
+KEY_CATEGORIES = ("L", "N", "M")
+
+
+def invoice_number_key(number: str) -> str:
+    """The form of an invoice number its key is computed over, so that one invoice written two
+    ways is one key: NFKC (a full-width INV-001, U+FF29…, is INV-001), case-folded, and only its
+    letters, digits and combining marks kept: every space, hyphen or dash, slash, dot,
+    underscore, colon, bracket, symbol or invisible character is dropped. The rule, and why,
+    is in docs/architecture.md ("Invoice keys")."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", number).casefold())
+    kept = "".join(c for c in folded if unicodedata.category(c)[0] in KEY_CATEGORIES)
+    # dropping a separator can leave characters that compose (a Hangul jamo pair): compose them
+    return unicodedata.normalize("NFKC", kept)
+
+
 def invoice_key(seller_entity_id: str, number: str) -> str:
-    """keccak(seller entity id (32 bytes) ‖ invoice number): one registration per invoice."""
+    """keccak(seller entity id (32 bytes) ‖ UTF-8 of `invoice_number_key(number)`): one
+    registration per invoice, however its number is written."""
     entity = bytes.fromhex(seller_entity_id.removeprefix("0x"))
-    return "0x" + keccak(entity + number.encode("utf-8")).hex()
+    return "0x" + keccak(entity + invoice_number_key(number).encode("utf-8")).hex()
 
 
 def due_timestamp(invoice: InvoiceIn) -> int:

@@ -77,6 +77,7 @@ class Origination:
         else:
             self._active(body.buyer, Role.CORE_ENTERPRISE)
             seller_entity = me.entity_id
+        body = settled_currency(body, ctx.rt.settings.settlement_currency)
         doc, canonical = canonical_document(body)
         if len(canonical.encode()) > ctx.rt.settings.max_document_bytes:
             raise InvalidInput(
@@ -116,7 +117,7 @@ class Origination:
             seller=body.seller.lower(),
             buyer=body.buyer.lower(),
             number=body.number,
-            currency=body.currency,
+            currency=doc["currency"],
             amount=body.amount,
             issue_date=body.issue_date.isoformat(),
             due_date=body.due_date.isoformat(),
@@ -154,6 +155,20 @@ _TAKEN_ROOT = select(Root.root_id).where(
     Root.invoice_key == bindparam("key"),
     col(Root.status).in_([int(s) for s in LIVE_KEY_STATUSES]),
 )
+
+
+def settled_currency(body: InvoiceIn, settlement: str) -> InvoiceIn:
+    """The invoice in the ledger's settlement currency (its default); one in another currency
+    is refused: the ledger's cash is that currency's minor units, and nothing converts."""
+    if body.currency is None:
+        return body.model_copy(update={"currency": settlement})
+    if body.currency != settlement:
+        raise InvalidInput(
+            f"this ledger settles in {settlement} only; the invoice is in {body.currency}",
+            code="CurrencyNotSettled",
+            details={"currency": body.currency, "settlement_currency": settlement},
+        )
+    return body
 
 
 def originate(

@@ -13,18 +13,29 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
-from backend.config import Config, ConfigError, effective_rows, load_config
+from backend import config as backend_config
+from backend.config import (
+    Config,
+    ConfigError,
+    EmbeddedRun,
+    effective_rows,
+    load_config,
+)
 from backend.settings import BackendSettings
 from chain import cli as chain_cli
 from chain.exitcodes import ExitCode
+from chain.settings import Profile
 from indexer import cli as indexer_cli
+
+if TYPE_CHECKING:
+    from backend.runtime import Runtime
 
 app = typer.Typer(
     help="scf-ledger: supply-chain finance on a permissioned ledger.",
@@ -34,7 +45,8 @@ app = typer.Typer(
 )
 app.callback()(chain_cli.main)
 for info in (*chain_cli.app.registered_commands, *indexer_cli.app.registered_commands):
-    app.registered_commands.append(info)
+    if info.name != "reconcile":  # `scf reconcile` also knows the embedded profile: below
+        app.registered_commands.append(info)
 
 member_app = typer.Typer(
     help="Consortium members, through the API (operator).", no_args_is_help=True
@@ -45,8 +57,31 @@ app.add_typer(member_app, name="member")
 app.add_typer(keys_app, name="keys")
 app.add_typer(config_app, name="config")
 
-console = Console()
-err = Console(stderr=True)
+
+class Output(Console):
+    """Rich output that, outside a terminal (a pipe, a file, a CI log), neither wraps nor cuts:
+    every address, transaction hash and name is printed whole, a line as long as it needs.
+    In a terminal, rich's own layout to the terminal's width."""
+
+    #: A line's width outside a terminal: wider than any line the commands print.
+    UNBOUNDED = 100_000
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self.is_terminal or self._width is not None:
+            return size
+        return ConsoleDimensions(self.UNBOUNDED, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = Output()
+err = Output(stderr=True)
+# `scf` composes the chain's and the indexer's commands: they print through the same consoles
+chain_cli.console, chain_cli.err, indexer_cli.console = console, err, console
 
 ApiUrl = Annotated[str, typer.Option(envvar="SCF_API_URL", help="the API's base URL")]
 JsonOut = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -136,11 +171,53 @@ def serve_cmd(
         f"scf-ledger API ({config.backend.profile} profile, chain "
         f"{config.effective_chain.profile}) starting on {base_url}"
     )
+
+    def recorder() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.1)
+        embedded_run(
+            app_.state.runtime,
+            api_url=base_url,
+            seed_file=(seed_file or DEFAULT_SEED_FILE) if seed else None,
+        ).save()
+
     if seed:
         threading.Thread(target=seeder, name="scf-seed", daemon=True).start()
-    server.run()
+    if config.backend.embedded:
+        threading.Thread(target=recorder, name="scf-run-record", daemon=True).start()
+    try:
+        server.run()
+    finally:
+        _forget_run()
     if failure or not server.started:
         raise typer.Exit(ExitCode.FAILED)
+
+
+def embedded_run(rt: Runtime, *, api_url: str, seed_file: Path | None) -> EmbeddedRun:
+    """Where this embedded API's databases and deployment record are (its deployment record
+    written beside the run record), for `scf reconcile` and `scf config show` to find."""
+    deployment_path = backend_config.RUN_RECORD.with_name("embedded-deployment.json")
+    rt.deployment.save(deployment_path)
+    return EmbeddedRun(
+        pid=os.getpid(),
+        api_url=api_url,
+        chain_id=rt.chain_id,
+        receivables=rt.deployment.receivables.address.lower(),
+        database_url=rt.engine.url.render_as_string(hide_password=True),
+        mirror_database_url=rt.mirror.url.render_as_string(hide_password=True),
+        deployment_path=str(deployment_path),
+        seed_file=None if seed_file is None else str(seed_file),
+    )
+
+
+def _forget_run() -> None:
+    """Remove the run record if it is this process's (its files are gone with it)."""
+    run = EmbeddedRun.running()
+    if run is not None and run.pid == os.getpid():
+        backend_config.RUN_RECORD.unlink(missing_ok=True)
+        Path(run.deployment_path).unlink(missing_ok=True)
 
 
 @app.command("worker")
@@ -227,6 +304,106 @@ def _answers(api_url: str) -> bool:
         return httpx.get(f"{api_url}/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+# -- reconciliation ----------------------------------------------------------------------------
+
+
+@app.command("reconcile")
+def reconcile_cmd(
+    profile: Annotated[Profile | None, typer.Option(help="tester|anvil|rpc")] = None,
+    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC URL (rpc profile)")] = None,
+    deployment: Annotated[Path | None, typer.Option(help="deployment record path")] = None,
+    database_url: Annotated[str | None, typer.Option(help="mirror database URL")] = None,
+    block: Annotated[
+        int | None, typer.Option(help="compare at this block (default: the mirror's cursor)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Compare the SQL mirror with the chain's current state. On the embedded profile (`make
+    run`) the chain lives inside the API's process: the running API compares, as the demo
+    consortium's auditor.
+
+    Exit codes: 0 the mirror matches, 1 mismatches found, 2 cannot reconcile (configuration,
+    unreachable ledger, no mirror, no embedded API running), 3 the API cannot be reached.
+    """
+    elsewhere = any(v is not None for v in (profile, rpc_url, deployment, database_url))
+    if elsewhere or not _config().backend.embedded:
+        indexer_cli.reconcile_cmd(
+            profile=profile,
+            rpc_url=rpc_url,
+            deployment=deployment,
+            database_url=database_url,
+            block=block,
+            as_json=as_json,
+        )
+    raise typer.Exit(_reconcile_embedded(block=block, as_json=as_json))
+
+
+def _reconcile_embedded(*, block: int | None, as_json: bool) -> int:
+    run = EmbeddedRun.running()
+    if run is None:
+        err.print(
+            "cannot reconcile: the embedded profile's chain lives in the memory of the API "
+            "process that `make run` (`scf serve`) starts, and none is running. Start `make run` "
+            "and run this again, or reconcile a chain that persists (--profile anvil|rpc "
+            "with --deployment, or SCF_PROFILE=local|production)."
+        )
+        return 2
+    if block is not None:
+        err.print(
+            "cannot reconcile at --block on the embedded profile: the running API compares at "
+            "its mirror's cursor; leave out --block"
+        )
+        return 2
+    key = _auditor_key(run)
+    url = f"{run.api_url}/v1/audit/reconciliation"
+    if key is None:
+        err.print(
+            f"cannot reconcile: no auditor key for the embedded API at {run.api_url} "
+            "(`scf serve --seed`, which `make run` is, records the demo consortium's keys); "
+            f"ask GET {url} with an auditor's API key"
+        )
+        return 2
+    from backend.tools.client import ApiClient
+
+    with httpx.Client(base_url=run.api_url, timeout=120) as http:
+        body = _call(lambda: ApiClient(http).get("/v1/audit/reconciliation", token=key))
+    return print_reconciliation(body, as_json=as_json, source=f"the embedded API, {url}")
+
+
+def _auditor_key(run: EmbeddedRun) -> str | None:
+    """The demo auditor's API key, if the run's seed record belongs to its deployment."""
+    if run.seed_file is None:
+        return None
+    try:
+        seeded = json.loads(Path(run.seed_file).read_text(encoding="utf-8"))
+        if (seeded["chain_id"], seeded["receivables"]) != (run.chain_id, run.receivables):
+            return None
+        return str(seeded["members"]["auditor"]["api_key"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def print_reconciliation(body: dict[str, Any], *, as_json: bool, source: str) -> int:
+    """The API's reconciliation as `scf reconcile` prints one; 0 if the mirror matches."""
+    if as_json:
+        typer.echo(json.dumps(body, indent=2))
+        return 0 if body["ok"] else 1
+    checked = ", ".join(f"{v} {k}" for k, v in body["checked"].items())
+    console.print(f"chain {body['chain_id']} at block {body['block']}: checked {checked}")
+    console.print(f"(compared by {source})")
+    if body["ok"]:
+        console.print("[green]mirror matches the chain: 0 mismatches[/green]")
+        return 0
+    table = Table(title=f"{len(body['mismatches'])} mismatches")
+    columns = ("kind", "key", "field", "mirror", "chain")
+    for column in columns:
+        table.add_column(column)
+    for m in body["mismatches"]:
+        table.add_row(*(str(m[c]) for c in columns))
+    console.print(table)
+    return 1
 
 
 # -- members and keys --------------------------------------------------------------------------
@@ -403,7 +580,7 @@ def keys_new(
 @config_app.command("show")
 def config_show(as_json: JsonOut = False) -> None:
     """The effective configuration (environment, .env, defaults); secrets masked."""
-    rows = effective_rows(_config())
+    rows = effective_rows(_config(), EmbeddedRun.running())
     if as_json:
         typer.echo(json.dumps({r["variable"]: r["value"] for r in rows}, indent=2))
         return

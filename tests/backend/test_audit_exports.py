@@ -85,7 +85,7 @@ def test_a_block_before_any_holding_exports_nothing(ledger: Api) -> None:
         "holdings": [],
     }
     empty = auditor.get("/v1/audit/holdings?block=0&format=csv")
-    assert empty.status_code == 200 and empty.text == ""
+    assert empty.status_code == 200 and empty.text == "piece_id,holder,amount,from_block\r\n"
 
 
 @pytest.mark.parametrize(
@@ -104,3 +104,65 @@ def test_each_reports_csv_holds_exactly_its_json_rows(ledger: Api, url: str, row
     assert _csv_rows(auditor.get(f"{url}&format=csv" if "?" in url else f"{url}?format=csv")) == (
         _as_cells(rows)
     )
+
+
+def test_a_receivables_history_holds_every_event_of_its_tree(ledger: Api) -> None:
+    auditor = ledger.as_("auditor")
+    root = ledger.as_("tier1").get("/v1/invoices").json()[0]["root_id"]
+    tree = auditor.get(f"/v1/audit/roots/{root}").json()
+    events = [h["event"] for h in tree["history"]]
+    for name in ("ReceivableRegistered", "ReceivableConfirmed", "PieceSplit", "OfferAccepted"):
+        assert name in events, events
+    rows = _csv_rows(auditor.get(f"/v1/audit/roots/{root}?format=csv"))
+    assert rows == _as_cells(tree["history"])
+
+
+@pytest.mark.parametrize(
+    ("spelling", "stored"),
+    [
+        ("receivables", "Receivables"),
+        ("Receivables", "Receivables"),
+        ("RECEIVABLES", "Receivables"),
+        ("token", "SettlementToken"),
+        ("SettlementToken", "SettlementToken"),
+        ("settlementtoken", "SettlementToken"),
+        ("registry", "MemberRegistry"),
+        ("MemberRegistry", "MemberRegistry"),
+        ("Registry", "MemberRegistry"),
+    ],
+)
+def test_events_filter_on_a_contract_by_its_name_or_short_name_in_any_case(
+    ledger: Api, spelling: str, stored: str
+) -> None:
+    auditor = ledger.as_("auditor")
+    every = auditor.get("/v1/audit/events?limit=500").json()["items"]
+    resp = auditor.get("/v1/audit/events", params={"contract": spelling, "limit": 500})
+    assert resp.status_code == 200, resp.text
+    items = resp.json()["items"]
+    assert items and items == [e for e in every if e["contract"] == stored]
+
+
+def test_events_refuse_an_unknown_contract_naming_the_accepted_ones(ledger: Api) -> None:
+    resp = ledger.as_("auditor").get("/v1/audit/events", params={"contract": "ledger"})
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert body["code"] == "ValidationError"
+    assert "Receivables" in body["message"] and "token" in body["message"]
+    assert body["details"]["contract"] == "ledger"
+
+
+@pytest.mark.parametrize("format_", ["json", "csv"])
+def test_holdings_refuse_a_block_beyond_the_chains_head_naming_the_head(
+    ledger: Api, format_: str
+) -> None:
+    head = ledger.rt.conn.w3.eth.block_number
+    resp = ledger.as_("auditor").get(
+        "/v1/audit/holdings", params={"block": head + 1, "format": format_}
+    )
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert body["code"] == "BlockBeyondHead"
+    assert body["details"] == {"block": head + 1, "head": head}
+    assert f"block {head}" in body["message"]
+    at_head = ledger.as_("auditor").get("/v1/audit/holdings", params={"block": head})
+    assert at_head.status_code == 200 and at_head.json()["block"] == head

@@ -22,9 +22,10 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}.csv"'}
 
 
-def _out(fmt: str, body: Any, rows: list[dict[str, Any]], name: str) -> Response:
+def _out(fmt: str, body: Any, rows: list[dict[str, Any]], name: str, columns: str) -> Response:
     if fmt == "csv":
-        return Response(svc.to_csv(rows), media_type="text/csv", headers=_attachment(name))
+        csv = svc.to_csv(rows, svc.COLUMNS[columns])
+        return Response(csv, media_type="text/csv", headers=_attachment(name))
     return JSONResponse(body)
 
 
@@ -35,7 +36,14 @@ def events(
     mirror: MirrorDep,
     from_block: BlockQuery = None,
     to_block: BlockQuery = None,
-    contract: Literal["registry", "token", "receivables"] | None = None,
+    contract: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="MemberRegistry, SettlementToken, Receivables or registry, token, "
+            "receivables, in any case",
+        ),
+    ] = None,
     event: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z]+$")] = None,
     party: AddressQuery = None,
     cursor: After = 0,
@@ -54,7 +62,7 @@ def events(
         after=cursor,
         limit=limit,
     )
-    return _out(format, {"items": items, "next_cursor": nxt}, items, "events")
+    return _out(format, {"items": items, "next_cursor": nxt}, items, "events", "events")
 
 
 @router.get("/roots/{root_id}")
@@ -63,7 +71,7 @@ def root_tree(
 ) -> Response:
     """A receivable with its whole piece tree and its history."""
     tree = svc.root_tree(rt=rt, mirror=mirror, root_id=root_id)
-    return _out(format, tree, tree["history"], f"root-{root_id}")
+    return _out(format, tree, tree["history"], f"root-{root_id}", "history")
 
 
 @router.get("/holdings")
@@ -72,7 +80,8 @@ def holdings(
     rt: RuntimeDep,
     mirror: MirrorDep,
     block: Annotated[
-        int | None, Query(ge=0, lt=DB_INT, description="default: the mirror's cursor")
+        int | None,
+        Query(ge=0, lt=DB_INT, description="default: the mirror's cursor; at most the head"),
     ] = None,
     holder: AddressQuery = None,
     cursor: Annotated[int, Query(ge=0, lt=DB_INT, description="pieces after this piece id")] = 0,
@@ -83,12 +92,14 @@ def holdings(
 ) -> Response:
     """Who held which piece at the end of `block` (one holder's with `holder`; a page at a time
     with `limit`, continued from `next_cursor`). Without `limit`, every holding, streamed."""
-    at = rt.mirror_cursor() if block is None else block
+    at = svc.holdings_block(rt=rt, block=block)
     if limit is None:  # read and sent a page at a time: memory stays flat on a large ledger
         pages = svc.holdings_pages(rt=rt, mirror=mirror, block=at, holder=holder, after=cursor)
         if format == "csv":
             return StreamingResponse(
-                svc.csv_chunks(pages), media_type="text/csv", headers=_attachment(f"holdings-{at}")
+                svc.csv_chunks(pages, svc.COLUMNS["holdings"]),
+                media_type="text/csv",
+                headers=_attachment(f"holdings-{at}"),
             )
         head = {"block": at, "next_cursor": None}
         return StreamingResponse(
@@ -97,7 +108,7 @@ def holdings(
     rows = svc.holdings_at(rt=rt, mirror=mirror, block=at, holder=holder, after=cursor, limit=limit)
     nxt = rows[-1]["piece_id"] if len(rows) == limit else None
     body = {"block": at, "holdings": rows, "next_cursor": nxt}
-    return _out(format, body, rows, f"holdings-{at}")
+    return _out(format, body, rows, f"holdings-{at}", "holdings")
 
 
 @router.get("/exposure")
@@ -110,21 +121,21 @@ def exposure(
 ) -> Response:
     """Outstanding by debtor, and financiers' exposure by debtor."""
     body = svc.exposure(rt=rt, mirror=mirror)
-    return _out(format, body, body[f"by_{by}"], f"exposure-{by}")
+    return _out(format, body, body[f"by_{by}"], f"exposure-{by}", f"exposure-{by}")
 
 
 @router.get("/aging")
 def aging(me: Auditor, rt: RuntimeDep, mirror: MirrorDep, format: Format = "json") -> Response:
     """Outstanding receivables by days overdue: current, 1-30, 31-90, >90."""
     body = svc.aging(rt=rt, mirror=mirror)
-    return _out(format, body, body["receivables"], "aging")
+    return _out(format, body, body["receivables"], "aging", "aging")
 
 
 @router.get("/reconciliation")
 def reconciliation(me: Auditor, rt: RuntimeDep, format: Format = "json") -> Response:
     """The mirror compared field by field with the chain at the mirror's cursor."""
     body = svc.reconciliation(rt=rt)
-    return _out(format, body, body["mismatches"], "reconciliation")
+    return _out(format, body, body["mismatches"], "reconciliation", "reconciliation")
 
 
 @router.get("/alerts")
@@ -142,4 +153,4 @@ def alerts(
         }
         for a in session.exec(select(Alert).order_by(col(Alert.id).desc()).limit(limit)).all()
     ]
-    return _out(format, {"items": rows}, rows, "alerts")
+    return _out(format, {"items": rows}, rows, "alerts", "alerts")
