@@ -66,16 +66,21 @@ class Output(Console):
     #: A line's width outside a terminal: wider than any line the commands print.
     UNBOUNDED = 100_000
 
+    def __init__(self, *, stderr: bool = False, width: int | None = None) -> None:
+        super().__init__(stderr=stderr, width=width)
+        self._fixed_width = width is not None  # rich also takes COLUMNS, a terminal's width
+
     @property
     def size(self) -> ConsoleDimensions:
         size = super().size
-        if self.is_terminal or self._width is not None:
+        if self.is_terminal or self._fixed_width:
             return size
         return ConsoleDimensions(self.UNBOUNDED, size.height)
 
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
         self._width, self._height = new_size
+        self._fixed_width = True
 
 
 console = Output()

@@ -40,8 +40,10 @@ class _Api:
 
 @pytest.fixture
 def narrow(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """A runner whose stdout is not a terminal, in an environment that says 80 columns."""
+    """A runner whose stdout is not a terminal, in an environment that says 80 columns (a shell
+    exporting COLUMNS, as pytest-xdist's workers do: rich reads it when a console is made)."""
     monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(cli, "console", cli.Output())
     monkeypatch.setattr(cli, "_operator_client", lambda *a: (_Api(), "token"))
     return CliRunner()
 
