@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from backend.tools import cli
 from backend import config as backend_config
 from backend.config import EmbeddedRun, effective_rows, load_config
+from backend.tools import cli
 from tests.backend.conftest import Api
 
 
