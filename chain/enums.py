@@ -33,6 +33,8 @@ class RootStatus(IntEnum):
     CANCELLED = 4
     OVERDUE = 5
     SETTLED = 6
+    REFUSED = 7
+    CLOSED = 8
 
 
 class PieceStatus(IntEnum):

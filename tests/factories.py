@@ -22,6 +22,7 @@ DAY = 86_400
 MAX_DEPTH = 4
 MIN_PIECE = 100
 GRACE_PERIOD = 3 * DAY
+MAX_LIVE_PIECES = 64
 CREDIT_LIMIT = 10**12
 STARTING_CASH = 10**11
 TESTER_GAS = 3_000_000
@@ -203,6 +204,7 @@ def build_world(conn: ChainConnection) -> World:
         max_depth=MAX_DEPTH,
         min_piece_amount=MIN_PIECE,
         grace_period_seconds=GRACE_PERIOD,
+        max_live_pieces=MAX_LIVE_PIECES,
         sender=sender,
     )
     contracts = Contracts.bind(conn.w3, deployment)

@@ -39,6 +39,9 @@ class Root(NamedTuple):
     face_value: int
     repaid: int
     paid_out: int
+    live_pieces: int
+    frozen_pieces: int
+    last_paid: int
     invoice_hash: bytes
     invoice_key: bytes
 
