@@ -156,6 +156,7 @@ class World:
         debtor: str = "core",
         face: int = 1_000_000,
         due_in: int = 90 * DAY,
+        key: bytes | None = None,
     ) -> int:
         """A Confirmed root issued by the debtor; returns its id (also its root piece's id)."""
         receipt = self.tx(
@@ -165,7 +166,7 @@ class World:
                 face,
                 self.now() + due_in,
                 keccak(text="invoice document"),
-                self.invoice_key(),
+                key or self.invoice_key(),
             ),
         )
         return int(self.events(receipt, "ReceivableRegistered")[0]["rootId"])

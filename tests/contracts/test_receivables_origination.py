@@ -437,3 +437,81 @@ def test_a_frozen_registration_cannot_be_voided(world: World, action: str) -> No
             world.tx(world.core, world.receivables.functions.reject(rid, "no"))
         else:
             world.tx(world.supplier, world.receivables.functions.cancel(rid))
+
+
+# -- refuse ---------------------------------------------------------------------------------
+
+
+def test_a_supplier_refuses_a_payable_issued_in_its_name_and_frees_its_invoice_number(
+    world: World,
+) -> None:
+    # an unrelated core enterprise issues a payable numbered as the supplier's next invoice
+    key = keccak(text="supplier entity ‖ INV-S1-0002")
+    squat = world.issue(debtor="core2", face=100, key=key)
+    with reverts("ReceivablesInvoiceKeyUsed", invoiceKey=key, rootId=squat):
+        world.register(key=key)  # the genuine invoice is refused while the squat stands
+    receipt = world.tx(world.supplier, world.receivables.functions.refuse(squat, "not ours"))
+    s, core2 = world.supplier.address, world.core2.address
+    assert logs(world, receipt) == [
+        (
+            "TransferSingle",
+            {"operator": s, "from": s, "to": ZERO_ADDRESS, "id": squat, "value": 100},
+        ),
+        (
+            "ReceivableRefused",
+            {
+                "rootId": squat,
+                "supplier": s,
+                "debtor": core2,
+                "reason": "not ours",
+                "creditUsed": 0,
+            },
+        ),
+    ]
+    assert root(world, squat).status == RootStatus.REFUSED
+    assert piece(world, squat).status == PieceStatus.VOID
+    assert world.holding(world.supplier, squat) == 0
+    assert credit_used(world, world.core2) == 0
+    assert root_by_key(world, key) == 0
+    genuine = world.register(key=key)
+    world.tx(world.core, world.receivables.functions.confirm(genuine))
+    assert root_by_key(world, key) == genuine
+
+
+def test_refuse_refusals(world: World) -> None:
+    refuse = world.receivables.functions.refuse
+    rid = world.issue(face=10_000)
+    with reverts("ReceivablesNotSupplier", rootId=rid, caller=world.supplier2.address):
+        world.tx(world.supplier2, refuse(rid, "x"))
+    registered = world.register()
+    with reverts("ReceivablesInvalidStatus", rootId=registered, status=RootStatus.REGISTERED):
+        world.tx(world.supplier, refuse(registered, "x"))
+    with reverts("ReceivablesUnknownRoot", rootId=999):
+        world.tx(world.supplier, refuse(999, "x"))
+    world.tx(world.core, world.receivables.functions.repay(rid, 1))
+    with reverts("ReceivablesAlreadyRepaid", rootId=rid, repaid=1):
+        world.tx(world.supplier, refuse(rid, "x"))
+
+    split = world.issue(face=10_000)
+    world.split(split, [("supplier", 5_000), ("supplier", 5_000)], holder="supplier")
+    with reverts("ReceivablesPieceNotActive", pieceId=split):
+        world.tx(world.supplier, refuse(split, "x"))
+
+    sold = world.issue(face=10_000)
+    world.tx(world.supplier, world.receivables.functions.acceptOffer(world.post_offer(sold, 9_000)))
+    with reverts("ReceivablesNotHolder", pieceId=sold, account=world.supplier.address):
+        world.tx(world.supplier, refuse(sold, "x"))
+
+    frozen = world.issue(face=10_000)
+    world.tx(world.regulator, world.receivables.functions.freezePiece(frozen, "dispute"))
+    with reverts("ReceivablesPieceFrozen", pieceId=frozen):
+        world.tx(world.supplier, refuse(frozen, "x"))
+
+    due = world.issue(face=10_000, due_in=DAY)
+    world.travel_to(root(world, due).due_date)
+    with reverts("ReceivablesPieceLocked", pieceId=due, dueDate=root(world, due).due_date):
+        world.tx(world.supplier, refuse(due, "x"))
+
+    world.tx(world.operator, world.registry.functions.suspend(world.supplier.address))
+    with reverts("MemberRegistryMemberSuspended", account=world.supplier.address):
+        world.tx(world.supplier, refuse(frozen, "x"))
