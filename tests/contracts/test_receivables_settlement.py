@@ -473,7 +473,7 @@ def test_close_of_a_root_nothing_was_repaid_on_moves_no_cash(world: World) -> No
 def test_close_refusals(world: World) -> None:
     fns = world.receivables.functions
     rid = world.issue(face=FACE)
-    a, b = world.split(rid, [("supplier", 600_000), ("bank", 400_000)], holder="supplier")
+    _, b = world.split(rid, [("supplier", 600_000), ("bank", 400_000)], holder="supplier")
     with reverts("ReceivablesInvalidStatus", rootId=rid, status=RootStatus.CONFIRMED):
         world.tx(world.operator, fns.close(rid))
     with reverts("ReceivablesUnknownRoot", rootId=999):
