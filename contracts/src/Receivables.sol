@@ -392,7 +392,6 @@ contract Receivables is ERC1155 {
         uint256 faceValue = root.faceValue;
         uint256 creditUsed = _creditUsed[debtor] - faceValue;
         _creditUsed[debtor] = creditUsed;
-        root.livePieces = 0;
         _void(rootId, root, RootStatus.Refused);
         emit TransferSingle(msg.sender, msg.sender, address(0), rootId, faceValue);
         emit ReceivableRefused(rootId, msg.sender, debtor, reason, creditUsed);
@@ -926,6 +925,7 @@ contract Receivables is ERC1155 {
 
     function _void(uint256 rootId, Root storage root, RootStatus status) private {
         root.status = status;
+        root.livePieces = 0;
         _pieces[rootId].status = PieceStatus.Void;
         delete _rootByInvoiceKey[root.invoiceKey];
     }
