@@ -231,7 +231,7 @@ def measure_all(w: World) -> Report:
 
     def claim() -> tuple[LocalAccount, Any]:
         root = due_root(["supplier2", "bank"])
-        children = w.root(root)[5]  # head is the root piece; its next is the newest child
+        children = w.root(root)[6]  # head is the root piece; its next is the newest child
         return w.bank, rc.claim(w.piece(children)[4])
 
     r.measure("settlement", "claim", claim)
@@ -261,7 +261,7 @@ def measure_all(w: World) -> Report:
         return w.regulator, rc.unfreezeRoot(root, "dispute settled")
 
     r.measure("supervision", "unfreezeRoot", unfreeze)
-    r.measure("supervision", "setLimits", lambda: (w.operator, rc.setLimits(6, 1000, 5 * DAY)))
+    r.measure("supervision", "setLimits", lambda: (w.operator, rc.setLimits(6, 1000, 5 * DAY, 500)))
     return r
 
 

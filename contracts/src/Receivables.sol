@@ -73,14 +73,14 @@ contract Receivables is ERC1155 {
         uint64 dueDate;
         RootStatus status;
         bool frozen;
+        uint16 livePieces; // active (or pending) pieces; in the slot split reads anyway
         address supplier;
         uint40 head; // newest piece of this root
         uint40 cursor; // next piece for `distribute`; zero when the pass is complete
         uint128 faceValue;
         uint128 repaid;
         uint128 paidOut;
-        uint32 livePieces; // active (or pending) pieces, bounded by the live-piece cap
-        uint32 frozenPieces; // of those, frozen by a regulator
+        uint32 frozenPieces; // live pieces frozen by a regulator
         uint40 lastPaid; // the piece paid most recently, recipient of the remainder on `close`
         bytes32 invoiceHash;
         bytes32 invoiceKey;
@@ -110,7 +110,7 @@ contract Receivables is ERC1155 {
         uint8 maxDepth;
         uint96 minPieceAmount;
         uint64 gracePeriod;
-        uint32 maxLivePieces;
+        uint16 maxLivePieces;
     }
 
     /// @dev Bounds the gas of one split.
@@ -126,7 +126,7 @@ contract Receivables is ERC1155 {
     uint96 private _minPieceAmount;
     uint64 private _gracePeriod;
     uint40 private _lastPieceId;
-    uint32 private _maxLivePieces;
+    uint16 private _maxLivePieces;
     uint40 private _lastOfferId;
 
     mapping(uint256 rootId => Root) private _roots;
@@ -217,7 +217,7 @@ contract Receivables is ERC1155 {
         uint256 indexed pieceId, uint256 indexed rootId, address indexed regulator, string reason
     );
     event LimitsChanged(
-        uint8 maxDepth, uint256 minPieceAmount, uint64 gracePeriod, uint32 maxLivePieces
+        uint8 maxDepth, uint256 minPieceAmount, uint64 gracePeriod, uint16 maxLivePieces
     );
 
     error ReceivablesZeroAddress();
@@ -274,7 +274,7 @@ contract Receivables is ERC1155 {
         uint8 maxDepth,
         uint96 minPieceAmount,
         uint64 gracePeriod,
-        uint32 maxLivePieces
+        uint16 maxLivePieces
     ) ERC1155("") {
         if (address(registry_) == address(0) || address(token_) == address(0)) {
             revert ReceivablesZeroAddress();
@@ -760,7 +760,7 @@ contract Receivables is ERC1155 {
         Piece storage piece = _requireRegulatorOnPiece(pieceId);
         if (piece.frozen) revert ReceivablesPieceAlreadyFrozen(pieceId);
         piece.frozen = true;
-        ++_roots[piece.rootId].frozenPieces; // at most livePieces, a uint32
+        ++_roots[piece.rootId].frozenPieces; // at most livePieces, a uint16
         emit PieceFrozen(pieceId, piece.rootId, msg.sender, reason);
     }
 
@@ -787,7 +787,7 @@ contract Receivables is ERC1155 {
         uint8 maxDepth,
         uint96 minPieceAmount,
         uint64 gracePeriod,
-        uint32 maxLivePieces
+        uint16 maxLivePieces
     ) external {
         _registry.requireActive(msg.sender, Roles.OPERATOR);
         _setLimits(maxDepth, minPieceAmount, gracePeriod, maxLivePieces);
@@ -965,13 +965,13 @@ contract Receivables is ERC1155 {
     function _addLivePieces(uint256 rootId, uint256 added) private {
         Root storage root = _roots[rootId];
         uint256 live;
-        // Cannot overflow: livePieces is a uint32 and added < MAX_SPLIT_CHILDREN.
+        // Cannot overflow: livePieces is a uint16 and added < MAX_SPLIT_CHILDREN.
         unchecked {
             live = uint256(root.livePieces) + added;
         }
-        uint32 cap = _maxLivePieces;
+        uint16 cap = _maxLivePieces;
         if (live > cap) revert ReceivablesTooManyPieces(rootId, live, cap);
-        root.livePieces = uint32(live); // live <= cap, a uint32
+        root.livePieces = uint16(live); // live <= cap, a uint16
     }
 
     function _restartPass(Root storage root) private {
@@ -1031,7 +1031,7 @@ contract Receivables is ERC1155 {
         uint8 maxDepth,
         uint96 minPieceAmount,
         uint64 gracePeriod,
-        uint32 maxLivePieces
+        uint16 maxLivePieces
     ) private {
         if (minPieceAmount == 0 || maxLivePieces == 0) revert ReceivablesInvalidLimits();
         _maxDepth = maxDepth;

@@ -33,13 +33,13 @@ class Root(NamedTuple):
     due_date: int
     status: int
     frozen: bool
+    live_pieces: int
     supplier: str
     head: int
     cursor: int
     face_value: int
     repaid: int
     paid_out: int
-    live_pieces: int
     frozen_pieces: int
     last_paid: int
     invoice_hash: bytes
