@@ -572,6 +572,15 @@ def receivable_settled(ledger: Ledger, ev: DecodedEvent) -> None:
     root["cursor"] = 0
 
 
+@_on(RCV, "InvoiceKeyReclaimed", _root_and_piece)
+def invoice_key_reclaimed(ledger: Ledger, ev: DecodedEvent) -> None:
+    """A seller proved the key its own: a pending root is voided, a confirmed one loses it."""
+    if ev.args["voided"]:
+        _void(ledger, ev, RootStatus.CANCELLED)
+    else:
+        _root(ledger, ev, ev.args["rootId"])["invoice_key"] = "0x" + "00" * 32
+
+
 @_on(RCV, "ReceivableClosed", _root_only)
 def receivable_closed(ledger: Ledger, ev: DecodedEvent) -> None:
     """The operator ended an unpaid root; the rounding remainder left escrow (as a cash

@@ -154,6 +154,9 @@ contract Receivables is ERC1155 {
         string reason,
         uint256 creditUsed
     );
+    event InvoiceKeyReclaimed(
+        uint256 indexed rootId, bytes32 indexed invoiceKey, address indexed seller, bool voided
+    );
     event ReceivableClosed(
         uint256 indexed rootId,
         address indexed operator,
@@ -265,6 +268,7 @@ contract Receivables is ERC1155 {
     error ReceivablesAlreadyRepaid(uint256 rootId, uint256 repaid);
     error ReceivablesPiecesFrozen(uint256 rootId, uint256 frozenPieces);
     error ReceivablesDistributionPending(uint256 rootId, uint256 cursor);
+    error ReceivablesNotInvoiceSeller(uint256 rootId, address caller);
 
     /// @param registry_ the member registry every party is checked against
     /// @param token_ the settlement cash; its ledger must be set to this contract after deploy
@@ -395,6 +399,36 @@ contract Receivables is ERC1155 {
         _void(rootId, root, RootStatus.Refused);
         emit TransferSingle(msg.sender, msg.sender, address(0), rootId, faceValue);
         emit ReceivableRefused(rootId, msg.sender, debtor, reason, creditUsed);
+    }
+
+    /// @notice A supplier takes back its invoice key from a root of another supplier that
+    /// registered it: it proves the key is keccak(its entity id, `invoiceNumber`). A root still
+    /// Registered is voided (Cancelled) so that it cannot be confirmed; a confirmed one keeps
+    /// its state (its debtor confirmed it; the event tells the regulator) but no longer holds
+    /// the key (its `invoiceKey` becomes zero). The supplier can then register its genuine invoice.
+    /// @dev The ledger takes the key from its caller; this is what ties a key to its seller.
+    /// Requirements: caller an active supplier, not the root's supplier; not paused; the root
+    /// is not frozen and holds the key; the key is keccak(caller's entity id ‖ `invoiceNumber`).
+    function reclaimInvoiceKey(uint256 rootId, string calldata invoiceNumber) external {
+        _registry.requireActiveUnpaused(msg.sender, Roles.SUPPLIER);
+        Root storage root = _roots[rootId];
+        if (root.status == RootStatus.None) revert ReceivablesUnknownRoot(rootId);
+        bytes32 key = root.invoiceKey;
+        if (root.supplier == msg.sender) revert ReceivablesSelfDealing(msg.sender);
+        if (root.frozen) revert ReceivablesRootFrozen(rootId);
+        (,, bytes32 entityId,) = _registry.memberOf(msg.sender);
+        if (
+            _rootByInvoiceKey[key] != rootId
+                || keccak256(abi.encodePacked(entityId, invoiceNumber)) != key
+        ) revert ReceivablesNotInvoiceSeller(rootId, msg.sender);
+        bool voided = root.status == RootStatus.Registered;
+        if (voided) {
+            _void(rootId, root, RootStatus.Cancelled);
+        } else {
+            delete _rootByInvoiceKey[key];
+            root.invoiceKey = bytes32(0); // the event keeps the key it held
+        }
+        emit InvoiceKeyReclaimed(rootId, key, msg.sender, voided);
     }
 
     // ----------------------------------------------------------------------------------------

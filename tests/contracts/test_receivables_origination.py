@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
+from chain.consortium import entity_id
 from chain.enums import PieceStatus, RootStatus
 from tests.contracts.helpers import (
     CORE,
@@ -515,3 +516,69 @@ def test_refuse_refusals(world: World) -> None:
     world.tx(world.operator, world.registry.functions.suspend(world.supplier.address))
     with reverts("MemberRegistryMemberSuspended", account=world.supplier.address):
         world.tx(world.supplier, refuse(frozen, "x"))
+
+
+# -- reclaimInvoiceKey ------------------------------------------------------------------------
+
+
+def seller_key(name: str, number: str) -> bytes:
+    """The invoice key as the backend derives it: keccak(seller entity id ‖ invoice number)."""
+    return keccak(entity_id(name) + number.encode())
+
+
+def test_a_supplier_reclaims_its_invoice_key_from_another_suppliers_registration(
+    world: World,
+) -> None:
+    key = seller_key("supplier", "INV-S1-0002")
+    forged = world.register(supplier="supplier2", key=key)
+    with reverts("ReceivablesInvoiceKeyUsed", invoiceKey=key, rootId=forged):
+        world.register(key=key)
+    fns = world.receivables.functions
+    receipt = world.tx(world.supplier, fns.reclaimInvoiceKey(forged, "INV-S1-0002"))
+    assert logs(world, receipt) == [
+        (
+            "InvoiceKeyReclaimed",
+            {"rootId": forged, "invoiceKey": key, "seller": world.supplier.address, "voided": True},
+        )
+    ]
+    assert root(world, forged).status == RootStatus.CANCELLED  # can no longer be confirmed
+    genuine = world.register(key=key)
+    assert root_by_key(world, key) == genuine
+
+
+def test_reclaiming_a_key_from_a_confirmed_root_frees_the_key_only(world: World) -> None:
+    key = seller_key("supplier", "INV-S1-0003")
+    forged = world.issue(supplier="supplier2", debtor="core2", key=key)
+    receipt = world.tx(
+        world.supplier, world.receivables.functions.reclaimInvoiceKey(forged, "INV-S1-0003")
+    )
+    assert logs(world, receipt)[0][1]["voided"] is False
+    assert (root(world, forged).status, root(world, forged).invoice_key) == (
+        RootStatus.CONFIRMED,
+        bytes(32),
+    )
+    assert root_by_key(world, key) == 0
+    world.register(key=key)
+
+
+def test_reclaim_invoice_key_refusals(world: World) -> None:
+    fns = world.receivables.functions
+    key = seller_key("supplier", "INV-S1-0004")
+    forged = world.register(supplier="supplier2", key=key)
+    with reverts("ReceivablesNotInvoiceSeller", rootId=forged, caller=world.supplier.address):
+        world.tx(world.supplier, fns.reclaimInvoiceKey(forged, "INV-S1-0005"))
+    with reverts("ReceivablesNotInvoiceSeller", rootId=forged, caller=world.supplier3.address):
+        world.tx(world.supplier3, fns.reclaimInvoiceKey(forged, "INV-S1-0004"))
+    with reverts("ReceivablesSelfDealing", account=world.supplier2.address):
+        world.tx(world.supplier2, fns.reclaimInvoiceKey(forged, "INV-S1-0004"))
+    with reverts("ReceivablesUnknownRoot", rootId=999):
+        world.tx(world.supplier, fns.reclaimInvoiceKey(999, "INV-S1-0004"))
+    with reverts("MemberRegistryMissingRole", account=world.core.address, anyOfRoles=SUPPLIER):
+        world.tx(world.core, fns.reclaimInvoiceKey(forged, "INV-S1-0004"))
+    world.tx(world.regulator, fns.freezeRoot(forged, "fraud"))
+    with reverts("ReceivablesRootFrozen", rootId=forged):
+        world.tx(world.supplier, fns.reclaimInvoiceKey(forged, "INV-S1-0004"))
+    world.tx(world.regulator, fns.unfreezeRoot(forged, "cleared"))
+    world.tx(world.supplier, fns.reclaimInvoiceKey(forged, "INV-S1-0004"))
+    with reverts("ReceivablesNotInvoiceSeller", rootId=forged, caller=world.supplier.address):
+        world.tx(world.supplier, fns.reclaimInvoiceKey(forged, "INV-S1-0004"))  # no longer held

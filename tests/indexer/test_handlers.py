@@ -134,6 +134,33 @@ def test_close_counts_the_swept_remainder_as_distributed() -> None:
     assert (root["status"], root["distributed"]) == (RootStatus.CLOSED, 100)
 
 
+@pytest.mark.parametrize("voided", [True, False])
+def test_a_reclaimed_invoice_key_voids_a_pending_root_or_leaves_a_confirmed_one_keyless(
+    voided: bool,
+) -> None:
+    status = RootStatus.REGISTERED if voided else RootStatus.CONFIRMED
+    root = {"root_id": 9, "status": int(status), "live_pieces": 1, "invoice_key": "0x" + "11" * 32}
+    piece = {"piece_id": 9, "status": int(PieceStatus.PENDING if voided else PieceStatus.ACTIVE)}
+    ledger = Ledger({"root": {9: root}, "piece": {9: piece}}, strict=True)
+    ev = _event(
+        "InvoiceKeyReclaimed",
+        5,
+        rootId=9,
+        invoiceKey="0x" + "11" * 32,
+        seller=M["supplier"],
+        voided=voided,
+    )
+    apply(ledger, [ev])
+    if voided:
+        assert (root["status"], root["live_pieces"], piece["status"]) == (
+            RootStatus.CANCELLED,
+            0,
+            PieceStatus.VOID,
+        )
+    else:
+        assert (root["status"], root["invoice_key"]) == (RootStatus.CONFIRMED, "0x" + "00" * 32)
+
+
 def test_a_split_adds_its_children_less_the_parent_to_the_live_pieces() -> None:
     parent = {"piece_id": 9, "status": int(PieceStatus.ACTIVE), "next_id": 0, "depth": 0}
     root = {"root_id": 9, "status": int(RootStatus.CONFIRMED), "live_pieces": 1}
