@@ -207,8 +207,8 @@ def reconcile(
     root_ids = sorted(set(chain_roots) | set(mirror["root"]))
     roots = call.many(rcv, _Fn(rcv_abi, "rootOf"), [(i,) for i in root_ids])
     for rid, (r,) in zip(root_ids, roots, strict=True):
-        (debtor, due, rstatus, frozen, live_pieces, supplier, head, cursor, face, repaid,
-         paid_out, _frozen_pieces, _last_paid, invoice_hash, invoice_key) = r  # fmt: skip
+        (debtor, due, rstatus, frozen, live_pieces, supplier, head, cursor, _frozen_pieces,
+         face, repaid, paid_out, _last_paid, invoice_hash, invoice_key) = r  # fmt: skip
         row = mirror["root"].get(rid)
         if row is None:
             out.append(Mismatch("root", str(rid), "*", None, "exists"))

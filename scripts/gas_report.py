@@ -105,6 +105,7 @@ def measure_all(w: World) -> Report:
     )
     r.measure("origination", "reject", lambda: (w.core, rc.reject(w.register(), "wrong amount")))
     r.measure("origination", "cancel", lambda: (w.supplier, rc.cancel(w.register())))
+    r.measure("origination", "refuse", lambda: (w.supplier, rc.refuse(w.issue(), "not ours")))
 
     # -- pieces ----------------------------------------------------------------------------
     def split(n: int) -> Callable[[], tuple[LocalAccount, Any]]:
@@ -242,6 +243,17 @@ def measure_all(w: World) -> Report:
         return w.auditor, rc.markOverdue(root)
 
     r.measure("settlement", "markOverdue", overdue)
+
+    def close() -> tuple[LocalAccount, Any]:
+        root = w.issue(face=301)
+        w.split(root, [("supplier", 100), ("supplier2", 100), ("bank", 101)], holder="supplier")
+        w.tx(w.core, rc.repay(root, 100))
+        w.travel_to(w.root(root)[1] + 4 * DAY)
+        w.tx(w.auditor, rc.markOverdue(root))
+        w.tx(w.auditor, rc.distribute(root, 10))
+        return w.operator, rc.close(root)
+
+    r.measure("settlement", "close (sweeps a remainder)", close)
 
     # -- supervision -----------------------------------------------------------------------
     r.measure(

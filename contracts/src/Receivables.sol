@@ -77,10 +77,10 @@ contract Receivables is ERC1155 {
         address supplier;
         uint40 head; // newest piece of this root
         uint40 cursor; // next piece for `distribute`; zero when the pass is complete
+        uint16 frozenPieces; // live pieces frozen by a regulator (<= livePieces)
         uint128 faceValue;
         uint128 repaid;
         uint128 paidOut;
-        uint32 frozenPieces; // live pieces frozen by a regulator
         uint40 lastPaid; // the piece paid most recently, recipient of the remainder on `close`
         bytes32 invoiceHash;
         bytes32 invoiceKey;
@@ -127,7 +127,7 @@ contract Receivables is ERC1155 {
     uint64 private _gracePeriod;
     uint40 private _lastPieceId;
     uint16 private _maxLivePieces;
-    uint40 private _lastOfferId;
+    uint32 private _lastOfferId; // checked: refused once 2^32 - 1 offers were posted
 
     mapping(uint256 rootId => Root) private _roots;
     mapping(uint256 pieceId => Piece) private _pieces;
@@ -569,10 +569,7 @@ contract Receivables is ERC1155 {
         if (piece.holder == msg.sender) revert ReceivablesSelfDealing(msg.sender);
         if (price == 0 || price > piece.amount) revert ReceivablesInvalidPrice(pieceId, price);
         if (expiry <= block.timestamp || expiry > root.dueDate) revert ReceivablesInvalidExpiry(expiry);
-        // Cannot overflow: one offer per transaction, 2^40 transactions are out of reach.
-        unchecked {
-            offerId = ++_lastOfferId;
-        }
+        offerId = ++_lastOfferId;
         _offers[offerId] = Offer({
             financier: msg.sender,
             expiry: expiry,
@@ -794,7 +791,7 @@ contract Receivables is ERC1155 {
         Piece storage piece = _requireRegulatorOnPiece(pieceId);
         if (piece.frozen) revert ReceivablesPieceAlreadyFrozen(pieceId);
         piece.frozen = true;
-        ++_roots[piece.rootId].frozenPieces; // at most livePieces, a uint16
+        ++_roots[piece.rootId].frozenPieces; // at most livePieces, itself a uint16
         emit PieceFrozen(pieceId, piece.rootId, msg.sender, reason);
     }
 

@@ -37,10 +37,10 @@ class Root(NamedTuple):
     supplier: str
     head: int
     cursor: int
+    frozen_pieces: int
     face_value: int
     repaid: int
     paid_out: int
-    frozen_pieces: int
     last_paid: int
     invoice_hash: bytes
     invoice_key: bytes
