@@ -775,7 +775,7 @@ contract Receivables is ERC1155 {
     }
 
     /// @notice A regulator lifts a root's freeze; distribution restarts from the newest piece.
-    /// @dev Requirements: caller an active regulator; the root is frozen.
+    /// @dev Works while paused. Requirements: caller an active regulator; the root is frozen.
     function unfreezeRoot(uint256 rootId, string calldata reason) external {
         Root storage root = _requireRegulatorOnRoot(rootId);
         if (!root.frozen) revert ReceivablesRootNotFrozen(rootId);
@@ -796,7 +796,8 @@ contract Receivables is ERC1155 {
     }
 
     /// @notice A regulator lifts a piece's freeze; distribution of its root restarts.
-    /// @dev Requirements: caller an active regulator; the piece is active and frozen.
+    /// @dev Works while paused. Requirements: caller an active regulator; the piece is active
+    /// and frozen.
     function unfreezePiece(uint256 pieceId, string calldata reason) external {
         Piece storage piece = _requireRegulatorOnPiece(pieceId);
         if (!piece.frozen) revert ReceivablesPieceNotFrozen(pieceId);
