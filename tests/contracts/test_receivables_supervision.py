@@ -322,3 +322,25 @@ def test_splits_stop_at_the_live_piece_cap(world: World) -> None:
     world.tx(world.supplier2, move)
     with reverts("ReceivablesTooManyPieces", rootId=rid, livePieces=6, maxLivePieces=2):
         world.split(a1, [("supplier", 1_000), ("supplier", 1_000)], holder="supplier")
+
+
+def test_the_cap_bounds_a_distribution_pass_to_fewer_than_twice_as_many_pieces(
+    world: World,
+) -> None:
+    fns = world.receivables.functions
+    cap = 6
+    world.tx(world.operator, fns.setLimits(MAX_DEPTH, MIN_PIECE, GRACE_PERIOD, cap))
+    rid = world.issue(face=64_000)
+    frontier = [rid]
+    while root(world, rid).live_pieces < cap:  # split in two until the cap refuses
+        pid = frontier.pop(0)
+        half = piece(world, pid).amount // 2
+        frontier += world.split(pid, [("supplier", half), ("supplier", half)], holder="supplier")
+    with reverts("ReceivablesTooManyPieces", rootId=rid, livePieces=cap + 1, maxLivePieces=cap):
+        world.split(frontier[0], [("supplier", 1_000)] * 2, holder="supplier")
+    world.tx(world.core, fns.repay(rid, 64_000))
+    world.travel_to(root(world, rid).due_date)
+    receipt = world.tx(world.operator, fns.distribute(rid, 1_000))
+    (distributed,) = world.events(receipt, "Distributed")
+    assert distributed["piecesVisited"] == 2 * cap - 1  # the live pieces and their retired parents
+    assert root(world, rid).status == RootStatus.SETTLED
