@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_DEPTH = 8
 DEFAULT_MIN_PIECE_AMOUNT = 100  # 1.00 in minor units
 DEFAULT_GRACE_PERIOD_SECONDS = 7 * 24 * 3600
+# Live pieces one receivable may have: a distribution pass then visits fewer than twice as many.
+DEFAULT_MAX_LIVE_PIECES = 1_000
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ def deploy(
     max_depth: int = DEFAULT_MAX_DEPTH,
     min_piece_amount: int = DEFAULT_MIN_PIECE_AMOUNT,
     grace_period_seconds: int = DEFAULT_GRACE_PERIOD_SECONDS,
+    max_live_pieces: int = DEFAULT_MAX_LIVE_PIECES,
     sender: TxSender | None = None,
 ) -> Deployment:
     """Deploy MemberRegistry, SettlementToken, Receivables and point the token at the ledger."""
@@ -154,6 +157,7 @@ def deploy(
         max_depth,
         min_piece_amount,
         grace_period_seconds,
+        max_live_pieces,
         account=operator,
     )
     token_contract = conn.w3.eth.contract(

@@ -33,6 +33,8 @@ class RootStatus(IntEnum):
     CANCELLED = 4
     OVERDUE = 5
     SETTLED = 6
+    REFUSED = 7
+    CLOSED = 8
 
     #: confirmed and not settled: money is owed on it
     PAYABLE = nonmember((CONFIRMED, OVERDUE))

@@ -59,6 +59,17 @@ MESSAGES: dict[str, str] = {
     "ERC1155InvalidReceiver": "{receiver} cannot receive a piece",
     "ERC1155InvalidSender": "{sender} cannot send a piece",
     "ERC1155MissingApprovalForAll": "{operator} may not move the pieces of {owner}",
+    "ReceivablesAlreadyRepaid": "receivable {rootId} has been repaid {repaid} fen already",
+    "ReceivablesDistributionPending": (
+        "receivable {rootId} is still being paid out to its holders (next piece {cursor})"
+    ),
+    "ReceivablesNotInvoiceSeller": (
+        "{caller} is not the seller of the invoice of receivable {rootId}"
+    ),
+    "ReceivablesPiecesFrozen": "receivable {rootId} has {frozenPieces} frozen pieces",
+    "ReceivablesTooManyPieces": (
+        "receivable {rootId} has {livePieces} pieces, the most the ledger allows ({maxLivePieces})"
+    ),
     "ReceivablesAmountTooLarge": "{amount} fen is more than the ledger holds for one amount",
     "ReceivablesAmountTooSmall": "{amount} fen is below the minimum piece of {minimum} fen",
     "ReceivablesCreditLimitExceeded": (

@@ -187,6 +187,7 @@ def _status(ledger: Ledger, ev: DecodedEvent) -> Row:
             "max_depth": 0,
             "min_piece_amount": 0,
             "grace_period": 0,
+            "max_live_pieces": 0,
             "total_supply": 0,
             "updated_block": ev.block_number,
         }
@@ -343,6 +344,7 @@ def receivable_registered(ledger: Ledger, ev: DecodedEvent) -> None:
             "frozen": False,
             "head": rid,
             "cursor": 0,
+            "live_pieces": 1,
             "repaid": 0,
             "distributed": 0,
             "registered_block": ev.block_number,
@@ -381,11 +383,17 @@ def receivable_confirmed(ledger: Ledger, ev: DecodedEvent) -> None:
     _member(ledger, ev, ev.args["debtor"])["credit_used"] = ev.args["creditUsed"]
 
 
+def _void(ledger: Ledger, ev: DecodedEvent, status: RootStatus) -> None:
+    rid = ev.args["rootId"]
+    root = _root(ledger, ev, rid)
+    root["status"] = int(status)
+    root["live_pieces"] = 0
+    _piece(ledger, ev, rid)["status"] = int(PieceStatus.VOID)
+
+
 def _voided(status: RootStatus) -> Handler:
     def handler(ledger: Ledger, ev: DecodedEvent) -> None:
-        rid = ev.args["rootId"]
-        _root(ledger, ev, rid)["status"] = int(status)
-        _piece(ledger, ev, rid)["status"] = int(PieceStatus.VOID)
+        _void(ledger, ev, status)
 
     return handler
 
@@ -394,7 +402,19 @@ _on(RCV, "ReceivableRejected", _root_and_piece)(_voided(RootStatus.REJECTED))
 _on(RCV, "ReceivableCancelled", _root_and_piece)(_voided(RootStatus.CANCELLED))
 
 
+@_on(
+    RCV,
+    "ReceivableRefused",
+    lambda ev: (*_root_and_piece(ev), ("member", ev.args["debtor"])),
+)
+def receivable_refused(ledger: Ledger, ev: DecodedEvent) -> None:
+    """The supplier refused a payable issued to it: voided, the debtor's credit released."""
+    _void(ledger, ev, RootStatus.REFUSED)
+    _member(ledger, ev, ev.args["debtor"])["credit_used"] = ev.args["creditUsed"]
+
+
 def _split_needs(ev: DecodedEvent) -> Iterable[TableKey]:
+    yield ("root", ev.args["rootId"])
     yield ("piece", ev.args["parentId"])
     for cid in ev.args["childIds"]:
         yield ("piece", cid)
@@ -428,6 +448,7 @@ def piece_split(ledger: Ledger, ev: DecodedEvent) -> None:
         )
         nxt = cid
     parent["next_id"] = nxt
+    _root(ledger, ev, a["rootId"])["live_pieces"] += len(a["childIds"]) - 1
 
 
 def _moves(ledger: Ledger, ev: DecodedEvent, ids: list[int], values: list[int]) -> None:
@@ -551,6 +572,25 @@ def receivable_settled(ledger: Ledger, ev: DecodedEvent) -> None:
     root["cursor"] = 0
 
 
+@_on(RCV, "InvoiceKeyReclaimed", _root_and_piece)
+def invoice_key_reclaimed(ledger: Ledger, ev: DecodedEvent) -> None:
+    """A seller proved the key its own: a pending root is voided, a confirmed one loses it."""
+    if ev.args["voided"]:
+        _void(ledger, ev, RootStatus.CANCELLED)
+    else:
+        _root(ledger, ev, ev.args["rootId"])["invoice_key"] = "0x" + "00" * 32
+
+
+@_on(RCV, "ReceivableClosed", _root_only)
+def receivable_closed(ledger: Ledger, ev: DecodedEvent) -> None:
+    """The operator ended an unpaid root; the rounding remainder left escrow (as a cash
+    Transfer) and counts as distributed, so a closed root's repaid equals its distributed."""
+    root = _root(ledger, ev, ev.args["rootId"])
+    root["status"] = int(RootStatus.CLOSED)
+    root["distributed"] += ev.args["remainder"]
+    root["cursor"] = 0
+
+
 @_on(RCV, "ReceivableOverdue", _root_only)
 def receivable_overdue(ledger: Ledger, ev: DecodedEvent) -> None:
     _root(ledger, ev, ev.args["rootId"])["status"] = int(RootStatus.OVERDUE)
@@ -589,3 +629,4 @@ def limits_changed(ledger: Ledger, ev: DecodedEvent) -> None:
     status["max_depth"] = ev.args["maxDepth"]
     status["min_piece_amount"] = ev.args["minPieceAmount"]
     status["grace_period"] = ev.args["gracePeriod"]
+    status["max_live_pieces"] = ev.args["maxLivePieces"]

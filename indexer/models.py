@@ -145,6 +145,7 @@ class LedgerStatus(SQLModel, table=True):
     max_depth: int = 0
     min_piece_amount: int = _money()
     grace_period: int = Field(default=0, sa_type=BigInteger)
+    max_live_pieces: int = Field(default=0, sa_type=BigInteger)
     total_supply: int = _money()
     updated_block: int = _block()
 
@@ -179,6 +180,7 @@ class RootBase(SQLModel):
     frozen: bool = False
     head: int = Field(sa_type=BigInteger)
     cursor: int = Field(default=0, sa_type=BigInteger)
+    live_pieces: int = Field(default=1, sa_type=BigInteger)
     repaid: int = _money()
     distributed: int = _money()
     registered_block: int = _block()

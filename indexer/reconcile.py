@@ -203,8 +203,8 @@ def reconcile(
     root_ids = sorted(set(chain_roots) | set(mirror["root"]))
     roots = call.many(rcv, function(rcv_abi, "rootOf"), [(i,) for i in root_ids])
     for rid, (r,) in zip(root_ids, roots, strict=True):
-        (debtor, due, rstatus, frozen, supplier, head, cursor, face, repaid, paid_out,
-         invoice_hash, invoice_key) = r  # fmt: skip
+        (debtor, due, rstatus, frozen, live_pieces, supplier, head, cursor, _frozen_pieces,
+         face, repaid, paid_out, _last_paid, invoice_hash, invoice_key) = r  # fmt: skip
         row = mirror["root"].get(rid)
         if row is None:
             out.append(Mismatch("root", str(rid), "*", None, "exists"))
@@ -220,6 +220,7 @@ def reconcile(
             ("face_value", row["face_value"], face),
             ("repaid", row["repaid"], repaid),
             ("distributed", row["distributed"], paid_out),
+            ("live_pieces", row["live_pieces"], live_pieces),
             ("invoice_hash", row["invoice_hash"], canonical_hash(invoice_hash)),
             ("invoice_key", row["invoice_key"], canonical_hash(invoice_key)),
         ])  # fmt: skip
@@ -275,7 +276,7 @@ def reconcile(
 
     # -- ledger-wide -----------------------------------------------------------------------
     (paused,) = call.one(reg, function(reg_abi, "paused"))
-    ((max_depth, min_piece, grace),) = call.one(rcv, function(rcv_abi, "limits"))
+    ((max_depth, min_piece, grace, max_live),) = call.one(rcv, function(rcv_abi, "limits"))
     (ledger,) = call.one(tok, function(tok_abi, "ledger"))
     s: dict[str, Any] = dict(status) if status else {}
     cmp("ledger", "*", [
@@ -283,6 +284,7 @@ def reconcile(
         ("max_depth", s.get("max_depth"), max_depth),
         ("min_piece_amount", s.get("min_piece_amount"), min_piece),
         ("grace_period", s.get("grace_period"), grace),
+        ("max_live_pieces", s.get("max_live_pieces"), max_live),
         ("total_supply", s.get("total_supply"), supply),
         ("token_ledger", s.get("token_ledger"), canonical_address(ledger)),
     ])  # fmt: skip

@@ -105,6 +105,7 @@ def measure_all(w: World) -> Report:
     )
     r.measure("origination", "reject", lambda: (w.core, rc.reject(w.register(), "wrong amount")))
     r.measure("origination", "cancel", lambda: (w.supplier, rc.cancel(w.register())))
+    r.measure("origination", "refuse", lambda: (w.supplier, rc.refuse(w.issue(), "not ours")))
 
     # -- pieces ----------------------------------------------------------------------------
     def split(n: int) -> Callable[[], tuple[LocalAccount, Any]]:
@@ -231,7 +232,7 @@ def measure_all(w: World) -> Report:
 
     def claim() -> tuple[LocalAccount, Any]:
         root = due_root(["supplier2", "bank"])
-        children = w.root(root)[5]  # head is the root piece; its next is the newest child
+        children = w.root(root)[6]  # head is the root piece; its next is the newest child
         return w.bank, rc.claim(w.piece(children)[4])
 
     r.measure("settlement", "claim", claim)
@@ -242,6 +243,17 @@ def measure_all(w: World) -> Report:
         return w.auditor, rc.markOverdue(root)
 
     r.measure("settlement", "markOverdue", overdue)
+
+    def close() -> tuple[LocalAccount, Any]:
+        root = w.issue(face=301)
+        w.split(root, [("supplier", 100), ("supplier2", 100), ("bank", 101)], holder="supplier")
+        w.tx(w.core, rc.repay(root, 100))
+        w.travel_to(w.root(root)[1] + 4 * DAY)
+        w.tx(w.auditor, rc.markOverdue(root))
+        w.tx(w.auditor, rc.distribute(root, 10))
+        return w.operator, rc.close(root)
+
+    r.measure("settlement", "close (sweeps a remainder)", close)
 
     # -- supervision -----------------------------------------------------------------------
     r.measure(
@@ -261,7 +273,7 @@ def measure_all(w: World) -> Report:
         return w.regulator, rc.unfreezeRoot(root, "dispute settled")
 
     r.measure("supervision", "unfreezeRoot", unfreeze)
-    r.measure("supervision", "setLimits", lambda: (w.operator, rc.setLimits(6, 1000, 5 * DAY)))
+    r.measure("supervision", "setLimits", lambda: (w.operator, rc.setLimits(6, 1000, 5 * DAY, 500)))
     return r
 
 

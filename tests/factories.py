@@ -22,6 +22,7 @@ DAY = 86_400
 MAX_DEPTH = 4
 MIN_PIECE = 100
 GRACE_PERIOD = 3 * DAY
+MAX_LIVE_PIECES = 64
 CREDIT_LIMIT = 10**12
 STARTING_CASH = 10**11
 TESTER_GAS = 3_000_000
@@ -155,6 +156,7 @@ class World:
         debtor: str = "core",
         face: int = 1_000_000,
         due_in: int = 90 * DAY,
+        key: bytes | None = None,
     ) -> int:
         """A Confirmed root issued by the debtor; returns its id (also its root piece's id)."""
         receipt = self.tx(
@@ -164,7 +166,7 @@ class World:
                 face,
                 self.now() + due_in,
                 keccak(text="invoice document"),
-                self.invoice_key(),
+                key or self.invoice_key(),
             ),
         )
         return int(self.events(receipt, "ReceivableRegistered")[0]["rootId"])
@@ -203,6 +205,7 @@ def build_world(conn: ChainConnection) -> World:
         max_depth=MAX_DEPTH,
         min_piece_amount=MIN_PIECE,
         grace_period_seconds=GRACE_PERIOD,
+        max_live_pieces=MAX_LIVE_PIECES,
         sender=sender,
     )
     contracts = Contracts.bind(conn.w3, deployment)

@@ -34,6 +34,7 @@ LIVE_KEY_STATUSES = (
     RootStatus.CONFIRMED,
     RootStatus.OVERDUE,
     RootStatus.SETTLED,
+    RootStatus.CLOSED,
 )
 
 

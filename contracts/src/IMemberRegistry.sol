@@ -47,4 +47,10 @@ interface IMemberRegistry {
 
     /// @notice Whether the operator has paused the ledger.
     function paused() external view returns (bool);
+
+    /// @notice Everything the registry knows about `account` (all zero for a non-member).
+    function memberOf(address account)
+        external
+        view
+        returns (uint8 roles, MemberStatus status, bytes32 entityId, uint256 creditLimit);
 }

@@ -196,7 +196,7 @@ contract MemberRegistry is IMemberRegistry {
         return _paused;
     }
 
-    /// @notice Everything the registry knows about `account` (all zero for a non-member).
+    /// @inheritdoc IMemberRegistry
     function memberOf(address account)
         external
         view

@@ -2,6 +2,9 @@
 pragma solidity 0.8.37;
 
 import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+import {IERC1155MetadataURI} from
+    "@openzeppelin/contracts/token/ERC1155/extensions/IERC1155MetadataURI.sol";
+import {ERC1155Utils} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155Utils.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IMemberRegistry} from "./IMemberRegistry.sol";
 import {Roles} from "./Roles.sol";
@@ -18,6 +21,24 @@ import {SettlementToken} from "./SettlementToken.sol";
 /// distribution can walk them in bounded batches. A piece's entitlement is
 /// `amount * repaid / faceValue`: live pieces always sum to the face value, so the entitlements
 /// of a fully repaid root sum to it exactly and each claim is O(1).
+///
+/// Rounding: before full repayment each piece is paid `floor(amount * repaid / faceValue)`, so
+/// up to (live pieces - 1) minor units of a repayment wait in escrow; they are paid out when the
+/// debtor completes repayment. A root the debtor never completes is ended by the operator with
+/// `close`, which sweeps that remainder to the holder of the piece paid last: escrow for a root
+/// is zero once it is Settled or Closed.
+///
+/// Pause: while the registry is paused every operation that moves a piece or cash or changes a
+/// receivable's state is refused (origination, split, transfer, financing, repayment,
+/// distribution, claims, `markOverdue`, `refuse`, `close`). What handles the emergency keeps
+/// working: the regulator's freezes and unfreezes, and the operator's `setLimits` (and the
+/// registry's administration of members).
+///
+/// Receivers: members may be contracts, so every mint and move of a piece (confirmation, issue,
+/// split, sale, transfer) calls the ERC-1155 receiver hook of a contract recipient, after the
+/// ledger's state is final; a recipient that does not accept is refused
+/// (`ERC1155InvalidReceiver`). No metadata URI is served, so `IERC1155MetadataURI` is not
+/// claimed.
 contract Receivables is ERC1155 {
     enum RootStatus {
         None,
@@ -26,7 +47,9 @@ contract Receivables is ERC1155 {
         Rejected,
         Cancelled,
         Overdue,
-        Settled
+        Settled,
+        Refused,
+        Closed
     }
 
     /// @dev `Paid` is not stored: a piece is paid when `paidOut == amount`.
@@ -50,12 +73,15 @@ contract Receivables is ERC1155 {
         uint64 dueDate;
         RootStatus status;
         bool frozen;
+        uint16 livePieces; // active (or pending) pieces; in the slot split reads anyway
         address supplier;
         uint40 head; // newest piece of this root
         uint40 cursor; // next piece for `distribute`; zero when the pass is complete
+        uint16 frozenPieces; // live pieces frozen by a regulator (<= livePieces)
         uint128 faceValue;
         uint128 repaid;
         uint128 paidOut;
+        uint40 lastPaid; // the piece paid most recently, recipient of the remainder on `close`
         bytes32 invoiceHash;
         bytes32 invoiceKey;
     }
@@ -84,6 +110,7 @@ contract Receivables is ERC1155 {
         uint8 maxDepth;
         uint96 minPieceAmount;
         uint64 gracePeriod;
+        uint16 maxLivePieces;
     }
 
     /// @dev Bounds the gas of one split.
@@ -99,7 +126,8 @@ contract Receivables is ERC1155 {
     uint96 private _minPieceAmount;
     uint64 private _gracePeriod;
     uint40 private _lastPieceId;
-    uint40 private _lastOfferId;
+    uint16 private _maxLivePieces;
+    uint32 private _lastOfferId; // checked: refused once 2^32 - 1 offers were posted
 
     mapping(uint256 rootId => Root) private _roots;
     mapping(uint256 pieceId => Piece) private _pieces;
@@ -119,6 +147,23 @@ contract Receivables is ERC1155 {
     event ReceivableConfirmed(uint256 indexed rootId, address indexed debtor, uint256 creditUsed);
     event ReceivableRejected(uint256 indexed rootId, address indexed debtor, string reason);
     event ReceivableCancelled(uint256 indexed rootId, address indexed supplier);
+    event ReceivableRefused(
+        uint256 indexed rootId,
+        address indexed supplier,
+        address indexed debtor,
+        string reason,
+        uint256 creditUsed
+    );
+    event InvoiceKeyReclaimed(
+        uint256 indexed rootId, bytes32 indexed invoiceKey, address indexed seller, bool voided
+    );
+    event ReceivableClosed(
+        uint256 indexed rootId,
+        address indexed operator,
+        uint256 outstanding,
+        uint256 remainder,
+        address remainderTo
+    );
     event PieceSplit(
         uint256 indexed parentId,
         uint256 indexed rootId,
@@ -174,7 +219,9 @@ contract Receivables is ERC1155 {
     event PieceUnfrozen(
         uint256 indexed pieceId, uint256 indexed rootId, address indexed regulator, string reason
     );
-    event LimitsChanged(uint8 maxDepth, uint256 minPieceAmount, uint64 gracePeriod);
+    event LimitsChanged(
+        uint8 maxDepth, uint256 minPieceAmount, uint64 gracePeriod, uint16 maxLivePieces
+    );
 
     error ReceivablesZeroAddress();
     error ReceivablesSelfDealing(address account);
@@ -217,6 +264,11 @@ contract Receivables is ERC1155 {
     error ReceivablesPieceAlreadyFrozen(uint256 pieceId);
     error ReceivablesPieceNotFrozen(uint256 pieceId);
     error ReceivablesInvalidLimits();
+    error ReceivablesTooManyPieces(uint256 rootId, uint256 livePieces, uint256 maxLivePieces);
+    error ReceivablesAlreadyRepaid(uint256 rootId, uint256 repaid);
+    error ReceivablesPiecesFrozen(uint256 rootId, uint256 frozenPieces);
+    error ReceivablesDistributionPending(uint256 rootId, uint256 cursor);
+    error ReceivablesNotInvoiceSeller(uint256 rootId, address caller);
 
     /// @param registry_ the member registry every party is checked against
     /// @param token_ the settlement cash; its ledger must be set to this contract after deploy
@@ -225,14 +277,15 @@ contract Receivables is ERC1155 {
         SettlementToken token_,
         uint8 maxDepth,
         uint96 minPieceAmount,
-        uint64 gracePeriod
+        uint64 gracePeriod,
+        uint16 maxLivePieces
     ) ERC1155("") {
         if (address(registry_) == address(0) || address(token_) == address(0)) {
             revert ReceivablesZeroAddress();
         }
         _registry = registry_;
         _token = token_;
-        _setLimits(maxDepth, minPieceAmount, gracePeriod);
+        _setLimits(maxDepth, minPieceAmount, gracePeriod, maxLivePieces);
     }
 
     // ----------------------------------------------------------------------------------------
@@ -264,7 +317,8 @@ contract Receivables is ERC1155 {
     /// @dev Requirements:
     /// - the root is Registered and not frozen, its due date not reached, not paused;
     /// - caller is its debtor, an active core enterprise; the supplier is still active;
-    /// - the debtor's credit usage plus the face value stays within its credit limit.
+    /// - the debtor's credit usage plus the face value stays within its credit limit;
+    /// - the supplier, if a contract, accepts the root piece (ERC-1155 receiver hook).
     function confirm(uint256 rootId) external {
         Root storage root = _roots[rootId];
         _requireStatus(rootId, root.status, RootStatus.Registered);
@@ -320,6 +374,63 @@ contract Receivables is ERC1155 {
         emit ReceivableCancelled(rootId, msg.sender);
     }
 
+    /// @notice The supplier refuses a payable issued to it that it never agreed to: the root
+    /// piece is burned, the debtor's credit released, and the invoice key freed, so that nobody
+    /// can occupy a supplier's invoice number by issuing a payable in its name. The key stays
+    /// keccak(seller entity, invoice number): one invoice of a seller is on the ledger once.
+    /// @dev Requirements:
+    /// - the root is Confirmed, nothing repaid; caller is its supplier, an active supplier; not
+    ///   paused;
+    /// - the root piece is still whole (not split), held by the supplier, not frozen, and its
+    ///   root neither frozen nor due.
+    function refuse(uint256 rootId, string calldata reason) external {
+        Root storage root = _roots[rootId];
+        _requireStatus(rootId, root.status, RootStatus.Confirmed);
+        if (msg.sender != root.supplier) revert ReceivablesNotSupplier(rootId, msg.sender);
+        _registry.requireActiveUnpaused(msg.sender, Roles.SUPPLIER);
+        Piece storage piece = _pieces[rootId];
+        _requireMovable(rootId, piece, root);
+        if (piece.holder != msg.sender) revert ReceivablesNotHolder(rootId, msg.sender);
+        if (root.repaid != 0) revert ReceivablesAlreadyRepaid(rootId, root.repaid);
+        address debtor = root.debtor;
+        uint256 faceValue = root.faceValue;
+        uint256 creditUsed = _creditUsed[debtor] - faceValue;
+        _creditUsed[debtor] = creditUsed;
+        _void(rootId, root, RootStatus.Refused);
+        emit TransferSingle(msg.sender, msg.sender, address(0), rootId, faceValue);
+        emit ReceivableRefused(rootId, msg.sender, debtor, reason, creditUsed);
+    }
+
+    /// @notice A supplier takes back its invoice key from a root of another supplier that
+    /// registered it: it proves the key is keccak(its entity id, `invoiceNumber`). A root still
+    /// Registered is voided (Cancelled) so that it cannot be confirmed; a confirmed one keeps
+    /// its state (its debtor confirmed it; the event tells the regulator) but no longer holds
+    /// the key (its `invoiceKey` becomes zero). The supplier can then register its genuine invoice.
+    /// @dev The ledger takes the key from its caller; this is what ties a key to its seller.
+    /// Requirements: caller an active supplier, not the root's supplier; not paused; the root
+    /// is not frozen and holds the key; the key is keccak(caller's entity id ‖ `invoiceNumber`).
+    function reclaimInvoiceKey(uint256 rootId, string calldata invoiceNumber) external {
+        _registry.requireActiveUnpaused(msg.sender, Roles.SUPPLIER);
+        Root storage root = _roots[rootId];
+        if (root.status == RootStatus.None) revert ReceivablesUnknownRoot(rootId);
+        bytes32 key = root.invoiceKey;
+        if (root.supplier == msg.sender) revert ReceivablesSelfDealing(msg.sender);
+        if (root.frozen) revert ReceivablesRootFrozen(rootId);
+        (,, bytes32 entityId,) = _registry.memberOf(msg.sender);
+        if (
+            _rootByInvoiceKey[key] != rootId
+                || keccak256(abi.encodePacked(entityId, invoiceNumber)) != key
+        ) revert ReceivablesNotInvoiceSeller(rootId, msg.sender);
+        bool voided = root.status == RootStatus.Registered;
+        if (voided) {
+            _void(rootId, root, RootStatus.Cancelled);
+        } else {
+            delete _rootByInvoiceKey[key];
+            root.invoiceKey = bytes32(0); // the event keeps the key it held
+        }
+        emit InvoiceKeyReclaimed(rootId, key, msg.sender, voided);
+    }
+
     // ----------------------------------------------------------------------------------------
     // Pieces
     // ----------------------------------------------------------------------------------------
@@ -332,7 +443,10 @@ contract Receivables is ERC1155 {
     /// - the piece is active, not frozen, not locked (due date not reached);
     /// - 2 to `MAX_SPLIT_CHILDREN` children, each to an active supplier or financier, each at
     ///   least the minimum piece amount, summing to the piece's amount;
-    /// - the children's depth does not exceed the maximum depth.
+    /// - the children's depth does not exceed the maximum depth;
+    /// - the root's live pieces (this one replaced by its children) stay within the live-piece
+    ///   cap;
+    /// - each child's holder, if a contract, accepts it (ERC-1155 receiver hook).
     function split(uint256 pieceId, address[] calldata holders, uint256[] calldata amounts)
         external
         returns (uint256[] memory childIds)
@@ -345,6 +459,7 @@ contract Receivables is ERC1155 {
         if (parent.holder != msg.sender) revert ReceivablesNotHolder(pieceId, msg.sender);
         _registry.requireActiveGroupUnpaused(msg.sender, holders, Roles.HOLDER);
         if (parent.depth >= _maxDepth) revert ReceivablesMaxDepthReached(pieceId, _maxDepth);
+        _addLivePieces(parent.rootId, count - 1);
         uint96 minimum = _minPieceAmount;
         parent.status = PieceStatus.Split;
         emit TransferSingle(msg.sender, msg.sender, address(0), pieceId, parent.amount);
@@ -385,6 +500,19 @@ contract Receivables is ERC1155 {
         _lastPieceId = lastId;
         parent.next = lastId;
         emit PieceSplit(pieceId, child.rootId, childIds, holders, amounts);
+        // Hooks last: the ledger's state is final before any recipient contract runs.
+        for (uint256 i = 0; i < count; ++i) {
+            ERC1155Utils.checkOnERC1155Received(
+                msg.sender, address(0), holders[i], childIds[i], amounts[i], ""
+            );
+        }
+    }
+
+    /// @notice ERC-165: ERC-1155 (receiver hooks are called on every mint and move), not the
+    /// metadata URI extension (no metadata is served).
+    function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
+        return interfaceId != type(IERC1155MetadataURI).interfaceId
+            && super.supportsInterface(interfaceId);
     }
 
     /// @notice A piece's balance is its amount for its holder while it is active.
@@ -441,10 +569,7 @@ contract Receivables is ERC1155 {
         if (piece.holder == msg.sender) revert ReceivablesSelfDealing(msg.sender);
         if (price == 0 || price > piece.amount) revert ReceivablesInvalidPrice(pieceId, price);
         if (expiry <= block.timestamp || expiry > root.dueDate) revert ReceivablesInvalidExpiry(expiry);
-        // Cannot overflow: one offer per transaction, 2^40 transactions are out of reach.
-        unchecked {
-            offerId = ++_lastOfferId;
-        }
+        offerId = ++_lastOfferId;
         _offers[offerId] = Offer({
             financier: msg.sender,
             expiry: expiry,
@@ -462,7 +587,8 @@ contract Receivables is ERC1155 {
     /// - the offer is open and not expired; not paused;
     /// - caller holds the piece, an active supplier or financier, not the offer's financier;
     /// - the financier is still an active financier;
-    /// - the piece is active, not frozen, not locked.
+    /// - the piece is active, not frozen, not locked;
+    /// - the financier, if a contract, accepts the piece (ERC-1155 receiver hook).
     function acceptOffer(uint256 offerId) external {
         Offer storage offer = _requireOpenOffer(offerId);
         if (block.timestamp >= offer.expiry) revert ReceivablesOfferExpired(offerId, offer.expiry);
@@ -477,8 +603,10 @@ contract Receivables is ERC1155 {
         piece.holder = financier;
         uint256 price = offer.price;
         _token.transfer(msg.sender, price);
-        emit TransferSingle(msg.sender, msg.sender, financier, pieceId, piece.amount);
+        uint256 amount = piece.amount;
+        emit TransferSingle(msg.sender, msg.sender, financier, pieceId, amount);
         emit OfferAccepted(offerId, pieceId, msg.sender, financier, price);
+        ERC1155Utils.checkOnERC1155Received(msg.sender, msg.sender, financier, pieceId, amount, "");
     }
 
     /// @notice Withdraws an open offer and refunds its escrow to the financier. Before expiry
@@ -507,8 +635,10 @@ contract Receivables is ERC1155 {
 
     /// @notice The debtor pays (part of) what it owes into escrow; the credit it used is
     /// released by the same amount. Starts a new distribution pass over the root's pieces.
-    /// @dev Requirements: caller is the root's debtor, an active core enterprise; the root is
-    /// Confirmed or Overdue; 0 < `amount` <= outstanding; not paused; caller holds `amount`.
+    /// @dev A suspended debtor may still repay: money owed must reach the holders. The debtor
+    /// was an active core enterprise when it confirmed, and members are never removed.
+    /// Requirements: caller is the root's debtor (active or suspended); the root is Confirmed
+    /// or Overdue; 0 < `amount` <= outstanding; not paused; caller holds `amount`.
     function repay(uint256 rootId, uint256 amount) external {
         Root storage root = _roots[rootId];
         RootStatus status = root.status;
@@ -516,7 +646,7 @@ contract Receivables is ERC1155 {
             _requireStatus(rootId, status, RootStatus.Confirmed);
         }
         if (msg.sender != root.debtor) revert ReceivablesNotDebtor(rootId, msg.sender);
-        _registry.requireActiveUnpaused(msg.sender, Roles.CORE_ENTERPRISE);
+        if (_registry.paused()) revert IMemberRegistry.MemberRegistryPaused();
         if (amount == 0) revert ReceivablesZeroAmount();
         uint256 outstanding = root.faceValue - root.repaid;
         if (amount > outstanding) {
@@ -548,10 +678,15 @@ contract Receivables is ERC1155 {
         uint256 repaid = root.repaid;
         uint256 faceValue = root.faceValue;
         uint256 visited;
+        uint40 last;
         while (id != 0 && visited < maxPieces) {
             Piece storage piece = _pieces[id];
             if (piece.status == PieceStatus.Active && !piece.frozen) {
-                paid += _payPiece(id, piece, repaid, faceValue);
+                uint256 amount = _payPiece(id, piece, repaid, faceValue);
+                if (amount != 0) {
+                    paid += amount;
+                    last = id;
+                }
             }
             id = piece.next;
             // Cannot overflow: bounded by `maxPieces`.
@@ -561,7 +696,7 @@ contract Receivables is ERC1155 {
         }
         root.cursor = id;
         emit Distributed(rootId, visited, paid, id);
-        _addPaidOut(rootId, root, paid);
+        _addPaidOut(rootId, root, paid, last);
     }
 
     /// @notice The holder of a piece pulls what the piece is owed now.
@@ -579,13 +714,15 @@ contract Receivables is ERC1155 {
         if (piece.frozen || root.frozen) revert ReceivablesPieceFrozen(pieceId);
         paid = _payPiece(pieceId, piece, root.repaid, root.faceValue);
         if (paid == 0) revert ReceivablesNothingToClaim(pieceId);
-        _addPaidOut(rootId, root, paid);
+        _addPaidOut(rootId, root, paid, uint40(pieceId));
     }
 
     /// @notice Marks a root Overdue: past its due date plus the grace period with money owed.
     /// Anyone may call it (in practice the keeper).
-    /// @dev Requirements: the root is Confirmed, past due date + grace period, not fully repaid.
+    /// @dev Requirements: the root is Confirmed, past due date + grace period, not fully
+    /// repaid; not paused.
     function markOverdue(uint256 rootId) external {
+        if (_registry.paused()) revert IMemberRegistry.MemberRegistryPaused();
         Root storage root = _roots[rootId];
         _requireStatus(rootId, root.status, RootStatus.Confirmed);
         uint256 outstanding = root.faceValue - root.repaid;
@@ -594,6 +731,33 @@ contract Receivables is ERC1155 {
         }
         root.status = RootStatus.Overdue;
         emit ReceivableOverdue(rootId, outstanding);
+    }
+
+    /// @notice The operator ends an overdue receivable that its debtor will not repay in full
+    /// (recovery goes on off the ledger): no further repayment is taken, and what is left of
+    /// the repayments in escrow — the rounding remainder, less than one minor unit per live
+    /// piece — is paid to the holder of the piece paid last (to the debtor if no piece was ever
+    /// paid a whole unit). The escrow of a closed root is zero. The unpaid amount stays against
+    /// the debtor's credit limit: it is still owed.
+    /// @dev Every live piece has been paid its entitlement when the current pass is complete
+    /// and no piece is frozen, so the remainder is exactly `repaid - paidOut`.
+    /// Requirements: caller an active operator; not paused; the root is Overdue and not frozen;
+    /// none of its pieces is frozen; its distribution pass is complete.
+    function close(uint256 rootId) external {
+        _registry.requireActiveUnpaused(msg.sender, Roles.OPERATOR);
+        Root storage root = _roots[rootId];
+        _requireStatus(rootId, root.status, RootStatus.Overdue);
+        if (root.frozen) revert ReceivablesRootFrozen(rootId);
+        if (root.frozenPieces != 0) revert ReceivablesPiecesFrozen(rootId, root.frozenPieces);
+        if (root.cursor != 0) revert ReceivablesDistributionPending(rootId, root.cursor);
+        uint256 repaid = root.repaid;
+        uint256 remainder = repaid - root.paidOut;
+        uint40 last = root.lastPaid;
+        address to = last == 0 ? root.debtor : _pieces[last].holder;
+        root.status = RootStatus.Closed;
+        root.paidOut = uint128(repaid);
+        if (remainder != 0) _token.transfer(to, remainder);
+        emit ReceivableClosed(rootId, msg.sender, root.faceValue - repaid, remainder, to);
     }
 
     // ----------------------------------------------------------------------------------------
@@ -611,7 +775,7 @@ contract Receivables is ERC1155 {
     }
 
     /// @notice A regulator lifts a root's freeze; distribution restarts from the newest piece.
-    /// @dev Requirements: caller an active regulator; the root is frozen.
+    /// @dev Works while paused. Requirements: caller an active regulator; the root is frozen.
     function unfreezeRoot(uint256 rootId, string calldata reason) external {
         Root storage root = _requireRegulatorOnRoot(rootId);
         if (!root.frozen) revert ReceivablesRootNotFrozen(rootId);
@@ -627,25 +791,38 @@ contract Receivables is ERC1155 {
         Piece storage piece = _requireRegulatorOnPiece(pieceId);
         if (piece.frozen) revert ReceivablesPieceAlreadyFrozen(pieceId);
         piece.frozen = true;
+        ++_roots[piece.rootId].frozenPieces; // at most livePieces, itself a uint16
         emit PieceFrozen(pieceId, piece.rootId, msg.sender, reason);
     }
 
     /// @notice A regulator lifts a piece's freeze; distribution of its root restarts.
-    /// @dev Requirements: caller an active regulator; the piece is active and frozen.
+    /// @dev Works while paused. Requirements: caller an active regulator; the piece is active
+    /// and frozen.
     function unfreezePiece(uint256 pieceId, string calldata reason) external {
         Piece storage piece = _requireRegulatorOnPiece(pieceId);
         if (!piece.frozen) revert ReceivablesPieceNotFrozen(pieceId);
         piece.frozen = false;
-        _restartPass(_roots[piece.rootId]);
+        Root storage root = _roots[piece.rootId];
+        --root.frozenPieces; // this piece was counted when frozen
+        _restartPass(root);
         emit PieceUnfrozen(pieceId, piece.rootId, msg.sender, reason);
     }
 
-    /// @notice The operator sets the split depth limit, the minimum piece amount and the grace
-    /// period before a root with money owed becomes overdue.
-    /// @dev Requirements: caller an active operator; `minPieceAmount` > 0.
-    function setLimits(uint8 maxDepth, uint96 minPieceAmount, uint64 gracePeriod) external {
+    /// @notice The operator sets the split depth limit, the minimum piece amount, the grace
+    /// period before a root with money owed becomes overdue, and the most live pieces one root
+    /// may have (which bounds a distribution pass to fewer than twice as many pieces visited).
+    /// @dev Works while paused: changing the limits moves nothing, and an operator may need to
+    /// tighten them during an emergency. Lowering `maxLivePieces` below a root's current count
+    /// only stops further splits of it.
+    /// Requirements: caller an active operator; `minPieceAmount` > 0; `maxLivePieces` > 0.
+    function setLimits(
+        uint8 maxDepth,
+        uint96 minPieceAmount,
+        uint64 gracePeriod,
+        uint16 maxLivePieces
+    ) external {
         _registry.requireActive(msg.sender, Roles.OPERATOR);
-        _setLimits(maxDepth, minPieceAmount, gracePeriod);
+        _setLimits(maxDepth, minPieceAmount, gracePeriod, maxLivePieces);
     }
 
     // ----------------------------------------------------------------------------------------
@@ -692,7 +869,7 @@ contract Receivables is ERC1155 {
 
     /// @notice The current limits.
     function limits() external view returns (Limits memory) {
-        return Limits(_maxDepth, _minPieceAmount, _gracePeriod);
+        return Limits(_maxDepth, _minPieceAmount, _gracePeriod, _maxLivePieces);
     }
 
     /// @notice The registry this ledger asks about members.
@@ -742,6 +919,7 @@ contract Receivables is ERC1155 {
         root.supplier = supplier;
         root.head = id;
         root.faceValue = uint128(faceValue);
+        root.livePieces = 1;
         root.invoiceHash = invoiceHash;
         root.invoiceKey = invoiceKey;
         _pieces[rootId] = Piece({
@@ -771,12 +949,15 @@ contract Receivables is ERC1155 {
         root.status = RootStatus.Confirmed;
         _pieces[rootId].status = PieceStatus.Active;
         _creditUsed[debtor] = used + faceValue;
-        emit TransferSingle(msg.sender, address(0), root.supplier, rootId, faceValue);
+        address supplier = root.supplier;
+        emit TransferSingle(msg.sender, address(0), supplier, rootId, faceValue);
         emit ReceivableConfirmed(rootId, debtor, used + faceValue);
+        ERC1155Utils.checkOnERC1155Received(msg.sender, address(0), supplier, rootId, faceValue, "");
     }
 
     function _void(uint256 rootId, Root storage root, RootStatus status) private {
         root.status = status;
+        root.livePieces = 0;
         _pieces[rootId].status = PieceStatus.Void;
         delete _rootByInvoiceKey[root.invoiceKey];
     }
@@ -798,15 +979,31 @@ contract Receivables is ERC1155 {
         emit PiecePaid(pieceId, piece.rootId, holder, owed, paidOut);
     }
 
-    function _addPaidOut(uint256 rootId, Root storage root, uint256 amount) private {
+    function _addPaidOut(uint256 rootId, Root storage root, uint256 amount, uint40 lastPaid)
+        private
+    {
         if (amount == 0) return;
         uint128 paidOut = root.paidOut + uint128(amount); // bounded by faceValue < 2^96
         root.paidOut = paidOut;
+        root.lastPaid = lastPaid; // same slot as paidOut: no extra storage write
         if (paidOut == root.faceValue) {
             root.status = RootStatus.Settled;
             root.cursor = 0;
             emit ReceivableSettled(rootId);
         }
+    }
+
+    /// @dev A split replaces one live piece by `added + 1`: refused beyond the live-piece cap.
+    function _addLivePieces(uint256 rootId, uint256 added) private {
+        Root storage root = _roots[rootId];
+        uint256 live;
+        // Cannot overflow: livePieces is a uint16 and added < MAX_SPLIT_CHILDREN.
+        unchecked {
+            live = uint256(root.livePieces) + added;
+        }
+        uint16 cap = _maxLivePieces;
+        if (live > cap) revert ReceivablesTooManyPieces(rootId, live, cap);
+        root.livePieces = uint16(live); // live <= cap, a uint16
     }
 
     function _restartPass(Root storage root) private {
@@ -862,11 +1059,17 @@ contract Receivables is ERC1155 {
         if (piece.status != PieceStatus.Active) revert ReceivablesPieceNotActive(pieceId);
     }
 
-    function _setLimits(uint8 maxDepth, uint96 minPieceAmount, uint64 gracePeriod) private {
-        if (minPieceAmount == 0) revert ReceivablesInvalidLimits();
+    function _setLimits(
+        uint8 maxDepth,
+        uint96 minPieceAmount,
+        uint64 gracePeriod,
+        uint16 maxLivePieces
+    ) private {
+        if (minPieceAmount == 0 || maxLivePieces == 0) revert ReceivablesInvalidLimits();
         _maxDepth = maxDepth;
         _minPieceAmount = minPieceAmount;
         _gracePeriod = gracePeriod;
-        emit LimitsChanged(maxDepth, minPieceAmount, gracePeriod);
+        _maxLivePieces = maxLivePieces;
+        emit LimitsChanged(maxDepth, minPieceAmount, gracePeriod, maxLivePieces);
     }
 }

@@ -368,7 +368,7 @@ def test_a_batch_of_invoices_goes_out_through_the_celery_worker(local_api: Api) 
     receivables = local_api.rt.contracts.receivables.functions
     for tx_id, body in zip(ids, bodies, strict=True):
         result = local_api.as_("tier1").get(f"/v1/transactions/{tx_id}").json()["result"]
-        assert receivables.rootOf(result["root_id"]).call()[7] == body["amount"]
+        assert receivables.rootOf(result["root_id"]).call()[9] == body["amount"]
 
 
 def test_exposure_summed_in_postgres_equals_the_python_sums(local_api: Api) -> None:

@@ -33,12 +33,15 @@ class Root(NamedTuple):
     due_date: int
     status: int
     frozen: bool
+    live_pieces: int
     supplier: str
     head: int
     cursor: int
+    frozen_pieces: int
     face_value: int
     repaid: int
     paid_out: int
+    last_paid: int
     invoice_hash: bytes
     invoice_key: bytes
 

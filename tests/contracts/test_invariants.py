@@ -530,7 +530,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for root_id in roots:
             root = self.model.roots[root_id]
             on_chain = self.world.root(root_id)
-            status, frozen, repaid, paid_out = on_chain[2], on_chain[3], on_chain[8], on_chain[9]
+            status, frozen, repaid, paid_out = on_chain[2], on_chain[3], on_chain[10], on_chain[11]
             assert (status, frozen, repaid) == (root.status, root.frozen, root.repaid)
             assert paid_out == sum(p.paid for p in self.model.pieces.values() if p.root == root_id)
         for name in accounts:

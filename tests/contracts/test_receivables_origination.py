@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
+from chain.consortium import entity_id
 from chain.enums import PieceStatus, RootStatus
 from tests.contracts.helpers import (
     CORE,
@@ -90,10 +91,13 @@ def test_register_records_a_pending_root_without_minting(world: World) -> None:
         due,
         RootStatus.REGISTERED,
         False,
+        1,
         world.supplier.address,
         1,
         0,
+        0,
         5_000,
+        0,
         0,
         0,
         DOC,
@@ -323,10 +327,13 @@ def test_issue_creates_a_confirmed_root_in_one_step(world: World) -> None:
         due,
         RootStatus.CONFIRMED,
         False,
+        1,
         supplier2,
         1,
         0,
+        0,
         7_000,
+        0,
         0,
         0,
         DOC,
@@ -431,3 +438,147 @@ def test_a_frozen_registration_cannot_be_voided(world: World, action: str) -> No
             world.tx(world.core, world.receivables.functions.reject(rid, "no"))
         else:
             world.tx(world.supplier, world.receivables.functions.cancel(rid))
+
+
+# -- refuse ---------------------------------------------------------------------------------
+
+
+def test_a_supplier_refuses_a_payable_issued_in_its_name_and_frees_its_invoice_number(
+    world: World,
+) -> None:
+    # an unrelated core enterprise issues a payable numbered as the supplier's next invoice
+    key = keccak(text="supplier entity ‖ INV-S1-0002")
+    squat = world.issue(debtor="core2", face=100, key=key)
+    with reverts("ReceivablesInvoiceKeyUsed", invoiceKey=key, rootId=squat):
+        world.register(key=key)  # the genuine invoice is refused while the squat stands
+    receipt = world.tx(world.supplier, world.receivables.functions.refuse(squat, "not ours"))
+    s, core2 = world.supplier.address, world.core2.address
+    assert logs(world, receipt) == [
+        (
+            "TransferSingle",
+            {"operator": s, "from": s, "to": ZERO_ADDRESS, "id": squat, "value": 100},
+        ),
+        (
+            "ReceivableRefused",
+            {
+                "rootId": squat,
+                "supplier": s,
+                "debtor": core2,
+                "reason": "not ours",
+                "creditUsed": 0,
+            },
+        ),
+    ]
+    assert root(world, squat).status == RootStatus.REFUSED
+    assert piece(world, squat).status == PieceStatus.VOID
+    assert world.holding(world.supplier, squat) == 0
+    assert credit_used(world, world.core2) == 0
+    assert root_by_key(world, key) == 0
+    genuine = world.register(key=key)
+    world.tx(world.core, world.receivables.functions.confirm(genuine))
+    assert root_by_key(world, key) == genuine
+
+
+def test_refuse_refusals(world: World) -> None:
+    refuse = world.receivables.functions.refuse
+    rid = world.issue(face=10_000)
+    with reverts("ReceivablesNotSupplier", rootId=rid, caller=world.supplier2.address):
+        world.tx(world.supplier2, refuse(rid, "x"))
+    registered = world.register()
+    with reverts("ReceivablesInvalidStatus", rootId=registered, status=RootStatus.REGISTERED):
+        world.tx(world.supplier, refuse(registered, "x"))
+    with reverts("ReceivablesUnknownRoot", rootId=999):
+        world.tx(world.supplier, refuse(999, "x"))
+    world.tx(world.core, world.receivables.functions.repay(rid, 1))
+    with reverts("ReceivablesAlreadyRepaid", rootId=rid, repaid=1):
+        world.tx(world.supplier, refuse(rid, "x"))
+
+    split = world.issue(face=10_000)
+    world.split(split, [("supplier", 5_000), ("supplier", 5_000)], holder="supplier")
+    with reverts("ReceivablesPieceNotActive", pieceId=split):
+        world.tx(world.supplier, refuse(split, "x"))
+
+    sold = world.issue(face=10_000)
+    world.tx(world.supplier, world.receivables.functions.acceptOffer(world.post_offer(sold, 9_000)))
+    with reverts("ReceivablesNotHolder", pieceId=sold, account=world.supplier.address):
+        world.tx(world.supplier, refuse(sold, "x"))
+
+    frozen = world.issue(face=10_000)
+    world.tx(world.regulator, world.receivables.functions.freezePiece(frozen, "dispute"))
+    with reverts("ReceivablesPieceFrozen", pieceId=frozen):
+        world.tx(world.supplier, refuse(frozen, "x"))
+
+    due = world.issue(face=10_000, due_in=DAY)
+    world.travel_to(root(world, due).due_date)
+    with reverts("ReceivablesPieceLocked", pieceId=due, dueDate=root(world, due).due_date):
+        world.tx(world.supplier, refuse(due, "x"))
+
+    world.tx(world.operator, world.registry.functions.suspend(world.supplier.address))
+    with reverts("MemberRegistryMemberSuspended", account=world.supplier.address):
+        world.tx(world.supplier, refuse(frozen, "x"))
+
+
+# -- reclaimInvoiceKey ------------------------------------------------------------------------
+
+
+def seller_key(name: str, number: str) -> bytes:
+    """The invoice key as the backend derives it: keccak(seller entity id ‖ invoice number)."""
+    return keccak(entity_id(name) + number.encode())
+
+
+def test_a_supplier_reclaims_its_invoice_key_from_another_suppliers_registration(
+    world: World,
+) -> None:
+    key = seller_key("supplier", "INV-S1-0002")
+    forged = world.register(supplier="supplier2", key=key)
+    with reverts("ReceivablesInvoiceKeyUsed", invoiceKey=key, rootId=forged):
+        world.register(key=key)
+    fns = world.receivables.functions
+    receipt = world.tx(world.supplier, fns.reclaimInvoiceKey(forged, "INV-S1-0002"))
+    assert logs(world, receipt) == [
+        (
+            "InvoiceKeyReclaimed",
+            {"rootId": forged, "invoiceKey": key, "seller": world.supplier.address, "voided": True},
+        )
+    ]
+    assert root(world, forged).status == RootStatus.CANCELLED  # can no longer be confirmed
+    genuine = world.register(key=key)
+    assert root_by_key(world, key) == genuine
+
+
+def test_reclaiming_a_key_from_a_confirmed_root_frees_the_key_only(world: World) -> None:
+    key = seller_key("supplier", "INV-S1-0003")
+    forged = world.issue(supplier="supplier2", debtor="core2", key=key)
+    receipt = world.tx(
+        world.supplier, world.receivables.functions.reclaimInvoiceKey(forged, "INV-S1-0003")
+    )
+    assert logs(world, receipt)[0][1]["voided"] is False
+    assert (root(world, forged).status, root(world, forged).invoice_key) == (
+        RootStatus.CONFIRMED,
+        bytes(32),
+    )
+    assert root_by_key(world, key) == 0
+    world.register(key=key)
+
+
+def test_reclaim_invoice_key_refusals(world: World) -> None:
+    fns = world.receivables.functions
+    key = seller_key("supplier", "INV-S1-0004")
+    forged = world.register(supplier="supplier2", key=key)
+    with reverts("ReceivablesNotInvoiceSeller", rootId=forged, caller=world.supplier.address):
+        world.tx(world.supplier, fns.reclaimInvoiceKey(forged, "INV-S1-0005"))
+    with reverts("ReceivablesNotInvoiceSeller", rootId=forged, caller=world.supplier3.address):
+        world.tx(world.supplier3, fns.reclaimInvoiceKey(forged, "INV-S1-0004"))
+    with reverts("ReceivablesSelfDealing", account=world.supplier2.address):
+        world.tx(world.supplier2, fns.reclaimInvoiceKey(forged, "INV-S1-0004"))
+    with reverts("ReceivablesUnknownRoot", rootId=999):
+        world.tx(world.supplier, fns.reclaimInvoiceKey(999, "INV-S1-0004"))
+    with reverts("MemberRegistryMissingRole", account=world.core.address, anyOfRoles=SUPPLIER):
+        world.tx(world.core, fns.reclaimInvoiceKey(forged, "INV-S1-0004"))
+    world.tx(world.regulator, fns.freezeRoot(forged, "fraud"))
+    with reverts("ReceivablesRootFrozen", rootId=forged):
+        world.tx(world.supplier, fns.reclaimInvoiceKey(forged, "INV-S1-0004"))
+    world.tx(world.regulator, fns.unfreezeRoot(forged, "cleared"))
+    world.tx(world.supplier, fns.reclaimInvoiceKey(forged, "INV-S1-0004"))
+    with reverts("ReceivablesNotInvoiceSeller", rootId=forged, caller=world.supplier.address):
+        world.tx(world.supplier, fns.reclaimInvoiceKey(forged, "INV-S1-0004"))  # no longer held

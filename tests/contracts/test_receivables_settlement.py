@@ -6,6 +6,7 @@ from typing import Any
 
 from chain.enums import RootStatus
 from tests.contracts.helpers import (
+    OPERATOR,
     call,
     cash,
     credit_used,
@@ -103,9 +104,24 @@ def test_repay_refusals(world: World) -> None:
     registered = world.register(face=FACE)
     with reverts("ReceivablesInvalidStatus", rootId=registered, status=RootStatus.REGISTERED):
         repay(world, registered, 1)
+
+
+def test_a_suspended_debtor_can_still_repay_and_its_holders_are_paid(world: World) -> None:
+    rid = world.issue(face=FACE)
+    a, b = world.split(rid, [("supplier", 600_000), ("bank", 400_000)], holder="supplier")
     world.tx(world.operator, world.registry.functions.suspend(world.core.address))
     with reverts("MemberRegistryMemberSuspended", account=world.core.address):
-        repay(world, rid, 1)
+        world.issue(face=FACE)  # suspended: it can take on no new debt
+    repay(world, rid, 400_000)
+    repay(world, rid, 600_000)
+    assert credit_used(world, world.core) == 0
+    to_due(world, rid)
+    receipt = distribute(world, rid)
+    assert paid(world, receipt) == [
+        (b, world.bank.address, 400_000, 400_000),
+        (a, world.supplier.address, 600_000, 600_000),
+    ]
+    assert (root(world, rid).status, escrow(world)) == (RootStatus.SETTLED, 0)
 
 
 def test_repay_refuses_a_debtor_without_the_cash(world: World) -> None:
@@ -383,3 +399,102 @@ def test_mark_overdue_refusals(world: World) -> None:
     distribute(world, paid_up)
     with reverts("ReceivablesInvalidStatus", rootId=paid_up, status=RootStatus.SETTLED):
         world.tx(world.operator, mark(paid_up))
+
+
+# -- rounding remainders and close ----------------------------------------------------------
+
+
+def overdue(world: World, root_id: int) -> None:
+    world.travel_to(root(world, root_id).due_date + GRACE_PERIOD + 1)
+    world.tx(world.operator, world.receivables.functions.markOverdue(root_id))
+
+
+def test_close_sweeps_the_rounding_remainder_to_the_holder_paid_last(world: World) -> None:
+    rid = world.issue(face=301)
+    a, b, c = world.split(
+        rid, [("supplier", 100), ("supplier2", 100), ("supplier3", 101)], holder="supplier"
+    )
+    repay(world, rid, 100)
+    to_due(world, rid)
+    s, s2, s3 = world.supplier.address, world.supplier2.address, world.supplier3.address
+    receipt = distribute(world, rid)
+    assert paid(world, receipt) == [(c, s3, 33, 33), (b, s2, 33, 33), (a, s, 33, 33)]
+    assert escrow(world) == 1  # the remainder waits for the rest of the repayment
+    overdue(world, rid)
+    before = cash(world, s)
+    receipt = world.tx(world.operator, world.receivables.functions.close(rid))
+    assert logs(world, receipt) == [
+        ("Transfer", {"from": world.receivables.address, "to": s, "value": 1}),
+        (
+            "ReceivableClosed",
+            {
+                "rootId": rid,
+                "operator": world.operator.address,
+                "outstanding": 201,
+                "remainder": 1,
+                "remainderTo": s,
+            },
+        ),
+    ]
+    assert cash(world, s) == before + 1
+    assert escrow(world) == 0
+    state = root(world, rid)
+    assert (state.status, state.paid_out, state.repaid) == (RootStatus.CLOSED, 100, 100)
+    assert credit_used(world, world.core) == 201  # still owed, off the ledger
+    with reverts("ReceivablesInvalidStatus", rootId=rid, status=RootStatus.CLOSED):
+        repay(world, rid, 1)
+    with reverts("ReceivablesInvalidStatus", rootId=rid, status=RootStatus.CLOSED):
+        world.tx(world.supplier, world.receivables.functions.claim(a))
+
+
+def test_close_returns_the_repayment_to_the_debtor_when_no_piece_was_paid_a_unit(
+    world: World,
+) -> None:
+    rid = world.issue(face=FACE)
+    world.split(rid, [("supplier", 500_000), ("supplier2", 500_000)], holder="supplier")
+    repay(world, rid, 1)
+    overdue(world, rid)
+    distribute(world, rid)  # each piece is owed half a unit: nothing paid
+    core = world.core.address
+    before = cash(world, core)
+    receipt = world.tx(world.operator, world.receivables.functions.close(rid))
+    assert logs(world, receipt)[-1][1]["remainderTo"] == core
+    assert (cash(world, core), escrow(world)) == (before + 1, 0)
+
+
+def test_close_of_a_root_nothing_was_repaid_on_moves_no_cash(world: World) -> None:
+    rid = world.issue(face=FACE)
+    overdue(world, rid)
+    receipt = world.tx(world.operator, world.receivables.functions.close(rid))
+    assert [name for name, _ in logs(world, receipt)] == ["ReceivableClosed"]
+    assert root(world, rid).status == RootStatus.CLOSED
+
+
+def test_close_refusals(world: World) -> None:
+    fns = world.receivables.functions
+    rid = world.issue(face=FACE)
+    _, b = world.split(rid, [("supplier", 600_000), ("bank", 400_000)], holder="supplier")
+    with reverts("ReceivablesInvalidStatus", rootId=rid, status=RootStatus.CONFIRMED):
+        world.tx(world.operator, fns.close(rid))
+    with reverts("ReceivablesUnknownRoot", rootId=999):
+        world.tx(world.operator, fns.close(999))
+    repay(world, rid, 300_000)
+    overdue(world, rid)
+    with reverts("MemberRegistryMissingRole", account=world.regulator.address, anyOfRoles=OPERATOR):
+        world.tx(world.regulator, fns.close(rid))
+    with reverts("ReceivablesDistributionPending", rootId=rid, cursor=rid):
+        world.tx(world.operator, fns.close(rid))
+    world.tx(world.regulator, fns.freezePiece(b, "dispute"))
+    distribute(world, rid)
+    assert root(world, rid).cursor == 0
+    with reverts("ReceivablesPiecesFrozen", rootId=rid, frozenPieces=1):
+        world.tx(world.operator, fns.close(rid))
+    world.tx(world.regulator, fns.freezeRoot(rid, "court"))
+    with reverts("ReceivablesRootFrozen", rootId=rid):
+        world.tx(world.operator, fns.close(rid))
+    world.tx(world.regulator, fns.unfreezeRoot(rid, "lifted"))
+    world.tx(world.regulator, fns.unfreezePiece(b, "resolved"))
+    assert root(world, rid).frozen_pieces == 0
+    distribute(world, rid)  # b is paid what it was owed while frozen
+    world.tx(world.operator, fns.close(rid))
+    assert escrow(world) == 0

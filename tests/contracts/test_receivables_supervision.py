@@ -15,7 +15,9 @@ from tests.contracts.helpers import (
     reverts,
     root,
 )
-from tests.factories import DAY, GRACE_PERIOD, MAX_DEPTH, MIN_PIECE, World
+from tests.factories import DAY, GRACE_PERIOD, MAX_DEPTH, MAX_LIVE_PIECES, MIN_PIECE, World
+
+LIMITS = (MAX_DEPTH, MIN_PIECE, GRACE_PERIOD, MAX_LIVE_PIECES)
 
 FACE = 1_000_000
 
@@ -171,17 +173,20 @@ def test_freeze_piece_refusals(world: World) -> None:
 # -- pause ----------------------------------------------------------------------------------
 
 
-def test_pause_blocks_every_movement_but_not_freezing(world: World) -> None:
+def test_pause_blocks_every_movement_and_state_change_but_not_supervision(world: World) -> None:
     fns = world.receivables.functions
     token = world.token.functions
     s, s2 = world.supplier.address, world.supplier2.address
     registered = world.register(face=FACE)
     live = world.issue(face=FACE)
     due_soon = world.issue(face=FACE, due_in=2 * DAY)
+    late = world.issue(face=FACE, due_in=DAY)
     open_offer = world.post_offer(live, 900_000, expires_in=30 * DAY)
     stale_offer = world.post_offer(live, 800_000, financier="bank2", expires_in=DAY)
     world.tx(world.core, fns.repay(due_soon, 500_000))
-    world.travel_to(root(world, due_soon).due_date)
+    world.travel_to(root(world, late).due_date + GRACE_PERIOD + 1)
+    world.tx(world.operator, fns.markOverdue(late))
+    world.travel_to(root(world, due_soon).due_date + GRACE_PERIOD + 1)
     world.tx(world.bank, token.approve(s2, 10))
     world.tx(world.operator, world.registry.functions.pause())
 
@@ -192,6 +197,7 @@ def test_pause_blocks_every_movement_but_not_freezing(world: World) -> None:
         (world.core, fns.confirm(registered)),
         (world.core, fns.reject(registered, "no")),
         (world.supplier, fns.cancel(registered)),
+        (world.supplier, fns.refuse(live, "not ours")),
         (world.supplier, fns.split(live, [s, s2], [500_000, 500_000])),
         (world.supplier, fns.safeTransferFrom(s, s2, live, FACE, b"")),
         (world.supplier, fns.safeBatchTransferFrom(s, s2, [live], [FACE], b"")),
@@ -202,6 +208,8 @@ def test_pause_blocks_every_movement_but_not_freezing(world: World) -> None:
         (world.core, fns.repay(due_soon, 1)),
         (world.outsider, fns.distribute(due_soon, 10)),
         (world.supplier, fns.claim(due_soon)),
+        (world.outsider, fns.markOverdue(due_soon)),
+        (world.operator, fns.close(late)),
         (world.operator, token.mint(s, 1)),
         (world.operator, token.burn(s, 1)),
         (world.supplier, token.transfer(s2, 1)),
@@ -215,9 +223,10 @@ def test_pause_blocks_every_movement_but_not_freezing(world: World) -> None:
     world.tx(world.regulator, fns.unfreezeRoot(live, "while paused"))
     world.tx(world.regulator, fns.freezePiece(live, "while paused"))
     world.tx(world.regulator, fns.unfreezePiece(live, "while paused"))
-    world.tx(world.operator, fns.setLimits(MAX_DEPTH, MIN_PIECE, GRACE_PERIOD))
+    world.tx(world.operator, fns.setLimits(*LIMITS))
 
     world.tx(world.operator, world.registry.functions.unpause())
+    world.tx(world.outsider, fns.markOverdue(due_soon))
     world.tx(world.supplier, fns.acceptOffer(open_offer))
     assert piece(world, live).holder == world.bank.address
 
@@ -225,13 +234,16 @@ def test_pause_blocks_every_movement_but_not_freezing(world: World) -> None:
 # -- setLimits ------------------------------------------------------------------------------
 
 
-def test_set_limits_changes_depth_minimum_and_grace(world: World) -> None:
+def test_set_limits_changes_depth_minimum_grace_and_piece_cap(world: World) -> None:
     fns = world.receivables.functions
-    receipt = world.tx(world.operator, fns.setLimits(1, 500, DAY))
+    receipt = world.tx(world.operator, fns.setLimits(1, 500, DAY, 7))
     assert logs(world, receipt) == [
-        ("LimitsChanged", {"maxDepth": 1, "minPieceAmount": 500, "gracePeriod": DAY})
+        (
+            "LimitsChanged",
+            {"maxDepth": 1, "minPieceAmount": 500, "gracePeriod": DAY, "maxLivePieces": 7},
+        )
     ]
-    assert fns.limits().call() == (1, 500, DAY)
+    assert fns.limits().call() == (1, 500, DAY, 7)
     rid = world.issue(face=1_000)
     with reverts("ReceivablesAmountTooSmall", amount=400, minimum=500):
         world.split(rid, [("supplier", 400), ("supplier2", 600)], holder="supplier")
@@ -246,7 +258,10 @@ def test_set_limits_changes_depth_minimum_and_grace(world: World) -> None:
 
 
 def test_a_max_depth_of_zero_forbids_splitting(world: World) -> None:
-    world.tx(world.operator, world.receivables.functions.setLimits(0, MIN_PIECE, GRACE_PERIOD))
+    world.tx(
+        world.operator,
+        world.receivables.functions.setLimits(0, MIN_PIECE, GRACE_PERIOD, MAX_LIVE_PIECES),
+    )
     rid = world.issue(face=1_000)
     with reverts("ReceivablesMaxDepthReached", pieceId=rid, maxDepth=0):
         world.split(rid, [("supplier", 500), ("supplier2", 500)], holder="supplier")
@@ -255,22 +270,77 @@ def test_a_max_depth_of_zero_forbids_splitting(world: World) -> None:
 def test_set_limits_refusals(world: World) -> None:
     fns = world.receivables.functions
     with reverts("ReceivablesInvalidLimits"):
-        world.tx(world.operator, fns.setLimits(MAX_DEPTH, 0, GRACE_PERIOD))
+        world.tx(world.operator, fns.setLimits(MAX_DEPTH, 0, GRACE_PERIOD, MAX_LIVE_PIECES))
+    with reverts("ReceivablesInvalidLimits"):
+        world.tx(world.operator, fns.setLimits(MAX_DEPTH, MIN_PIECE, GRACE_PERIOD, 0))
     with reverts("MemberRegistryMissingRole", account=world.regulator.address, anyOfRoles=OPERATOR):
-        world.tx(world.regulator, fns.setLimits(MAX_DEPTH, MIN_PIECE, GRACE_PERIOD))
+        world.tx(world.regulator, fns.setLimits(*LIMITS))
     with reverts("MemberRegistryNotMember", account=world.outsider.address):
-        world.tx(world.outsider, fns.setLimits(MAX_DEPTH, MIN_PIECE, GRACE_PERIOD))
-    assert fns.limits().call() == (MAX_DEPTH, MIN_PIECE, GRACE_PERIOD)
+        world.tx(world.outsider, fns.setLimits(*LIMITS))
+    assert fns.limits().call() == LIMITS
 
 
 def test_constructor_refuses_zero_addresses_and_invalid_limits(world: World) -> None:
     registry, token = world.registry.address, world.token.address
     for args, error in (
-        ((ZERO_ADDRESS, token, 4, 100, DAY), "ReceivablesZeroAddress"),
-        ((registry, ZERO_ADDRESS, 4, 100, DAY), "ReceivablesZeroAddress"),
-        ((registry, token, 4, 0, DAY), "ReceivablesInvalidLimits"),
+        ((ZERO_ADDRESS, token, 4, 100, DAY, 10), "ReceivablesZeroAddress"),
+        ((registry, ZERO_ADDRESS, 4, 100, DAY, 10), "ReceivablesZeroAddress"),
+        ((registry, token, 4, 0, DAY, 10), "ReceivablesInvalidLimits"),
+        ((registry, token, 4, 100, DAY, 0), "ReceivablesInvalidLimits"),
     ):
         with reverts(error):
             deploy_contract(world.conn, world.sender, "Receivables", *args, account=world.operator)
     assert world.receivables.functions.registry().call() == registry
     assert world.receivables.functions.token().call() == token
+
+
+# -- the live-piece cap -----------------------------------------------------------------------
+
+
+def test_splits_stop_at_the_live_piece_cap(world: World) -> None:
+    fns = world.receivables.functions
+    world.tx(world.operator, fns.setLimits(MAX_DEPTH, MIN_PIECE, GRACE_PERIOD, 5))
+    rid = world.issue(face=10_000)
+    a, b, c = world.split(
+        rid, [("supplier", 4_000), ("supplier", 3_000), ("supplier2", 3_000)], holder="supplier"
+    )
+    assert root(world, rid).live_pieces == 3
+    with reverts("ReceivablesTooManyPieces", rootId=rid, livePieces=6, maxLivePieces=5):
+        world.split(a, [("supplier", 1_000)] * 4, holder="supplier")
+    a1, _ = world.split(a, [("supplier", 2_000), ("supplier", 2_000)], holder="supplier")
+    assert root(world, rid).live_pieces == 4
+    world.split(b, [("supplier", 1_500), ("supplier3", 1_500)], holder="supplier")
+    assert root(world, rid).live_pieces == 5
+    with reverts("ReceivablesTooManyPieces", rootId=rid, livePieces=6, maxLivePieces=5):
+        world.split(c, [("supplier2", 1_500), ("supplier3", 1_500)], holder="supplier2")
+    # the cap is per receivable: another one splits freely
+    other = world.issue(face=10_000)
+    world.split(other, [("supplier", 5_000), ("supplier2", 5_000)], holder="supplier")
+    # lowering the cap below a root's count stops only its further splits; whole moves go on
+    world.tx(world.operator, fns.setLimits(MAX_DEPTH, MIN_PIECE, GRACE_PERIOD, 2))
+    move = fns.safeTransferFrom(world.supplier2.address, world.supplier3.address, c, 3_000, b"")
+    world.tx(world.supplier2, move)
+    with reverts("ReceivablesTooManyPieces", rootId=rid, livePieces=6, maxLivePieces=2):
+        world.split(a1, [("supplier", 1_000), ("supplier", 1_000)], holder="supplier")
+
+
+def test_the_cap_bounds_a_distribution_pass_to_fewer_than_twice_as_many_pieces(
+    world: World,
+) -> None:
+    fns = world.receivables.functions
+    cap = 6
+    world.tx(world.operator, fns.setLimits(MAX_DEPTH, MIN_PIECE, GRACE_PERIOD, cap))
+    rid = world.issue(face=64_000)
+    frontier = [rid]
+    while root(world, rid).live_pieces < cap:  # split in two until the cap refuses
+        pid = frontier.pop(0)
+        half = piece(world, pid).amount // 2
+        frontier += world.split(pid, [("supplier", half), ("supplier", half)], holder="supplier")
+    with reverts("ReceivablesTooManyPieces", rootId=rid, livePieces=cap + 1, maxLivePieces=cap):
+        world.split(frontier[0], [("supplier", 1_000)] * 2, holder="supplier")
+    world.tx(world.core, fns.repay(rid, 64_000))
+    world.travel_to(root(world, rid).due_date)
+    receipt = world.tx(world.operator, fns.distribute(rid, 1_000))
+    (distributed,) = world.events(receipt, "Distributed")
+    assert distributed["piecesVisited"] == 2 * cap - 1  # the live pieces and their retired parents
+    assert root(world, rid).status == RootStatus.SETTLED

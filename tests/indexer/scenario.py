@@ -22,6 +22,7 @@ class Lifecycle:
     r3: int = 0
     r4: int = 0
     r5: int = 0
+    r6: int = 0
     o1: int = 0
     o2: int = 0
     notes: dict[str, Any] = field(default_factory=dict)
@@ -70,7 +71,7 @@ def run_lifecycle(w: World) -> Lifecycle:
     w.tx(w.operator, reg.reactivate(w.suspended.address))
     w.tx(w.operator, reg.setRoles(w.bank2.address, 0b1000 | 0b100000))
     w.tx(w.operator, reg.setCreditLimit(w.core2.address, 5 * 10**11))
-    w.tx(w.operator, rc.setLimits(4, 100, GRACE_PERIOD))
+    w.tx(w.operator, rc.setLimits(4, 100, GRACE_PERIOD, 50))
     w.tx(w.bank, tok.transfer(w.supplier.address, 12_345))
     w.tx(w.bank, tok.approve(w.supplier.address, 1))
     w.tx(w.operator, tok.burn(w.supplier.address, 345))
@@ -85,6 +86,12 @@ def run_lifecycle(w: World) -> Lifecycle:
     w.travel_to(w.root(ids.r1)[1])
     w.tx(w.operator, rc.distribute(ids.r1, 1))
     w.tx(w.operator, rc.distribute(ids.r1, 10))
+    # r4 is never repaid in full: its pass completed, the operator closes it
+    w.tx(w.operator, rc.distribute(ids.r4, 10))
+    w.tx(w.operator, rc.close(ids.r4))
+    # a payable issued to a supplier that never agreed to it: refused
+    ids.r6 = w.issue(face=7_000, supplier="supplier3", debtor="core2")
+    w.tx(w.supplier3, rc.refuse(ids.r6, "not our invoice"))
     return ids
 
 

@@ -34,7 +34,9 @@ def _first(events: list[DecodedEvent], name: str) -> DecodedEvent:
 def test_every_recorded_log_decodes_to_its_contract_and_event(events: list[DecodedEvent]) -> None:
     counts = Counter((e.contract, e.event) for e in events)
     assert counts[("MemberRegistry", "MemberAdded")] == 11
-    assert counts[("Receivables", "ReceivableRegistered")] == 5
+    assert counts[("Receivables", "ReceivableRegistered")] == 6
+    assert counts[("Receivables", "ReceivableRefused")] == 1
+    assert counts[("Receivables", "ReceivableClosed")] == 1
     assert counts[("Receivables", "PieceSplit")] == 1
     assert counts[("Receivables", "TransferBatch")] == 1
     assert counts[("Receivables", "PiecePaid")] == 3

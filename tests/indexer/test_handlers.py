@@ -39,10 +39,12 @@ def test_roots_end_in_their_lifecycle_states(ledger: Ledger) -> None:
     assert roots[IDS["r1"]]["cursor"] == 0
     assert roots[IDS["r2"]]["status"] == RootStatus.REJECTED
     assert roots[IDS["r3"]]["status"] == RootStatus.CANCELLED
-    assert roots[IDS["r4"]]["status"] == RootStatus.OVERDUE
+    assert roots[IDS["r4"]]["status"] == RootStatus.CLOSED
     assert roots[IDS["r4"]]["repaid"] == roots[IDS["r4"]]["distributed"] == 200_000
     assert roots[IDS["r5"]]["status"] == RootStatus.CONFIRMED
     assert roots[IDS["r5"]]["debtor"] == M["core2"]
+    assert roots[IDS["r6"]]["status"] == RootStatus.REFUSED
+    assert [roots[IDS[r]]["live_pieces"] for r in ("r1", "r2", "r4", "r6")] == [2, 0, 1, 0]
 
 
 def test_pieces_record_parent_depth_holder_and_payouts(ledger: Ledger) -> None:
@@ -56,6 +58,7 @@ def test_pieces_record_parent_depth_holder_and_payouts(ledger: Ledger) -> None:
     )  # fmt: skip
     assert (c2["holder"], c2["paid_out"], c2["status"]) == (M["bank"], 400_000, PieceStatus.ACTIVE)
     assert p[IDS["r2"]]["status"] == PieceStatus.VOID
+    assert p[IDS["r6"]]["status"] == PieceStatus.VOID
     assert p[IDS["r4"]]["holder"] == M["supplier2"] and p[IDS["r4"]]["frozen"] is False
 
 
@@ -69,8 +72,10 @@ def test_offers_members_and_cash(ledger: Ledger) -> None:
     assert members[M["suspended"]]["status"] == MemberStatus.ACTIVE
     assert members[M["core"]]["credit_used"] == 300_000  # r4 still owes 300k; r1 fully repaid
     assert members[M["core2"]]["credit_limit"] == 5 * 10**11
+    assert members[M["core2"]]["credit_used"] == 300_000  # r5; the refused r6 released its 7k
     status = ledger.rows["ledger_status"][LEDGER_KEY]
     assert status is not None and status["paused"] is False
+    assert (status["max_depth"], status["max_live_pieces"]) == (4, 50)
     cash = ledger.rows["cash_balance"]
     total = sum(r["balance"] for r in cash.values() if r is not None)
     assert total == status["total_supply"] == 6 * 10**11 - 345
@@ -95,7 +100,84 @@ def test_append_rows_for_repayments_payments_and_distributions(ledger: Ledger) -
         400_000,
         600_000,
     ]
-    assert [d["pieces_visited"] for d in ledger.appends["distribution"]] == [1, 2]
+    assert [d["pieces_visited"] for d in ledger.appends["distribution"]] == [1, 2, 1]
+
+
+def _event(name: str, block: int, **args: object) -> DecodedEvent:
+    return DecodedEvent(
+        block_number=block,
+        block_hash="0x" + "ab" * 32,
+        tx_hash="0x" + "cd" * 32,
+        tx_index=0,
+        log_index=0,
+        address=DATA["receivables"],
+        contract="Receivables",
+        event=name,
+        args=dict(args),
+    )
+
+
+def test_close_counts_the_swept_remainder_as_distributed() -> None:
+    root = {"root_id": 9, "status": int(RootStatus.OVERDUE), "distributed": 99, "cursor": 0}
+    ledger = Ledger({"root": {9: root}}, strict=True)
+    closed = _event(
+        "ReceivableClosed",
+        5,
+        rootId=9,
+        operator=M["operator"],
+        outstanding=201,
+        remainder=1,
+        remainderTo=M["supplier"],
+    )
+    assert dict(needs([closed])) == {**{t: set() for t in needs([])}, "root": {9}}
+    apply(ledger, [closed])
+    assert (root["status"], root["distributed"]) == (RootStatus.CLOSED, 100)
+
+
+@pytest.mark.parametrize("voided", [True, False])
+def test_a_reclaimed_invoice_key_voids_a_pending_root_or_leaves_a_confirmed_one_keyless(
+    voided: bool,
+) -> None:
+    status = RootStatus.REGISTERED if voided else RootStatus.CONFIRMED
+    root = {"root_id": 9, "status": int(status), "live_pieces": 1, "invoice_key": "0x" + "11" * 32}
+    piece = {"piece_id": 9, "status": int(PieceStatus.PENDING if voided else PieceStatus.ACTIVE)}
+    ledger = Ledger({"root": {9: root}, "piece": {9: piece}}, strict=True)
+    ev = _event(
+        "InvoiceKeyReclaimed",
+        5,
+        rootId=9,
+        invoiceKey="0x" + "11" * 32,
+        seller=M["supplier"],
+        voided=voided,
+    )
+    apply(ledger, [ev])
+    if voided:
+        assert (root["status"], root["live_pieces"], piece["status"]) == (
+            RootStatus.CANCELLED,
+            0,
+            PieceStatus.VOID,
+        )
+    else:
+        assert (root["status"], root["invoice_key"]) == (RootStatus.CONFIRMED, "0x" + "00" * 32)
+
+
+def test_a_split_adds_its_children_less_the_parent_to_the_live_pieces() -> None:
+    parent = {"piece_id": 9, "status": int(PieceStatus.ACTIVE), "next_id": 0, "depth": 0}
+    root = {"root_id": 9, "status": int(RootStatus.CONFIRMED), "live_pieces": 1}
+    rows = {"root": {9: root}, "piece": {9: parent, 10: None, 11: None, 12: None}}
+    ledger = Ledger(rows, strict=True)
+    split = _event(
+        "PieceSplit",
+        5,
+        parentId=9,
+        rootId=9,
+        childIds=[10, 11, 12],
+        holders=[M["supplier"]] * 3,
+        amounts=[100, 100, 101],
+    )
+    apply(ledger, [split])
+    assert root["live_pieces"] == 3
+    assert ledger.rows["piece"][12]["next_id"] == 11
 
 
 def test_journal_keeps_the_prior_image_once_per_row_and_block(events: list[DecodedEvent]) -> None:

@@ -44,20 +44,23 @@ def test_lifecycle_produces_exactly_the_expected_rows(world: World, sqlite_engin
     stored = sorted(_rows(sqlite_engine, "SELECT block_hash, log_index FROM ledger_event"))
     assert stored == _chain_logs(world)
     by_name = dict(_rows(sqlite_engine, "SELECT event, count(*) FROM ledger_event GROUP BY event"))
-    assert by_name["ReceivableRegistered"] == 5
-    assert by_name["TransferSingle"] == 3 + 1 + 2 + 1 + 1  # 3 confirms, burn, 2 mints, 2 moves
+    assert by_name["ReceivableRegistered"] == 6
+    # 4 confirms, 2 burns (split, refuse), 2 mints, 2 moves
+    assert by_name["TransferSingle"] == 4 + 2 + 2 + 1 + 1
     assert by_name["TransferBatch"] == 1
 
     roots = _rows(
         sqlite_engine,
-        "SELECT root_id, status, face_value, repaid, distributed, frozen FROM root ORDER BY 1",
+        "SELECT root_id, status, face_value, repaid, distributed, frozen, live_pieces"
+        " FROM root ORDER BY 1",
     )
     assert roots == [
-        (ids.r1, RootStatus.SETTLED, 1_000_000, 1_000_000, 1_000_000, 0),
-        (ids.r2, RootStatus.REJECTED, 2_000, 0, 0, 0),
-        (ids.r3, RootStatus.CANCELLED, 3_000, 0, 0, 0),
-        (ids.r4, RootStatus.OVERDUE, 500_000, 200_000, 200_000, 0),
-        (ids.r5, RootStatus.CONFIRMED, 300_000, 0, 0, 0),
+        (ids.r1, RootStatus.SETTLED, 1_000_000, 1_000_000, 1_000_000, 0, 2),
+        (ids.r2, RootStatus.REJECTED, 2_000, 0, 0, 0, 0),
+        (ids.r3, RootStatus.CANCELLED, 3_000, 0, 0, 0, 0),
+        (ids.r4, RootStatus.CLOSED, 500_000, 200_000, 200_000, 0, 1),
+        (ids.r5, RootStatus.CONFIRMED, 300_000, 0, 0, 0, 1),
+        (ids.r6, RootStatus.REFUSED, 7_000, 0, 0, 0, 0),
     ]
     pieces = _rows(
         sqlite_engine,
@@ -72,6 +75,7 @@ def test_lifecycle_produces_exactly_the_expected_rows(world: World, sqlite_engin
         (ids.r5, ids.r5, None, 0, m["supplier2"], 300_000, PieceStatus.ACTIVE, 0),
         (ids.c1, ids.r1, ids.r1, 1, m["supplier3"], 600_000, PieceStatus.ACTIVE, 600_000),
         (ids.c2, ids.r1, ids.r1, 1, m["bank"], 400_000, PieceStatus.ACTIVE, 400_000),
+        (ids.r6, ids.r6, None, 0, m["supplier3"], 7_000, PieceStatus.VOID, 0),
     ]
     offers = _rows(
         sqlite_engine, "SELECT offer_id, piece_id, financier, price, status, seller FROM offer"
@@ -102,13 +106,14 @@ def test_lifecycle_produces_exactly_the_expected_rows(world: World, sqlite_engin
         (ids.c1, m["supplier3"], 1),
         (ids.c2, m["supplier2"], 0),
         (ids.c2, m["bank"], 1),
+        (ids.r6, m["supplier3"], 0),
     ]
     cash = dict(_rows(sqlite_engine, "SELECT address, balance FROM cash_balance"))
     for name in ("core", "bank", "bank2", "supplier", "supplier2", "supplier3"):
         assert cash.get(m[name], 0) == world.cash(world.members[name]), name
     report = reconcile(w3=world.conn.w3, engine=sqlite_engine, deployment=world.deployment)
     assert report.ok, report.mismatches
-    assert report.checked["pieces"] == 7 and report.checked["offers"] == 2
+    assert report.checked["pieces"] == 8 and report.checked["offers"] == 2
 
 
 def test_holding_as_of_block(world: World, sqlite_engine: Engine) -> None:
