@@ -71,17 +71,26 @@ class RequestTooLarge(DomainError):
         super().__init__("the request body is too large", details={"max_bytes": max_bytes})
 
 
+#: Arguments of a contract error that an answer never carries: the receivable holding an
+#: invoice key may be another party's (it would tell a non-party the invoice exists, and where).
+WITHHELD: dict[str, tuple[str, ...]] = {"ReceivablesInvoiceKeyUsed": ("rootId",)}
+
+
 def refusal(name: str, **args: Any) -> Conflict:
     """A refusal the mirror predicts, named and worded as the contract's own (`args`: the
     contract error's arguments)."""
-    message, details = explain(name, args)
-    return Conflict(message, code=name, details=jsonable(details))
+    return _conflict(name, args)
 
 
 def from_revert(exc: ContractRevert) -> Conflict:
     """The chain's refusal, worded for a person."""
-    message, details = explain(exc.name, exc.args_)
-    return Conflict(message, code=exc.name, details=jsonable(details))
+    return _conflict(exc.name, exc.args_)
+
+
+def _conflict(name: str, args: dict[str, Any]) -> Conflict:
+    shown = {k: v for k, v in args.items() if k not in WITHHELD.get(name, ())}
+    message, details = explain(name, shown)
+    return Conflict(message, code=name, details=jsonable(details))
 
 
 def jsonable(value: Any) -> Any:

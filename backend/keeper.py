@@ -16,12 +16,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select as sa_select
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from backend import metrics
-from backend.models import Alert, TxRequest, TxStatus
+from backend.models import Alert, FinancingRequest, FinancingStatus, TxRequest, TxStatus
 from backend.runtime import Runtime
 from backend.services.audit import reconciliation
+from backend.services.views import open_financing_pieces
 from backend.settings import BackendSettings
 from backend.txn.actions import new_request
 from backend.txn.executor import execute
@@ -171,6 +173,19 @@ def run_once(rt: Runtime) -> dict[str, Any]:
     return {"overdue_marked": marked, **settled}
 
 
+def close_moved_financing(rt: Runtime) -> int:
+    """Close open financing requests whose piece left its requester or is no longer active,
+    however it moved (through the API or straight on chain); returns how many."""
+    with Session(rt.engine) as session, Session(rt.mirror) as mirror:
+        live = open_financing_pieces(session, mirror, rt)
+    stmt = update(FinancingRequest).where(
+        col(FinancingRequest.status) == FinancingStatus.OPEN,
+        col(FinancingRequest.piece_id).not_in(live),
+    )
+    with rt.engine.begin() as conn:
+        return int(conn.execute(stmt.values(status=FinancingStatus.CLOSED)).rowcount)
+
+
 def recover(rt: Runtime) -> int:
     """Expire requests left unsigned past their deadline, then re-enqueue stuck ones."""
     expired = expire_unsigned(rt)
@@ -200,6 +215,7 @@ JOBS: tuple[Job, ...] = (
     Job("settle", lambda s: s.keeper_interval_seconds, run_once),
     Job("reconcile", lambda s: s.reconcile_interval_seconds, reconcile_and_alert),
     Job("recover", lambda s: s.stuck_after_seconds / 2, recover),
+    Job("financing", lambda s: s.keeper_interval_seconds, close_moved_financing),
 )
 
 

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend import metrics, worker
 from backend.api.errors import error_response, install_handlers
+from backend.api.headers import SecurityHeaders
 from backend.api.routes import (
     audit,
     auth,
@@ -121,6 +122,7 @@ def create_app(
     )
     install_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(BodyTooLarge)
     def _too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
@@ -156,8 +158,9 @@ def create_app(
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, object]:
-        rt: Runtime = app.state.runtime
-        return {"ok": True, "chain_id": rt.chain_id, "mirror_block": rt.mirror_cursor()}
+        """Up or not, for a load balancer; the chain and the mirror's progress are for members
+        (GET /v1/ops/chain)."""
+        return {"ok": True}
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     def metrics_text() -> str:

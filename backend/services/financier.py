@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from backend.errors import NotFound, refusal
@@ -15,6 +15,7 @@ from backend.services.context import Principal, WriteContext
 from backend.services.tx import submit
 from backend.services.views import (
     offer_out,
+    open_financing_pieces,
     piece_out,
     piece_row,
     root_row,
@@ -48,9 +49,14 @@ def list_financing(
 ) -> list[FinancingOut]:
     stmt = select(FinancingRequest).where(col(FinancingRequest.id) > after)
     if not me.sees_all:
-        mine = FinancingRequest.requester == me.address
+        mine = col(FinancingRequest.requester) == me.address
         if me.has(Role.FINANCIER):
-            stmt = stmt.where(mine | (FinancingRequest.status == FinancingStatus.OPEN))
+            live = open_financing_pieces(session, mirror, rt)
+            offered = and_(
+                col(FinancingRequest.status) == FinancingStatus.OPEN,
+                col(FinancingRequest.piece_id).in_(live),
+            )
+            stmt = stmt.where(or_(mine, offered))
         else:
             stmt = stmt.where(mine)
     rows = session.exec(stmt.order_by(col(FinancingRequest.id)).limit(limit)).all()

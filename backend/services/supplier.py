@@ -87,7 +87,9 @@ def list_pieces(
 ) -> list[PieceOut]:
     """Pieces `me` may see (held ones only, with `held`), by id."""
     stmt = select(Piece).where(Piece.chain_id == rt.chain_id, col(Piece.piece_id) > after)
-    clause = visible_pieces_clause(rt, me, financing_pieces=open_financing_pieces(session))
+    clause = visible_pieces_clause(
+        rt, me, financing_pieces=open_financing_pieces(session, mirror, rt)
+    )
     if clause is not None:
         stmt = stmt.where(clause)
     if held:

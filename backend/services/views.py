@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from backend.errors import NotFound
@@ -121,12 +122,26 @@ def _held_by(rt: Runtime, address: str) -> Any:
     )
 
 
-def open_financing_pieces(session: Session) -> set[int]:
-    return set(
-        session.exec(
-            select(FinancingRequest.piece_id).where(FinancingRequest.status == FinancingStatus.OPEN)
+def open_financing_pieces(session: Session, mirror: Session, rt: Runtime) -> set[int]:
+    """Pieces with an open financing request whose requester still holds them, as the mirror
+    shows it: a piece that moved on chain, through the API or not, is offered to no one."""
+    wanted = session.exec(
+        select(FinancingRequest.piece_id, FinancingRequest.requester).where(
+            FinancingRequest.status == FinancingStatus.OPEN
+        )
+    ).all()
+    if not wanted:
+        return set()
+    held = set(
+        mirror.exec(
+            select(Piece.piece_id, Piece.holder).where(
+                Piece.chain_id == rt.chain_id,
+                col(Piece.piece_id).in_({p for p, _ in wanted}),
+                Piece.status == int(PieceStatus.ACTIVE),
+            )
         ).all()
     )
+    return {p for p, requester in wanted if (p, requester) in held}
 
 
 def visible_pieces_clause(
@@ -143,10 +158,18 @@ def visible_pieces_clause(
     if me.has(Role.HOLDER):
         held = _held_by(rt, a)
         own_roots = select(Root.root_id).where(Root.chain_id == rt.chain_id, Root.supplier == a)
+        # the children of pieces it split itself (a split piece keeps its last holder), not
+        # those a later holder made of a piece it sold
+        parent = aliased(Piece)
+        split_by_me = select(parent.piece_id).where(
+            parent.chain_id == rt.chain_id,
+            parent.holder == a,
+            parent.status == int(PieceStatus.SPLIT),
+        )
         terms += [
             col(Piece.holder) == a,
             col(Piece.piece_id).in_(held),
-            col(Piece.parent_id).in_(held),
+            col(Piece.parent_id).in_(split_by_me),
             (col(Piece.piece_id).in_(own_roots)),
         ]
     if me.has(Role.FINANCIER):
@@ -163,7 +186,9 @@ def visible_piece(
     session: Session, mirror: Session, rt: Runtime, me: Principal, piece_id: int
 ) -> Piece:
     """The piece if `me` may see it, else NotFound."""
-    clause = visible_pieces_clause(rt, me, financing_pieces=open_financing_pieces(session))
+    clause = visible_pieces_clause(
+        rt, me, financing_pieces=open_financing_pieces(session, mirror, rt)
+    )
     stmt = select(Piece).where(Piece.chain_id == rt.chain_id, Piece.piece_id == piece_id)
     if clause is not None:
         stmt = stmt.where(clause)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.errors import DomainError, jsonable
+from backend.errors import DomainError, from_revert
 from chain.errors import ChainError, ContractRevert
-from chain.refusals import explain
 
 
 class Transient(Exception):
@@ -23,8 +22,8 @@ def failure(exc: Exception) -> tuple[str, str, dict[str, Any]]:
     contract's error name for a refusal, the chain error's class name for another failure on
     chain, the domain error's code for a request that cannot be built, else `InvalidRequest`."""
     if isinstance(exc, ContractRevert):
-        message, details = explain(exc.name, exc.args_)
-        return exc.name, message, jsonable(details)
+        refused = from_revert(exc)
+        return refused.code, refused.message, refused.details
     if isinstance(exc, ChainError):
         return type(exc).__name__, str(exc), {}
     if isinstance(exc, DomainError):

@@ -291,7 +291,9 @@ def test_a_nonce_gap_left_by_a_dead_dispatcher_is_closed_on_recovery(local_api: 
                     raw_tx=signed.raw_transaction.to_0x_hex(),
                     tx_hash=signed.hash.to_0x_hex(),
                     nonce=nonce + k,
-                    locked_until=datetime.now(UTC) - timedelta(seconds=1),  # the lease lapsed
+                    # the dead dispatcher's lease, lapsed only once the hold is seen: a live
+                    # worker would otherwise rescue the earlier one meanwhile
+                    locked_until=datetime.now(UTC) + timedelta(minutes=5),
                 )
             )
         staged.append((req.id, signed))
@@ -301,6 +303,12 @@ def test_a_nonce_gap_left_by_a_dead_dispatcher_is_closed_on_recovery(local_api: 
     while w3.eth.block_number < mined_at + 2:  # blocks come every second
         time.sleep(0.2)
     assert rt.sender.receipt(second.hash.to_0x_hex()) is None  # held above the gap
+    with rt.engine.begin() as conn:
+        conn.execute(
+            update(TxRequest)
+            .where(col(TxRequest.id).in_([first_id, second_id]))
+            .values(locked_until=datetime.now(UTC) - timedelta(seconds=1))  # the lease lapsed
+        )
 
     assert execute(rt, second_id) == TxStatus.MINED
     assert execute(rt, first_id) == TxStatus.MINED  # its bytes were mined: just recorded
