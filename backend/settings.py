@@ -78,6 +78,14 @@ class BackendSettings(BaseSettings):
         default=None, description="Run tasks in the caller (default: embedded profile)."
     )
     broker_visibility_timeout_seconds: int = 60
+    dispatch_flag_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        description="New custodial requests share one pending dispatcher message for this "
+        "long at most; past it, a request sends its own (a worker that took the message may "
+        "have died before starting it). A few block times at most.",
+    )
 
     token_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     challenge_lifetime_seconds: int = Field(default=120, ge=10, le=3600)

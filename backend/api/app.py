@@ -9,12 +9,17 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from backend import metrics, worker
+from backend.api.access import AccessLog, json_lines_by_default
+from backend.api.deps import Operator
 from backend.api.errors import error_response, install_handlers
 from backend.api.headers import SecurityHeaders
 from backend.api.routes import (
@@ -118,11 +123,30 @@ def create_app(
             set_runtime(None)
 
     app = FastAPI(
-        title="scf-ledger API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
+        title="scf-ledger API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served below from the installed assets, never a CDN
+        redoc_url=None,  # ReDoc has no installable assets: Swagger UI at /docs only
     )
     install_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
+    json_lines_by_default()
+    app.add_middleware(AccessLog)  # added last: outermost, it sees every answer
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI from the `swagger-ui-bundle` package: it works on an offline network."""
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — docs",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
 
     @app.exception_handler(BodyTooLarge)
     def _too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
@@ -163,7 +187,9 @@ def create_app(
         return {"ok": True}
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
-    def metrics_text() -> str:
+    def metrics_text(_: Operator) -> str:
+        """Counters in the Prometheus text format, for operators only (a scraper authenticates
+        with an operator's API key as its bearer token)."""
         return metrics.render()
 
     return app

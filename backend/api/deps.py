@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
+from eth_utils.address import to_checksum_address
 from fastapi import Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -147,6 +148,7 @@ def get_current_member(
     )
     if row is None or row.status == MemberStatus.NONE:
         raise Forbidden("not a member of the ledger", code="NotMember")
+    request.state.member = to_checksum_address(row.address)  # for the access log
     if row.status != MemberStatus.ACTIVE:
         raise Forbidden("this member is suspended", code="MemberSuspended")
     return Principal(

@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 _local = threading.Lock()  # one dispatcher per process; the advisory lock covers the others
 _LOCK_KEY = "scf-dispatcher"
+#: A dispatcher's claim tokens start with this: whoever holds the dispatcher lock knows that
+#: any such claim but its own is a dead dispatcher's.
+_TOKEN_PREFIX = "dispatcher:"
 _RECHECK_SECONDS = 0.5
 _T = TxRequest.__table__  # type: ignore[attr-defined]
 
@@ -70,7 +73,9 @@ def run(rt: Runtime) -> int | None:
         with _exclusive(rt) as held:
             if not held:
                 return finished
-            finished = (finished or 0) + _Dispatcher(rt).loop()
+            dispatcher = _Dispatcher(rt)
+            dispatcher.lapse_dead_claims()
+            finished = (finished or 0) + dispatcher.loop()
         if not _queued_waiting(rt):
             return finished
 
@@ -155,10 +160,38 @@ def _queued_waiting(rt: Runtime) -> bool:
 class _Dispatcher:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.token = uuid.uuid4().hex
+        self.token = _TOKEN_PREFIX + uuid.uuid4().hex
         self.inflight: dict[str, _Job] = {}  # by tx hash
         self.finished = 0
         self.block_gas_limit = int(rt.conn.w3.eth.get_block("latest")["gasLimit"])
+
+    def lapse_dead_claims(self) -> int:
+        """End the leases of a dead dispatcher's claims at once, rather than when they lapse.
+
+        Only the dispatcher holding the lock claims under a dispatcher token, and it lets go of
+        its claims before it lets go of the lock; a process that dies loses its session and so
+        the advisory lock (the process lock when embedded). Holding the lock, any other
+        dispatcher token is a dead run's: its queued requests are claimed again by this run and
+        its signed or sent ones resumed by `executor.execute` (`abandoned`). Should its holder
+        live on after all (its database session lost), every write of its is still checked
+        against its token, and the executor only re-sends stored bytes: nothing is sent twice."""
+        now = utcnow()
+        with self.rt.engine.begin() as conn:
+            lapsed = int(
+                conn.execute(
+                    update(_T)
+                    .where(
+                        _T.c.status.in_([TxStatus.QUEUED, TxStatus.SIGNED, TxStatus.SENT]),
+                        _T.c.claim_token.like(_TOKEN_PREFIX + "%"),
+                        _T.c.claim_token != self.token,
+                        _T.c.locked_until >= now,
+                    )
+                    .values(locked_until=now - timedelta(microseconds=1))
+                ).rowcount
+            )
+        if lapsed:
+            log.warning("took over a dead dispatcher's claims", extra={"requests": lapsed})
+        return lapsed
 
     def loop(self) -> int:
         rt = self.rt

@@ -45,6 +45,8 @@ def configure_celery(
         },
         beat_schedule=beat_schedule,
     )
+    global _flag_seconds
+    _flag_seconds = settings.dispatch_flag_seconds
     # Connections are pooled on first use: drop them so that a new broker URL takes effect.
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
@@ -70,8 +72,12 @@ def enqueue(request_id: str, *, batched: bool = False) -> None:
 #: Set (in the broker's Redis) from when a dispatcher run is asked for until a worker starts
 #: it. A request committed meanwhile is claimed by that run, or, if another dispatcher holds
 #: the lock then, by that one's look for queued requests after it lets go (`dispatcher.run`).
-#: It expires with the broker's visibility timeout, by when a lost message is handed out again.
+#: It lives only a few seconds (`dispatch_flag_seconds`), not until the broker hands a lost
+#: message out again: a worker that took the message and died before starting it holds the
+#: flag for no one, and a request after it then sends a message of its own (a message too
+#: many costs a dispatcher run that finds another running, or nothing queued, and returns).
 WANTED_KEY = "scf:dispatch:wanted"
+_flag_seconds = 3.0
 _redis_clients: dict[str, redis.Redis] = {}
 
 
@@ -90,15 +96,15 @@ def _want_dispatch() -> bool:
     client = _broker_redis()
     if client is None:
         return True
-    ttl = int(celery_app.conf.broker_transport_options.get("visibility_timeout", 60))
     try:
-        return bool(client.set(WANTED_KEY, b"1", nx=True, ex=max(ttl, 1)))
+        return bool(client.set(WANTED_KEY, b"1", nx=True, px=max(int(_flag_seconds * 1000), 1)))
     except redis.RedisError:
         return True  # the message itself then succeeds or fails loudly
 
 
 def dispatch_started() -> None:
-    """Before a dispatcher run looks for queued requests: later ones ask for a run again."""
+    """Before a dispatcher run looks for queued requests (and when a worker starts: a flag
+    left by a dead one is no one's): later requests ask for a run again."""
     client = _broker_redis()
     if client is not None:
         try:

@@ -104,7 +104,9 @@ class Workers:
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, concurrency: int = 8) -> subprocess.Popen[bytes]:
+    def start(
+        self, concurrency: int = 8, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log_path = self.log_dir / f"worker-{len(self.procs)}.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
@@ -114,7 +116,7 @@ class Workers:
                     "--concurrency",
                     str(concurrency),
                 ],
-                env={**os.environ},
+                env={**os.environ, **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -131,6 +133,13 @@ class Workers:
         """SIGKILL, no warning: what a machine losing power does to a worker."""
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=20)
+
+    def freeze(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGSTOP: the worker keeps whatever the broker has handed it and starts nothing."""
+        os.killpg(proc.pid, signal.SIGSTOP)
+
+    def thaw(self, proc: subprocess.Popen[bytes]) -> None:
+        os.killpg(proc.pid, signal.SIGCONT)
 
     def stop_all(self) -> None:
         for proc in self.procs:
@@ -347,6 +356,101 @@ def test_member_holding_its_own_key_signs_and_a_worker_sends(local_api: Api) -> 
     assert done.status_code == 202, done.text
     assert done.json()["status"] == "mined" and done.json()["visible_in_mirror"] is True
     assert rt.conn.w3.eth.get_transaction_receipt(done.json()["tx_hash"])["from"] == own.address
+
+
+#: Workers as in production: a dead worker's message comes back after a minute, a claim lapses
+#: after a minute. Nothing below may wait that long.
+PRODUCTION_LEASES = {
+    "SCF_BROKER_VISIBILITY_TIMEOUT_SECONDS": "60",
+    "SCF_STUCK_AFTER_SECONDS": "60",
+}
+
+
+def _mint(api: Api, amount: int) -> str:
+    r = api.as_("operator").post(
+        "/v1/operator/cash/mint",
+        json={"account": api.addresses["bank"], "amount": amount},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert r.status_code == 202, r.text
+    return str(r.json()["id"])
+
+
+def _mined_within(api: Api, ids: list[str], seconds: float) -> float:
+    start = time.monotonic()
+    while _count_status(api, ids, ("mined", "failed")) < len(ids):
+        assert time.monotonic() - start < seconds, _statuses(api, ids)
+        time.sleep(0.2)
+    assert set(_statuses(api, ids).values()) == {"mined"}
+    return time.monotonic() - start
+
+
+def test_a_worker_killed_holding_the_dispatch_message_holds_nothing_back(
+    local_api: Api, workers: Workers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker took the dispatcher's message (the broker handed it over) and died before
+    starting it: the dispatch flag is still set and the message gone for a minute. A worker
+    that starts dispatches what is queued, and requests after it are not held back."""
+    from backend.txn import queue
+
+    # the API as in production too: before the fix, its flag lived as long as the message
+    monkeypatch.setitem(
+        queue.celery_app.conf, "broker_transport_options", {"visibility_timeout": 60}
+    )
+    broker = redis.Redis.from_url(REDIS_URL)
+    workers.stop_all()
+    doomed = workers.start(env=PRODUCTION_LEASES)
+    held: list[str] = []
+    for _ in range(10):  # until the frozen worker's pending read has taken the message
+        time.sleep(0.5)  # its read of the queue is renewed every second
+        workers.freeze(doomed)
+        broker.delete(queue.WANTED_KEY)  # a message of its own for the request below
+        held.append(_mint(local_api, 5_000 + len(held)))
+        time.sleep(0.3)
+        if broker.llen("celery") == 0 and broker.exists(queue.WANTED_KEY):
+            break
+        workers.thaw(doomed)  # it had no read pending: it runs that one; try again
+        _mined_within(local_api, held, 30)
+    else:
+        pytest.fail("the worker never took the message")
+    workers.kill(doomed)
+    assert _statuses(local_api, held[-1:]) == {held[-1]: "queued"}
+
+    workers.start(env=PRODUCTION_LEASES)
+    _mined_within(local_api, held, 10)  # the new worker's pass took it, not the lost message
+    later = [_mint(local_api, 6_000 + k) for k in range(3)]
+    _mined_within(local_api, later, 8)  # a few block times, not the flag's minute
+
+
+def test_a_dispatcher_killed_with_requests_sent_is_taken_over_at_once(
+    local_api: Api, workers: Workers
+) -> None:
+    """The dispatcher died with requests sent under its claims; the chain mines them anyway.
+    The next dispatcher sees the dead one's claims (its lock was free) and records them mined
+    within seconds, not when the minute's lease lapses."""
+    workers.stop_all()
+    doomed = workers.start(env=PRODUCTION_LEASES)
+    ids = [_mint(local_api, 7_000 + k) for k in range(12)]
+    deadline = time.monotonic() + 60
+    while _count_status(local_api, ids, ("sent",)) < 3:
+        assert time.monotonic() < deadline, _statuses(local_api, ids)
+        time.sleep(0.02)
+    workers.kill(doomed)
+    with Session(local_api.rt.engine) as s:
+        sent = s.exec(
+            select(TxRequest).where(
+                col(TxRequest.id).in_(ids), col(TxRequest.status) == TxStatus.SENT
+            )
+        ).all()
+    assert sent and all(r.claim_token for r in sent)  # held by the dead dispatcher
+    sender = local_api.rt.sender
+    deadline = time.monotonic() + 30
+    while any(sender.receipt(str(r.tx_hash)) is None for r in sent):  # mined all the same
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+    workers.start(env=PRODUCTION_LEASES)
+    assert _mined_within(local_api, ids, 15) < 15  # the lease had ~a minute to go
 
 
 def _statuses(api: Api, ids: list[str]) -> dict[str, str]:
