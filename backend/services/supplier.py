@@ -205,6 +205,13 @@ def transfer(
     checks.active_with_role(ctx.mirror, ctx.rt, to, Role.HOLDER)
     checks.movable(ctx.mirror, ctx.rt, piece, root)
     checks.holder(piece, me.address)
+    if to.lower() == me.address.lower():
+        raise refusal(
+            "TransferToSelf",
+            "you already hold this piece: a transfer to yourself would change nothing",
+            pieceId=piece_id,
+            account=to,
+        )
     from eth_utils.address import to_checksum_address
 
     return submit(
