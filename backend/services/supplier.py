@@ -241,6 +241,19 @@ def request_financing(
             code="AmountExceedsPiece",
             details={"piece_amount": int(piece.amount)},
         )
+    open_one = session.exec(
+        select(FinancingRequest).where(
+            FinancingRequest.piece_id == body.piece_id,
+            FinancingRequest.status == FinancingStatus.OPEN,
+        )
+    ).first()
+    if open_one is not None:
+        raise refusal(
+            "FinancingRequestOpen",
+            "this piece already has an open financing request: cancel it first",
+            pieceId=body.piece_id,
+            financing_request_id=open_one.id,
+        )
     fr = FinancingRequest(
         piece_id=body.piece_id,
         requester=me.address,

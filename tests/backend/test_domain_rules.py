@@ -17,3 +17,25 @@ def test_transfer_of_a_piece_to_its_own_holder_is_refused_before_sending(api: Ap
     body = r.json()
     assert body["code"] == "TransferToSelf"
     assert body["details"]["pieceId"] == root
+
+
+def test_a_second_open_financing_request_for_a_piece_is_refused_naming_the_open_one(
+    api: Api,
+) -> None:
+    a = api.addresses
+    r = api.as_("core").post(
+        "/v1/payables?wait=true", json=invoice(a["tier1"], a["core"], "FIN-TWO-1", 5000 * YUAN)
+    )
+    assert r.status_code == 202, r.text
+    root = r.json()["invoice"]["root_id"]
+    ask = {"piece_id": root, "amount_wanted": 4000 * YUAN, "max_rate_bps": 500}
+    first = api.as_("tier1").post("/v1/financing-requests", json=ask)
+    assert first.status_code == 201, first.text
+    r = api.as_("tier1").post("/v1/financing-requests", json=ask)
+    assert r.status_code == 409, r.text
+    assert r.json()["code"] == "FinancingRequestOpen"
+    assert r.json()["details"]["financing_request_id"] == first.json()["id"]
+    # once the open one is cancelled, a new one may be made
+    fid = first.json()["id"]
+    assert api.as_("tier1").post(f"/v1/financing-requests/{fid}/cancel").status_code == 200
+    assert api.as_("tier1").post("/v1/financing-requests", json=ask).status_code == 201
