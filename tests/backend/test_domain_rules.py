@@ -39,3 +39,20 @@ def test_a_second_open_financing_request_for_a_piece_is_refused_naming_the_open_
     fid = first.json()["id"]
     assert api.as_("tier1").post(f"/v1/financing-requests/{fid}/cancel").status_code == 200
     assert api.as_("tier1").post("/v1/financing-requests", json=ask).status_code == 201
+
+
+def test_an_offer_above_the_open_requests_maximum_rate_is_refused(api: Api) -> None:
+    a = api.addresses
+    r = api.as_("core").post(
+        "/v1/payables?wait=true", json=invoice(a["tier1"], a["core"], "FIN-RATE-1", 5000 * YUAN)
+    )
+    assert r.status_code == 202, r.text
+    root = r.json()["invoice"]["root_id"]
+    ask = {"piece_id": root, "amount_wanted": 4000 * YUAN, "max_rate_bps": 500}
+    fr = api.as_("tier1").post("/v1/financing-requests", json=ask)
+    assert fr.status_code == 201, fr.text
+    r = api.as_("bank").post("/v1/offers", json={"piece_id": root, "rate_bps": 800})
+    assert r.status_code == 409, r.text
+    assert r.json()["code"] == "OfferAboveMaxRate"
+    assert r.json()["details"]["financing_request_id"] == fr.json()["id"]
+    assert r.json()["details"]["max_rate_bps"] == 500
