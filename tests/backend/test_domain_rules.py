@@ -56,3 +56,25 @@ def test_an_offer_above_the_open_requests_maximum_rate_is_refused(api: Api) -> N
     assert r.json()["code"] == "OfferAboveMaxRate"
     assert r.json()["details"]["financing_request_id"] == fr.json()["id"]
     assert r.json()["details"]["max_rate_bps"] == 500
+
+
+def test_a_credit_limit_cut_below_usage_is_allowed_and_raises_an_alert(fresh_api: Api) -> None:
+    from sqlmodel import Session, select
+
+    from backend.models import Alert
+
+    api = fresh_api
+    a = api.addresses
+    r = api.as_("core").post(
+        "/v1/payables?wait=true", json=invoice(a["tier1"], a["core"], "CUT-1", 5000 * YUAN)
+    )
+    assert r.status_code == 202, r.text
+    r = api.as_("operator").put(
+        f"/v1/operator/members/{a['core']}/credit-limit?wait=true", json={"credit_limit": 100}
+    )
+    assert r.status_code == 202, r.text
+    with Session(api.rt.engine) as session:
+        alerts = session.exec(select(Alert).where(Alert.kind == "credit_limit_below_usage")).all()
+    assert len(alerts) == 1
+    assert alerts[0].details["credit_limit"] == 100
+    assert alerts[0].details["credit_used"] == 5000 * YUAN
