@@ -24,3 +24,12 @@ def entitlement(amount: int, *, repaid: int, face_value: int) -> int:
     """What a live piece of `amount` is owed once `repaid` of the root's face value is in:
     amount * repaid / face, rounded down (the contract's `_entitlement`)."""
     return amount * repaid // face_value
+
+
+def implied_rate_bps(amount: int, *, price: int, days: int) -> int:
+    """The annual rate, in bps rounded up, at which `price` discounts `amount` over `days` on
+    the 360-day basis: the inverse of `discount_price` (0 when no day is left)."""
+    if days <= 0 or amount <= 0:
+        return 0
+    discount = amount - price
+    return -(-discount * BASIS_POINTS * DAY_COUNT_BASIS // (amount * days))

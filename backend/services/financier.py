@@ -23,7 +23,7 @@ from backend.services.views import (
     visible_piece,
 )
 from chain.enums import OfferStatus, PieceStatus, Role, RootStatus
-from chain.pricing import days_to_maturity, discount_price
+from chain.pricing import days_to_maturity, discount_price, implied_rate_bps
 from indexer.models import Offer, Piece
 
 
@@ -115,6 +115,24 @@ def post_offer(
             pieceId=piece.piece_id,
             price=price,
         )
+    asked = ctx.session.exec(
+        select(FinancingRequest).where(
+            FinancingRequest.piece_id == piece.piece_id,
+            FinancingRequest.status == FinancingStatus.OPEN,
+        )
+    ).first()
+    if asked is not None:
+        days = days_to_maturity(now=now, due_date=root.due_date)
+        rate = implied_rate_bps(int(piece.amount), price=price, days=days)
+        if rate > asked.max_rate_bps:
+            raise refusal(
+                "OfferAboveMaxRate",
+                "the offer's rate is above the financing request's maximum",
+                pieceId=piece.piece_id,
+                financing_request_id=asked.id,
+                rate_bps=rate,
+                max_rate_bps=asked.max_rate_bps,
+            )
     expiry = min(now + body.expires_in_seconds, root.due_date)
     if expiry <= now:
         raise refusal("ReceivablesInvalidExpiry", expiry=expiry)

@@ -10,7 +10,7 @@ from eth_utils.address import to_checksum_address
 from sqlmodel import Session, col, select
 
 from backend.errors import NotFound, refusal
-from backend.models import TxRequest
+from backend.models import Alert, TxRequest
 from backend.runtime import Runtime
 from backend.schemas import MemberCreated, MemberIn, MemberOut
 from backend.services import auth
@@ -138,6 +138,16 @@ def set_credit_limit(
             "MemberRegistryCreditLimitNeedsCoreEnterprise",
             account=address,
         )
+    used = int(row.credit_used)
+    if credit_limit < used:
+        ctx.session.add(
+            Alert(
+                kind="credit_limit_below_usage",
+                message=f"credit limit of {address} cut below what it already uses",
+                details={"account": address, "credit_limit": credit_limit, "credit_used": used},
+            )
+        )
+        ctx.session.commit()
     return submit(
         ctx=ctx,
         member=me,

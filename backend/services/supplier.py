@@ -203,6 +203,13 @@ def transfer(
     checks.active_with_role(ctx.mirror, ctx.rt, to, Role.HOLDER)
     checks.movable(ctx.mirror, ctx.rt, piece, root)
     checks.holder(piece, me.address)
+    if to.lower() == me.address.lower():
+        raise refusal(
+            "TransferToSelf",
+            "you already hold this piece: a transfer to yourself would change nothing",
+            pieceId=piece_id,
+            account=to,
+        )
     from eth_utils.address import to_checksum_address
 
     return submit(
@@ -231,6 +238,19 @@ def request_financing(
             "amount wanted exceeds the piece's amount",
             code="AmountExceedsPiece",
             details={"piece_amount": int(piece.amount)},
+        )
+    open_one = session.exec(
+        select(FinancingRequest).where(
+            FinancingRequest.piece_id == body.piece_id,
+            FinancingRequest.status == FinancingStatus.OPEN,
+        )
+    ).first()
+    if open_one is not None:
+        raise refusal(
+            "FinancingRequestOpen",
+            "this piece already has an open financing request: cancel it first",
+            pieceId=body.piece_id,
+            financing_request_id=open_one.id,
         )
     fr = FinancingRequest(
         piece_id=body.piece_id,
