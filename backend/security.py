@@ -70,6 +70,15 @@ def sign_message(account: LocalAccount, message: str) -> str:
 
 
 @dataclass(frozen=True)
+class TokenClaims:
+    """What a verified bearer token says: whose it is, its id and its expiry."""
+
+    address: str
+    jti: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class TokenIssuer:
     secret: bytes
     lifetime: timedelta
@@ -82,6 +91,8 @@ class TokenIssuer:
         )
 
     def issue(self, address: str) -> tuple[str, datetime]:
+        """A token for `address` and its expiry; its `jti` (128 random bits) names it on the
+        denylist once its holder logs out."""
         now = datetime.now(UTC)
         expires = now + self.lifetime
         claims = {
@@ -89,11 +100,11 @@ class TokenIssuer:
             "aud": TOKEN_AUDIENCE,
             "iat": int(now.timestamp()),
             "exp": int(expires.timestamp()),
-            "jti": secrets.token_hex(8),
+            "jti": secrets.token_hex(16),
         }
         return jwt.encode(claims, self.secret, algorithm=TOKEN_ALGORITHM), expires
 
-    def verify(self, token: str) -> str:
+    def verify(self, token: str) -> TokenClaims:
         try:
             claims = jwt.decode(
                 token, self.secret, algorithms=[TOKEN_ALGORITHM], audience=TOKEN_AUDIENCE
@@ -102,7 +113,13 @@ class TokenIssuer:
             raise Unauthenticated("token expired", code="TokenExpired") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated("invalid token", code="InvalidToken") from exc
-        return str(claims["sub"])
+        if not isinstance(claims.get("jti"), str) or not isinstance(claims.get("sub"), str):
+            raise Unauthenticated("invalid token", code="InvalidToken")
+        return TokenClaims(
+            address=claims["sub"],
+            jti=claims["jti"],
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
 
 
 # -- API keys ----------------------------------------------------------------------------------

@@ -84,6 +84,11 @@ class BackendSettings(BaseSettings):
     keeper_max_batches: int = Field(default=20, ge=1)
     keeper_interval_seconds: float = Field(default=30.0, gt=0)
     reconcile_interval_seconds: float = Field(default=300.0, gt=0)
+    auth_purge_interval_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How often the keeper deletes expired login challenges and denylist entries.",
+    )
 
     request_threads: int = Field(
         default=16,

@@ -83,7 +83,9 @@ def test_celery_beat_runs_every_keeper_job_on_its_interval() -> None:
     settings = load_config(profile="embedded").backend
     schedule = beat_schedule(settings)
     assert (
-        sorted(schedule) == sorted(job.name for job in JOBS) == ["reconcile", "recover", "settle"]
+        sorted(schedule)
+        == sorted(job.name for job in JOBS)
+        == ["purge_auth", "reconcile", "recover", "settle"]
     )
     assert schedule["recover"] == {
         "task": "scf.keeper.recover",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import CurrentMember, MirrorDep, RuntimeDep, SessionDep
+from backend.api.deps import CurrentMember, LoggedIn, MirrorDep, RuntimeDep, SessionDep
 from backend.api.errors import ERROR_RESPONSES
 from backend.errors import Forbidden
 from backend.models import ApiKeyPublic
@@ -56,13 +56,17 @@ def me(member: CurrentMember, rt: RuntimeDep) -> MePublic:
 
 
 @router.post("/auth/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
-def create_api_key(body: ApiKeyIn, member: CurrentMember, session: SessionDep) -> ApiKeyCreated:
-    """A key for a machine client of this member; the key is shown once."""
-    return auth.create_api_key(session=session, address=member.address, name=body.name)
+def create_api_key(body: ApiKeyIn, member: LoggedIn, session: SessionDep) -> ApiKeyCreated:
+    """A key for a machine client of this member, shown once; needs a login (an API key is
+    refused: 403 LoginRequired). With `expires_at` the key stops working then."""
+    return auth.create_api_key(
+        session=session, address=member.address, name=body.name, expires_at=body.expires_at
+    )
 
 
 @router.get("/auth/api-keys", response_model=list[ApiKeyPublic])
-def list_api_keys(member: CurrentMember, session: SessionDep) -> list[ApiKeyPublic]:
+def list_api_keys(member: LoggedIn, session: SessionDep) -> list[ApiKeyPublic]:
+    """This member's keys with their expiry and last use (to the minute); needs a login."""
     return [
         ApiKeyPublic.model_validate(k, from_attributes=True)
         for k in auth.list_api_keys(session=session, me=member)
@@ -70,5 +74,12 @@ def list_api_keys(member: CurrentMember, session: SessionDep) -> list[ApiKeyPubl
 
 
 @router.delete("/auth/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_api_key(key_id: str, member: CurrentMember, session: SessionDep) -> None:
+def revoke_api_key(key_id: str, member: LoggedIn, session: SessionDep) -> None:
+    """Revoke one of this member's keys; needs a login."""
     auth.revoke_api_key(session=session, me=member, key_id=key_id)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(member: LoggedIn, session: SessionDep) -> None:
+    """End this login: its bearer token is refused from now on (401 TokenRevoked)."""
+    auth.logout(session=session, me=member)
