@@ -65,6 +65,11 @@ class BackendSettings(BaseSettings):
     )
     broker_visibility_timeout_seconds: int = 60
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where members reach the API: its scheme, host and port are the domain and "
+        "URI of the Sign-In with Ethereum login message.",
+    )
     token_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     challenge_lifetime_seconds: int = Field(default=120, ge=10, le=3600)
     wait_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -12,14 +12,26 @@ from backend.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from backend.models import ApiKey, LoginChallenge, RevokedToken
 from backend.runtime import Runtime
 from backend.schemas import ApiKeyCreated, ChallengeOut, TokenOut
-from backend.security import challenge_expiry, challenge_message, new_api_key, recover_signer
+from backend.security import (
+    challenge_expiry,
+    challenge_message,
+    check_challenge,
+    new_api_key,
+    recover_signer,
+)
 from backend.services.context import Principal
 
 
 def create_challenge(*, rt: Runtime, session: Session, address: str) -> ChallengeOut:
     expires = challenge_expiry(rt.settings)
     cid = secrets.token_hex(16)
-    message = challenge_message(address=address, nonce=cid, expires_at=expires)
+    message = challenge_message(
+        address=address,
+        nonce=cid,
+        expires_at=expires,
+        public_url=rt.settings.public_url,
+        chain_id=rt.chain_id,
+    )
     session.add(
         LoginChallenge(id=cid, address=address.lower(), message=message, expires_at=expires)
     )
@@ -40,6 +52,13 @@ def login(
         expires = expires.replace(tzinfo=UTC)
     if expires < now:
         raise Unauthenticated("challenge expired", code="ChallengeExpired")
+    check_challenge(
+        challenge.message,
+        nonce=challenge_id,
+        public_url=rt.settings.public_url,
+        chain_id=rt.chain_id,
+        now=now,
+    )
     signer = recover_signer(challenge.message, signature)
     if signer.lower() != challenge.address:
         raise Unauthenticated("signature is not by the challenged address", code="BadSignature")

@@ -119,3 +119,46 @@ def test_the_keeper_purges_expired_challenges_and_denylist_entries(api: Api) -> 
         assert session.get(LoginChallenge, "old-challenge") is None
         assert session.get(RevokedToken, "old-token") is None
         assert session.get(RevokedToken, "live-token") is not None
+
+
+def test_the_login_message_is_sign_in_with_ethereum_bound_to_this_server(api: Api) -> None:
+    from chain.connection import dev_account
+
+    acct = dev_account(1)
+    message = api.client.post("/v1/auth/challenge", json={"address": acct.address}).json()[
+        "message"
+    ]
+    lines = message.split("\n")
+    assert lines[0] == "http://127.0.0.1:8000 wants you to sign in with your Ethereum account:"
+    assert lines[1] == acct.address  # EIP-55
+    assert "URI: http://127.0.0.1:8000" in lines
+    assert f"Chain ID: {api.rt.chain_id}" in lines
+    assert any(line.startswith("Issued At: ") and line.endswith("Z") for line in lines)
+    assert any(line.startswith("Expiration Time: ") for line in lines)
+
+
+def test_a_message_for_another_domain_or_chain_is_refused() -> None:
+    import pytest
+
+    from backend.errors import Unauthenticated
+    from backend.security import challenge_message, check_challenge
+
+    now = datetime.now(UTC)
+    ours = {"public_url": "https://scf.example.cn", "chain_id": 1337}
+    msg = challenge_message(
+        address="0x" + "11" * 20,
+        nonce="abcdef0123456789",
+        expires_at=now + timedelta(minutes=2),
+        **ours,
+    )
+    check_challenge(msg, nonce="abcdef0123456789", now=now, **ours)
+    for other, field in (
+        ({"public_url": "https://phish.example", "chain_id": 1337}, "domain"),
+        ({"public_url": "https://scf.example.cn", "chain_id": 1}, "chain_id"),
+    ):
+        with pytest.raises(Unauthenticated) as err:
+            check_challenge(msg, nonce="abcdef0123456789", now=now, **other)
+        assert err.value.code == "ChallengeMismatch" and err.value.details == {"field": field}
+    with pytest.raises(Unauthenticated) as err:
+        check_challenge(msg, nonce="abcdef0123456789", now=now + timedelta(minutes=3), **ours)
+    assert err.value.code == "ChallengeExpired"
