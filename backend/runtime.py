@@ -21,6 +21,7 @@ from sqlmodel import Session
 from backend.db import make_engine, session_scope, upgrade
 from backend.errors import Conflict
 from backend.models import CustodyKey
+from backend.ratelimit import Limiter
 from backend.security import KeyVault, TokenIssuer
 from backend.settings import BackendSettings
 from chain.abi import CalldataEncoder
@@ -53,6 +54,7 @@ class Runtime:
     tokens: TokenIssuer
     operator: LocalAccount
     keeper: LocalAccount
+    limiter: Limiter
     indexer: Indexer | None = None
     _accounts: dict[str, LocalAccount] = field(default_factory=dict)
     _accounts_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -223,6 +225,7 @@ def build_runtime(
             tokens=TokenIssuer.from_settings(settings),
             operator=operator,
             keeper=keeper,
+            limiter=Limiter.from_settings(settings),
         )
         runtime.store_key(operator)
         if settings.should_run_indexer:

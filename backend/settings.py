@@ -70,6 +70,17 @@ class BackendSettings(BaseSettings):
         description="Where members reach the API: its scheme, host and port are the domain and "
         "URI of the Sign-In with Ethereum login message.",
     )
+    rate_limit_auth_per_client: str = Field(
+        default="30/minute",
+        description="Challenges and logins per client IP address (a `limits` rate string).",
+    )
+    rate_limit_auth_per_address: str = Field(
+        default="10/minute", description="Challenges per member address asked for."
+    )
+    login_lockout_failures: int = Field(
+        default=10, ge=1, description="Failed logins from one client address before lock-out."
+    )
+    login_lockout_seconds: int = Field(default=900, ge=1, description="How long a lock-out lasts.")
     token_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     challenge_lifetime_seconds: int = Field(default=120, ge=10, le=3600)
     wait_timeout_seconds: float = Field(default=30.0, gt=0)

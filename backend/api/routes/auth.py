@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from backend.api.deps import CurrentMember, LoggedIn, MirrorDep, RuntimeDep, SessionDep
 from backend.api.errors import ERROR_RESPONSES
-from backend.errors import Forbidden
+from backend.errors import Forbidden, Unauthenticated
 from backend.models import ApiKeyPublic
 from backend.schemas import (
     ApiKeyCreated,
@@ -24,18 +24,44 @@ from chain.enums import MemberStatus
 router = APIRouter(prefix="/v1", tags=["auth"], responses=ERROR_RESPONSES)
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
 @router.post("/auth/challenge", response_model=ChallengeOut)
-def challenge(body: ChallengeIn, rt: RuntimeDep, session: SessionDep) -> ChallengeOut:
-    """A single-use, short-lived message for `address` to sign (EIP-191)."""
+def challenge(
+    body: ChallengeIn, request: Request, rt: RuntimeDep, session: SessionDep
+) -> ChallengeOut:
+    """A single-use, short-lived Sign-In with Ethereum message for `address` to sign
+    (EIP-191 personal_sign); rate-limited per client address and per member address (429)."""
+    client = _client(request)
+    rt.limiter.hit(rt.limiter.auth_per_client, "auth", client, code="RateLimited", what="logins")
+    rt.limiter.hit(
+        rt.limiter.auth_per_address,
+        "challenge",
+        body.address.lower(),
+        code="RateLimited",
+        what="challenges for this address",
+    )
     return auth.create_challenge(rt=rt, session=session, address=body.address)
 
 
 @router.post("/auth/login", response_model=TokenOut)
-def login(body: LoginIn, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep) -> TokenOut:
-    """Exchange a signed challenge for a bearer token; only active members may log in."""
-    address, token = auth.login(
-        rt=rt, session=session, challenge_id=body.challenge_id, signature=body.signature
-    )
+def login(
+    body: LoginIn, request: Request, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
+) -> TokenOut:
+    """Exchange a signed challenge for a bearer token; only active members may log in. Too
+    many failed logins from one client address lock it out for a while (429 LoginLockedOut)."""
+    client = _client(request)
+    rt.limiter.check_lockout(client)
+    rt.limiter.hit(rt.limiter.auth_per_client, "auth", client, code="RateLimited", what="logins")
+    try:
+        address, token = auth.login(
+            rt=rt, session=session, challenge_id=body.challenge_id, signature=body.signature
+        )
+    except Unauthenticated:
+        rt.limiter.login_failed(client)
+        raise
     row = member_row(mirror, rt, address)
     if row is None:
         raise Forbidden("not a member of the ledger", code="NotMember")
