@@ -4,8 +4,9 @@ Redis broker is configured (shared by every API process), memory storage otherwi
 from __future__ import annotations
 
 import math
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from limits import RateLimitItem, parse
 from limits.storage import Storage, storage_from_string
@@ -21,6 +22,27 @@ class Limiter:
     auth_per_client: RateLimitItem
     auth_per_address: RateLimitItem
     lockout: RateLimitItem
+    writes_per_member: RateLimitItem
+    writes_per_client: RateLimitItem
+    max_waiting: int
+    _waiting: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._waiting = threading.BoundedSemaphore(self.max_waiting)
+
+    def wait_slot(self) -> None:
+        """Take one of this process's slots for a waiting request (give it back with
+        `release_wait_slot`); none free: a 429 before anything is done."""
+        if not self._waiting.acquire(blocking=False):
+            raise TooManyRequests(
+                f"{self.max_waiting} requests are already waiting: retry, or leave out ?wait=true "
+                "and follow the transaction",
+                code="TooManyWaiting",
+                retry_after=1,
+            )
+
+    def release_wait_slot(self) -> None:
+        self._waiting.release()
 
     @classmethod
     def from_settings(cls, settings: BackendSettings) -> Limiter:
@@ -32,6 +54,9 @@ class Limiter:
             parse(settings.rate_limit_auth_per_client),
             parse(settings.rate_limit_auth_per_address),
             parse(f"{settings.login_lockout_failures}/{settings.login_lockout_seconds} seconds"),
+            parse(settings.rate_limit_writes_per_member),
+            parse(settings.rate_limit_writes_per_client),
+            settings.max_waiting_requests,
         )
 
     def hit(self, item: RateLimitItem, *key: str, code: str, what: str) -> None:

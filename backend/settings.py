@@ -77,6 +77,18 @@ class BackendSettings(BaseSettings):
     rate_limit_auth_per_address: str = Field(
         default="10/minute", description="Challenges per member address asked for."
     )
+    rate_limit_writes_per_member: str = Field(
+        default="600/minute", description="Writes (POST, PUT, DELETE) per authenticated member."
+    )
+    rate_limit_writes_per_client: str = Field(
+        default="1200/minute", description="Writes per client IP address."
+    )
+    max_waiting_requests: int = Field(
+        default=8,
+        ge=1,
+        description="Requests each API process lets wait (?wait=true) at once; fewer than "
+        "request_threads, so waiting never takes every thread.",
+    )
     login_lockout_failures: int = Field(
         default=10, ge=1, description="Failed logins from one client address before lock-out."
     )

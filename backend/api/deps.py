@@ -165,6 +165,13 @@ def get_current_member(
         raise Forbidden("not a member of the ledger", code="NotMember")
     if row.status != MemberStatus.ACTIVE:
         raise Forbidden("this member is suspended", code="MemberSuspended")
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        limiter = rt.limiter
+        client = request.client.host if request.client is not None else "unknown"
+        limiter.hit(limiter.writes_per_client, "write", client, code="RateLimited", what="writes")
+        limiter.hit(
+            limiter.writes_per_member, "write", row.address, code="RateLimited", what="writes"
+        )
     return Principal(
         address=row.address,
         roles=Role(row.roles),
@@ -255,18 +262,29 @@ TxIdempotencyDep = Annotated[Idem | None, Depends(replay_first)]
 
 
 async def wait_param(
+    request: Request,
     wait: Annotated[
         bool, Query(description="Return only when mined and visible in the mirror.")
     ] = False,
-) -> bool:
-    return wait
+) -> AsyncIterator[bool]:
+    """With `wait`, hold one of the process's waiting slots for the request (429 TooManyWaiting
+    when none is free, before anything is done)."""
+    if not wait:
+        yield False
+        return
+    limiter = runtime_of(request).limiter
+    limiter.wait_slot()
+    try:
+        yield True
+    finally:
+        limiter.release_wait_slot()
 
 
 WaitDep = Annotated[bool, Depends(wait_param)]
 
 
 async def write_context(
-    request: Request, session: SessionDep, mirror: MirrorDep, idem: TxIdempotencyDep, wait: WaitDep
+    request: Request, wait: WaitDep, session: SessionDep, mirror: MirrorDep, idem: TxIdempotencyDep
 ) -> WriteContext:
     """For writes answered with their transaction request: a repeated key is already replayed."""
     rt = runtime_of(request)

@@ -75,3 +75,39 @@ def test_the_redis_storage_is_shared_between_limiters() -> None:
     with pytest.raises(TooManyRequests) as err:
         one.hit(one.auth_per_address, "t", key, code="RateLimited", what="x")
     assert err.value.retry_after >= 1
+
+
+def test_writes_per_member_are_rate_limited() -> None:
+    from tests.backend.conftest import make_api
+
+    gen = make_api(_settings(rate_limit_writes_per_member="40/minute", wait_timeout_seconds=30))
+    api = next(gen)
+    try:
+        # onboarding used some of the operator's writes; the rest go, then 429
+        codes = [
+            api.as_("operator")
+            .post("/v1/operator/cash/mint", json={"account": api.addresses["bank"], "amount": 1})
+            .status_code
+            for _ in range(40)
+        ]
+        assert 202 in codes and codes[-1] == 429
+        r = api.as_("operator").post(
+            "/v1/operator/cash/mint", json={"account": api.addresses["bank"], "amount": 1}
+        )
+        assert r.json()["code"] == "RateLimited" and "Retry-After" in r.headers
+        assert api.as_("bank").get("/v1/me").status_code == 200  # reads are not counted
+    finally:
+        gen.close()
+
+
+def test_waiting_requests_are_bounded() -> None:
+    settings = _settings(max_waiting_requests=1)
+    limiter = Limiter.from_settings(settings)
+    limiter.wait_slot()
+    from backend.errors import TooManyRequests
+
+    with pytest.raises(TooManyRequests) as err:
+        limiter.wait_slot()
+    assert err.value.code == "TooManyWaiting" and err.value.retry_after == 1
+    limiter.release_wait_slot()
+    limiter.wait_slot()  # free again
