@@ -76,6 +76,16 @@ class RequestTooLarge(DomainError):
 WITHHELD: dict[str, tuple[str, ...]] = {"ReceivablesInvoiceKeyUsed": ("rootId",)}
 
 
+class TooManyRequests(DomainError):
+    """A rate limit or lock-out: `retry_after` seconds until it lets the request through."""
+
+    code = "TooManyRequests"
+
+    def __init__(self, message: str, *, code: str, retry_after: int) -> None:
+        super().__init__(message, code=code, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 def refusal(name: str, **args: Any) -> Conflict:
     """A refusal the mirror predicts, named and worded as the contract's own (`args`: the
     contract error's arguments)."""

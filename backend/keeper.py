@@ -1,6 +1,7 @@
 """The keeper: distribute due and funded receivables in bounded batches until settled, mark
 overdue ones, reconcile the mirror and alert on any mismatch, expire unsigned requests and
-recover those a dead worker left unfinished.
+recover those a dead worker left unfinished, purge expired login challenges and denylist
+entries.
 
 Its jobs are one table (`JOBS`) that both schedulers read: Celery beat (`backend.worker`) and,
 where tasks are eager and no beat runs, the in-process `KeeperThread` of `scf serve`."""
@@ -23,6 +24,7 @@ from backend import metrics
 from backend.models import Alert, FinancingRequest, FinancingStatus, TxRequest, TxStatus
 from backend.runtime import Runtime
 from backend.services.audit import reconciliation
+from backend.services.auth import purge_expired
 from backend.services.views import open_financing_pieces
 from backend.settings import BackendSettings
 from backend.txn.actions import new_request
@@ -194,6 +196,15 @@ def recover(rt: Runtime) -> int:
     return recover_stuck(rt)
 
 
+def purge_auth(rt: Runtime) -> dict[str, int]:
+    """Delete expired login challenges and denylist entries of tokens that expired since."""
+    with Session(rt.engine) as session:
+        purged = purge_expired(session=session, now=datetime.now(UTC))
+    if any(purged.values()):
+        log.info("purged expired login state", extra=purged)
+    return purged
+
+
 # -- the schedule ---------------------------------------------------------------------------
 
 
@@ -216,6 +227,7 @@ JOBS: tuple[Job, ...] = (
     Job("reconcile", lambda s: s.reconcile_interval_seconds, reconcile_and_alert),
     Job("recover", lambda s: s.stuck_after_seconds / 2, recover),
     Job("financing", lambda s: s.keeper_interval_seconds, close_moved_financing),
+    Job("purge_auth", lambda s: s.auth_purge_interval_seconds, purge_auth),
 )
 
 

@@ -61,7 +61,7 @@ class LoginChallenge(BackendTable, table=True):
     id: str = Field(primary_key=True)
     address: str = Field(index=True)
     message: str
-    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
     used_at: datetime | None = _ts_opt()
 
 
@@ -72,6 +72,7 @@ class ApiKeyBase(SQLModel):
     created_at: datetime = _ts()
     revoked_at: datetime | None = _ts_opt()
     last_used_at: datetime | None = _ts_opt()
+    expires_at: datetime | None = _ts_opt()
 
 
 class ApiKey(ApiKeyBase, BackendTable, table=True):
@@ -84,6 +85,15 @@ class ApiKey(ApiKeyBase, BackendTable, table=True):
 
 class ApiKeyPublic(ApiKeyBase):
     pass
+
+
+class RevokedToken(BackendTable, table=True):
+    """A bearer token logged out before its expiry (by its `jti`); purged once it expires."""
+
+    __tablename__ = "revoked_token"
+
+    jti: str = Field(primary_key=True)
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
 
 
 class CustodyKey(BackendTable, table=True):
@@ -227,6 +237,7 @@ class Alert(BackendTable, table=True):
 BACKEND_TABLES: tuple[type[SQLModel], ...] = (
     LoginChallenge,
     ApiKey,
+    RevokedToken,
     CustodyKey,
     InvoiceDocument,
     FinancingRequest,

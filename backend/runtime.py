@@ -22,6 +22,7 @@ from sqlmodel import Session
 from backend.db import make_engine, session_scope, upgrade
 from backend.errors import Conflict
 from backend.models import CustodyKey
+from backend.ratelimit import Limiter
 from backend.security import KeyVault, TokenIssuer, master_key_bytes
 from backend.settings import BackendSettings
 from chain.abi import CalldataEncoder
@@ -54,6 +55,7 @@ class Runtime:
     tokens: TokenIssuer
     operator: LocalAccount
     keeper: LocalAccount
+    limiter: Limiter
     indexer: Indexer | None = None
     _accounts: dict[str, LocalAccount] = field(default_factory=dict)
     _accounts_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -233,6 +235,7 @@ def build_runtime(
             tokens=TokenIssuer.from_master(master, settings),
             operator=operator,
             keeper=keeper,
+            limiter=Limiter.from_settings(settings),
         )
         runtime.store_key(operator)
         if settings.should_run_indexer:

@@ -77,12 +77,18 @@ class TokenOut(BaseModel):
 
 class ApiKeyIn(Strict):
     name: str = Field(min_length=1, max_length=100, examples=["erp-connector"])
+    expires_at: datetime | None = Field(
+        default=None,
+        description="When the key stops working (with a time zone); none: until revoked.",
+        examples=["2027-06-30T00:00:00Z"],
+    )
 
 
 class ApiKeyCreated(BaseModel):
     id: str
     name: str
     key: str = Field(description="Shown once; only a hash is kept.")
+    expires_at: datetime | None
 
 
 class MePublic(BaseModel):

@@ -1,4 +1,5 @@
-"""Login challenges (EIP-191), bearer tokens, API keys and encryption of custodial keys."""
+"""Login challenges (Sign-In with Ethereum, EIP-4361, signed per EIP-191), bearer tokens,
+API keys and encryption of custodial keys."""
 
 from __future__ import annotations
 
@@ -6,16 +7,19 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
 
 from backend.errors import Unauthenticated
 from backend.settings import BackendSettings, SettingsError, decode_master_key
@@ -60,13 +64,74 @@ def _subkey(master: bytes, purpose: str) -> bytes:
 # -- challenges and signatures -----------------------------------------------------------------
 
 
-def challenge_message(*, address: str, nonce: str, expires_at: datetime) -> str:
+SIWE_STATEMENT = "Sign in to scf-ledger."
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def challenge_message(
+    *, address: str, nonce: str, expires_at: datetime, public_url: str, chain_id: int
+) -> str:
+    """The login message, Sign-In with Ethereum (EIP-4361): the scheme and domain (authority)
+    of `public_url`, the EIP-55 address, the URI, chain id, nonce, issued-at and expiry; a
+    phishing site relaying it shows a domain that is not its own."""
+    url = urlsplit(public_url)
+    issued = datetime.now(UTC)
     return (
-        "scf-ledger login\n"
-        f"address: {address}\n"
-        f"nonce: {nonce}\n"
-        f"expires: {expires_at.astimezone(UTC).isoformat(timespec='seconds')}"
+        f"{url.scheme}://{url.netloc} wants you to sign in with your Ethereum account:\n"
+        f"{to_checksum_address(address)}\n"
+        "\n"
+        f"{SIWE_STATEMENT}\n"
+        "\n"
+        f"URI: {public_url}\n"
+        "Version: 1\n"
+        f"Chain ID: {chain_id}\n"
+        f"Nonce: {nonce}\n"
+        f"Issued At: {_rfc3339(issued)}\n"
+        f"Expiration Time: {_rfc3339(expires_at)}"
     )
+
+
+_SIWE = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<domain>[^/?#\s]+) wants you to sign in with your "
+    r"Ethereum account:\n(?P<address>0x[0-9a-fA-F]{40})\n\n(?P<statement>[^\n]+)\n\n"
+    r"URI: (?P<uri>\S+)\nVersion: 1\nChain ID: (?P<chain_id>[0-9]+)\n"
+    r"Nonce: (?P<nonce>[A-Za-z0-9]{8,})\nIssued At: (?P<issued_at>\S+)\n"
+    r"Expiration Time: (?P<expiration_time>\S+)"
+)
+
+
+def check_challenge(
+    message: str, *, nonce: str, public_url: str, chain_id: int, now: datetime
+) -> None:
+    """Parse an EIP-4361 login message strictly and check each field against this server:
+    scheme and domain, URI, chain id, nonce, issued-at (not in the future) and expiry."""
+    m = _SIWE.fullmatch(message)
+    if m is None:
+        raise Unauthenticated("the login message is not Sign-In with Ethereum", code="BadChallenge")
+    url = urlsplit(public_url)
+    expected = {
+        "scheme": url.scheme,
+        "domain": url.netloc,
+        "uri": public_url,
+        "chain_id": str(chain_id),
+        "nonce": nonce,
+    }
+    for name, value in expected.items():
+        if m[name] != value:
+            raise Unauthenticated(
+                f"the login message names {name} {m[name]!r}, this server is {value!r}",
+                code="ChallengeMismatch",
+                details={"field": name},
+            )
+    issued = datetime.fromisoformat(m["issued_at"])
+    expires = datetime.fromisoformat(m["expiration_time"])
+    if issued > now + timedelta(seconds=5):
+        raise Unauthenticated("the login message is issued in the future", code="BadChallenge")
+    if expires <= now:
+        raise Unauthenticated("challenge expired", code="ChallengeExpired")
 
 
 def recover_signer(message: str, signature: str) -> str:
@@ -86,6 +151,15 @@ def sign_message(account: LocalAccount, message: str) -> str:
 
 
 @dataclass(frozen=True)
+class TokenClaims:
+    """What a verified bearer token says: whose it is, its id and its expiry."""
+
+    address: str
+    jti: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class TokenIssuer:
     secret: bytes
     lifetime: timedelta
@@ -95,6 +169,8 @@ class TokenIssuer:
         return cls(_subkey(master, "token"), timedelta(seconds=settings.token_lifetime_seconds))
 
     def issue(self, address: str) -> tuple[str, datetime]:
+        """A token for `address` and its expiry; its `jti` (128 random bits) names it on the
+        denylist once its holder logs out."""
         now = datetime.now(UTC)
         expires = now + self.lifetime
         claims = {
@@ -102,11 +178,11 @@ class TokenIssuer:
             "aud": TOKEN_AUDIENCE,
             "iat": int(now.timestamp()),
             "exp": int(expires.timestamp()),
-            "jti": secrets.token_hex(8),
+            "jti": secrets.token_hex(16),
         }
         return jwt.encode(claims, self.secret, algorithm=TOKEN_ALGORITHM), expires
 
-    def verify(self, token: str) -> str:
+    def verify(self, token: str) -> TokenClaims:
         try:
             claims = jwt.decode(
                 token, self.secret, algorithms=[TOKEN_ALGORITHM], audience=TOKEN_AUDIENCE
@@ -115,7 +191,13 @@ class TokenIssuer:
             raise Unauthenticated("token expired", code="TokenExpired") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated("invalid token", code="InvalidToken") from exc
-        return str(claims["sub"])
+        if not isinstance(claims.get("jti"), str) or not isinstance(claims.get("sub"), str):
+            raise Unauthenticated("invalid token", code="InvalidToken")
+        return TokenClaims(
+            address=claims["sub"],
+            jti=claims["jti"],
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
 
 
 # -- API keys ----------------------------------------------------------------------------------

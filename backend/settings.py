@@ -87,6 +87,34 @@ class BackendSettings(BaseSettings):
         "have died before starting it). A few block times at most.",
     )
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where members reach the API: its scheme, host and port are the domain and "
+        "URI of the Sign-In with Ethereum login message.",
+    )
+    rate_limit_auth_per_client: str = Field(
+        default="30/minute",
+        description="Challenges and logins per client IP address (a `limits` rate string).",
+    )
+    rate_limit_auth_per_address: str = Field(
+        default="10/minute", description="Challenges per member address asked for."
+    )
+    rate_limit_writes_per_member: str = Field(
+        default="600/minute", description="Writes (POST, PUT, DELETE) per authenticated member."
+    )
+    rate_limit_writes_per_client: str = Field(
+        default="1200/minute", description="Writes per client IP address."
+    )
+    max_waiting_requests: int = Field(
+        default=8,
+        ge=1,
+        description="Requests each API process lets wait (?wait=true) at once; fewer than "
+        "request_threads, so waiting never takes every thread.",
+    )
+    login_lockout_failures: int = Field(
+        default=10, ge=1, description="Failed logins from one client address before lock-out."
+    )
+    login_lockout_seconds: int = Field(default=900, ge=1, description="How long a lock-out lasts.")
     token_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     challenge_lifetime_seconds: int = Field(default=120, ge=10, le=3600)
     wait_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -106,6 +134,11 @@ class BackendSettings(BaseSettings):
     keeper_max_batches: int = Field(default=20, ge=1)
     keeper_interval_seconds: float = Field(default=30.0, gt=0)
     reconcile_interval_seconds: float = Field(default=300.0, gt=0)
+    auth_purge_interval_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How often the keeper deletes expired login challenges and denylist entries.",
+    )
 
     request_threads: int = Field(
         default=16,

@@ -17,7 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
 from backend.errors import Forbidden, Unauthenticated
-from backend.models import ApiKey
+from backend.models import ApiKey, RevokedToken, as_utc
 from backend.runtime import Runtime
 from backend.security import secret_matches, split_api_key
 from backend.services.context import (
@@ -96,9 +96,15 @@ _bearer = HTTPBearer(auto_error=False, description="A login token or an API key 
 
 _KEYS = ApiKey.__table__  # type: ignore[attr-defined]
 _MEMBERS = Member.__table__  # type: ignore[attr-defined]
+_REVOKED = RevokedToken.__table__  # type: ignore[attr-defined]
 _API_KEY = sa_select(
-    _KEYS.c.address, _KEYS.c.secret_hash, _KEYS.c.revoked_at, _KEYS.c.last_used_at
+    _KEYS.c.address,
+    _KEYS.c.secret_hash,
+    _KEYS.c.revoked_at,
+    _KEYS.c.last_used_at,
+    _KEYS.c.expires_at,
 ).where(_KEYS.c.id == bindparam("id"))
+_DENIED = sa_select(_REVOKED.c.jti).where(_REVOKED.c.jti == bindparam("jti"))
 _PRINCIPAL = sa_select(
     _MEMBERS.c.address,
     _MEMBERS.c.roles,
@@ -128,6 +134,13 @@ def get_current_member(
         if key is None or key.revoked_at is not None or not secret_matches(secret, key.secret_hash):
             raise Unauthenticated("unknown or revoked API key", code="InvalidApiKey")
         now = datetime.now(UTC)
+        if key.expires_at is not None and as_utc(key.expires_at) <= now:
+            raise Unauthenticated(
+                f"API key {key_id} expired on "
+                f"{as_utc(key.expires_at).isoformat(timespec='seconds')}",
+                code="ApiKeyExpired",
+                details={"key_id": key_id},
+            )
         last = key.last_used_at
         if (
             last is None
@@ -138,9 +151,12 @@ def get_current_member(
                 update(_KEYS).where(_KEYS.c.id == key_id).values(last_used_at=now)
             )
             session.commit()
-        address, via_key = key.address, True
+        address, claims = key.address, None
     else:
-        address, via_key = rt.tokens.verify(token), False
+        claims = rt.tokens.verify(token)
+        if session.connection().execute(_DENIED, {"jti": claims.jti}).first() is not None:
+            raise Unauthenticated("this token was logged out: log in again", code="TokenRevoked")
+        address = claims.address
     row = (
         mirror.connection()
         .execute(_PRINCIPAL, {"chain_id": rt.chain_id, "address": address.lower()})
@@ -151,17 +167,38 @@ def get_current_member(
     request.state.member = to_checksum_address(row.address)  # for the access log
     if row.status != MemberStatus.ACTIVE:
         raise Forbidden("this member is suspended", code="MemberSuspended")
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        limiter = rt.limiter
+        client = request.client.host if request.client is not None else "unknown"
+        limiter.hit(limiter.writes_per_client, "write", client, code="RateLimited", what="writes")
+        limiter.hit(
+            limiter.writes_per_member, "write", row.address, code="RateLimited", what="writes"
+        )
     return Principal(
         address=row.address,
         roles=Role(row.roles),
         entity_id=row.entity_id,
         credit_limit=int(row.credit_limit),
         credit_used=int(row.credit_used),
-        via_api_key=via_key,
+        token=claims,
     )
 
 
 CurrentMember = Annotated[Principal, Depends(get_current_member)]
+
+
+async def require_login(member: CurrentMember) -> Principal:
+    """A member logged in by a signed challenge (a bearer token), not by an API key: a leaked
+    key must not be able to mint or revoke keys, so key management needs a login."""
+    if member.via_api_key:
+        raise Forbidden(
+            "this needs a login (a bearer token from /v1/auth/login), not an API key",
+            code="LoginRequired",
+        )
+    return member
+
+
+LoggedIn = Annotated[Principal, Depends(require_login)]
 
 
 def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
@@ -227,18 +264,29 @@ TxIdempotencyDep = Annotated[Idem | None, Depends(replay_first)]
 
 
 async def wait_param(
+    request: Request,
     wait: Annotated[
         bool, Query(description="Return only when mined and visible in the mirror.")
     ] = False,
-) -> bool:
-    return wait
+) -> AsyncIterator[bool]:
+    """With `wait`, hold one of the process's waiting slots for the request (429 TooManyWaiting
+    when none is free, before anything is done)."""
+    if not wait:
+        yield False
+        return
+    limiter = runtime_of(request).limiter
+    limiter.wait_slot()
+    try:
+        yield True
+    finally:
+        limiter.release_wait_slot()
 
 
 WaitDep = Annotated[bool, Depends(wait_param)]
 
 
 async def write_context(
-    request: Request, session: SessionDep, mirror: MirrorDep, idem: TxIdempotencyDep, wait: WaitDep
+    request: Request, wait: WaitDep, session: SessionDep, mirror: MirrorDep, idem: TxIdempotencyDep
 ) -> WriteContext:
     """For writes answered with their transaction request: a repeated key is already replayed."""
     rt = runtime_of(request)

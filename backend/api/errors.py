@@ -20,6 +20,7 @@ from backend.errors import (
     InvalidInput,
     NotFound,
     RequestTooLarge,
+    TooManyRequests,
     Unauthenticated,
     UnsupportedMediaType,
     from_revert,
@@ -37,6 +38,7 @@ STATUS: dict[type[DomainError], int] = {
     Conflict: 409,
     RequestTooLarge: 413,
     UnsupportedMediaType: 415,
+    TooManyRequests: 429,
 }
 
 
@@ -69,7 +71,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def error_response(exc: DomainError) -> JSONResponse:
-    return JSONResponse(_body(exc.code, exc.message, exc.details), status_of(exc))
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    return JSONResponse(_body(exc.code, exc.message, exc.details), status_of(exc), headers=headers)
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -5,21 +5,33 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
-from backend.errors import NotFound, Unauthenticated
-from backend.models import ApiKey, LoginChallenge
+from backend.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from backend.models import ApiKey, LoginChallenge, RevokedToken
 from backend.runtime import Runtime
 from backend.schemas import ApiKeyCreated, ChallengeOut, TokenOut
-from backend.security import challenge_expiry, challenge_message, new_api_key, recover_signer
+from backend.security import (
+    challenge_expiry,
+    challenge_message,
+    check_challenge,
+    new_api_key,
+    recover_signer,
+)
 from backend.services.context import Principal
 
 
 def create_challenge(*, rt: Runtime, session: Session, address: str) -> ChallengeOut:
     expires = challenge_expiry(rt.settings)
     cid = secrets.token_hex(16)
-    message = challenge_message(address=address, nonce=cid, expires_at=expires)
+    message = challenge_message(
+        address=address,
+        nonce=cid,
+        expires_at=expires,
+        public_url=rt.settings.public_url,
+        chain_id=rt.chain_id,
+    )
     session.add(
         LoginChallenge(id=cid, address=address.lower(), message=message, expires_at=expires)
     )
@@ -40,6 +52,13 @@ def login(
         expires = expires.replace(tzinfo=UTC)
     if expires < now:
         raise Unauthenticated("challenge expired", code="ChallengeExpired")
+    check_challenge(
+        challenge.message,
+        nonce=challenge_id,
+        public_url=rt.settings.public_url,
+        chain_id=rt.chain_id,
+        now=now,
+    )
     signer = recover_signer(challenge.message, signature)
     if signer.lower() != challenge.address:
         raise Unauthenticated("signature is not by the challenged address", code="BadSignature")
@@ -56,11 +75,33 @@ def login(
     return challenge.address, TokenOut(access_token=token, expires_at=token_expires)
 
 
-def create_api_key(*, session: Session, address: str, name: str) -> ApiKeyCreated:
+def create_api_key(
+    *, session: Session, address: str, name: str, expires_at: datetime | None
+) -> ApiKeyCreated:
+    """A new key for `address`, valid until `expires_at` (never, if None)."""
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise InvalidInput(
+                "expires_at needs a time zone (e.g. 2027-01-31T00:00:00Z)", code="NaiveDateTime"
+            )
+        if expires_at <= datetime.now(UTC):
+            raise InvalidInput(
+                "expires_at is in the past: an API key must expire in the future",
+                code="ExpiryInPast",
+                details={"expires_at": expires_at.isoformat(timespec="seconds")},
+            )
     key_id, key, secret_hash = new_api_key()
-    session.add(ApiKey(id=key_id, address=address.lower(), name=name, secret_hash=secret_hash))
+    session.add(
+        ApiKey(
+            id=key_id,
+            address=address.lower(),
+            name=name,
+            secret_hash=secret_hash,
+            expires_at=expires_at,
+        )
+    )
     session.commit()
-    return ApiKeyCreated(id=key_id, name=name, key=key)
+    return ApiKeyCreated(id=key_id, name=name, key=key, expires_at=expires_at)
 
 
 def list_api_keys(*, session: Session, me: Principal) -> list[ApiKey]:
@@ -75,3 +116,28 @@ def revoke_api_key(*, session: Session, me: Principal, key_id: str) -> None:
         key.revoked_at = datetime.now(UTC)
         session.add(key)
         session.commit()
+
+
+def logout(*, session: Session, me: Principal) -> None:
+    """Put the caller's bearer token on the denylist until it would have expired anyway."""
+    if me.token is None:
+        raise Forbidden("only a login (a bearer token) can log out", code="LoginRequired")
+    if session.get(RevokedToken, me.token.jti) is None:
+        session.add(RevokedToken(jti=me.token.jti, expires_at=me.token.expires_at))
+        session.commit()
+
+
+def purge_expired(*, session: Session, now: datetime) -> dict[str, int]:
+    """Delete challenges past their expiry (used or not) and denylist entries whose tokens
+    have expired (an expired token is refused on its own)."""
+    challenges = session.execute(
+        delete(LoginChallenge).where(LoginChallenge.expires_at < now)  # type: ignore[arg-type]
+    )
+    tokens = session.execute(
+        delete(RevokedToken).where(RevokedToken.expires_at < now)  # type: ignore[arg-type]
+    )
+    session.commit()
+    return {
+        "challenges": int(challenges.rowcount),  # type: ignore[attr-defined]
+        "revoked_tokens": int(tokens.rowcount),  # type: ignore[attr-defined]
+    }

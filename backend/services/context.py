@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from backend.errors import InvalidInput
 from backend.models import TxRequest
 from backend.runtime import Runtime
+from backend.security import TokenClaims
 from chain.enums import Role
 
 
@@ -24,7 +25,11 @@ class Principal:
     entity_id: str
     credit_limit: int
     credit_used: int
-    via_api_key: bool
+    token: TokenClaims | None  # None: authenticated by an API key
+
+    @property
+    def via_api_key(self) -> bool:
+        return self.token is None
 
     def has(self, role: Role) -> bool:
         return bool(self.roles & role)

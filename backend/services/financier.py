@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from backend.errors import NotFound, refusal
+from backend.errors import Conflict, NotFound, refusal
 from backend.models import FinancingRequest, FinancingStatus, TxRequest
 from backend.runtime import Runtime
 from backend.schemas import FinancingOut, HoldingOut, OfferIn, OfferOut, QuoteOut
@@ -125,13 +125,15 @@ def post_offer(
         days = days_to_maturity(now=now, due_date=root.due_date)
         rate = implied_rate_bps(int(piece.amount), price=price, days=days)
         if rate > asked.max_rate_bps:
-            raise refusal(
-                "OfferAboveMaxRate",
+            raise Conflict(
                 "the offer's rate is above the financing request's maximum",
-                pieceId=piece.piece_id,
-                financing_request_id=asked.id,
-                rate_bps=rate,
-                max_rate_bps=asked.max_rate_bps,
+                code="OfferAboveMaxRate",
+                details={
+                    "pieceId": piece.piece_id,
+                    "financing_request_id": asked.id,
+                    "rate_bps": rate,
+                    "max_rate_bps": asked.max_rate_bps,
+                },
             )
     expiry = min(now + body.expires_in_seconds, root.due_date)
     if expiry <= now:

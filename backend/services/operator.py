@@ -70,7 +70,9 @@ def onboard(
     )
     api_key = None
     if custodial:
-        api_key = auth.create_api_key(session=ctx.session, address=address, name="onboarding").key
+        api_key = auth.create_api_key(
+            session=ctx.session, address=address, name="onboarding", expires_at=None
+        ).key
     return MemberCreated(
         address=address, custodial=custodial, api_key=api_key, transaction=respond(ctx.rt, req)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from backend.errors import InvalidInput, NotFound, refusal
+from backend.errors import Conflict, InvalidInput, NotFound, refusal
 from backend.models import (
     FinancingRequest,
     FinancingStatus,
@@ -204,11 +204,10 @@ def transfer(
     checks.movable(ctx.mirror, ctx.rt, piece, root)
     checks.holder(piece, me.address)
     if to.lower() == me.address.lower():
-        raise refusal(
-            "TransferToSelf",
+        raise Conflict(
             "you already hold this piece: a transfer to yourself would change nothing",
-            pieceId=piece_id,
-            account=to,
+            code="TransferToSelf",
+            details={"pieceId": piece_id, "account": to},
         )
     from eth_utils.address import to_checksum_address
 
@@ -246,11 +245,10 @@ def request_financing(
         )
     ).first()
     if open_one is not None:
-        raise refusal(
-            "FinancingRequestOpen",
+        raise Conflict(
             "this piece already has an open financing request: cancel it first",
-            pieceId=body.piece_id,
-            financing_request_id=open_one.id,
+            code="FinancingRequestOpen",
+            details={"pieceId": body.piece_id, "financing_request_id": open_one.id},
         )
     fr = FinancingRequest(
         piece_id=body.piece_id,

@@ -88,10 +88,11 @@ def test_no_credentials_is_401(api: Api) -> None:
 
 
 def test_revoked_api_key_is_refused(api: Api) -> None:
-    created = api.as_("bank").post("/v1/auth/api-keys", json={"name": "ci"}).json()
+    # key management needs a login: the auditor logs in with its own key
+    created = api.as_("auditor").post("/v1/auth/api-keys", json={"name": "ci"}).json()
     headers = {"Authorization": f"Bearer {created['key']}"}
     assert api.client.get("/v1/me", headers=headers).status_code == 200
-    assert api.as_("bank").delete(f"/v1/auth/api-keys/{created['id']}").status_code == 204
+    assert api.as_("auditor").delete(f"/v1/auth/api-keys/{created['id']}").status_code == 204
     r = api.client.get("/v1/me", headers=headers)
     assert r.status_code == 401 and r.json()["code"] == "InvalidApiKey"
 

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 from sqlmodel import Session, select
 
@@ -70,7 +71,13 @@ def test_concurrent_idempotent_requests_send_once(api: Api) -> None:
     assert _count(api, idempotency_key="race-1") == 1
 
 
-def test_fifty_concurrent_writes_from_several_members_all_mine(api: Api) -> None:
+def test_fifty_concurrent_writes_from_several_members_all_mine(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    # 16 requests wait at once here: more than the default bound on waiting requests
+    monkeypatch.setattr(api.rt, "limiter", dataclasses.replace(api.rt.limiter, max_waiting=16))
     a = api.addresses
     jobs: list[tuple[str, str, Any]] = []
     for _ in range(15):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
-from backend.api.deps import CurrentMember, MirrorDep, RuntimeDep, SessionDep
+from backend.api.deps import CurrentMember, LoggedIn, MirrorDep, RuntimeDep, SessionDep
 from backend.api.errors import ERROR_RESPONSES
-from backend.errors import Forbidden
+from backend.errors import Forbidden, Unauthenticated
 from backend.models import ApiKeyPublic
 from backend.schemas import (
     ApiKeyCreated,
@@ -24,18 +24,44 @@ from chain.enums import MemberStatus
 router = APIRouter(prefix="/v1", tags=["auth"], responses=ERROR_RESPONSES)
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
 @router.post("/auth/challenge", response_model=ChallengeOut)
-def challenge(body: ChallengeIn, rt: RuntimeDep, session: SessionDep) -> ChallengeOut:
-    """A single-use, short-lived message for `address` to sign (EIP-191)."""
+def challenge(
+    body: ChallengeIn, request: Request, rt: RuntimeDep, session: SessionDep
+) -> ChallengeOut:
+    """A single-use, short-lived Sign-In with Ethereum message for `address` to sign
+    (EIP-191 personal_sign); rate-limited per client address and per member address (429)."""
+    client = _client(request)
+    rt.limiter.hit(rt.limiter.auth_per_client, "auth", client, code="RateLimited", what="logins")
+    rt.limiter.hit(
+        rt.limiter.auth_per_address,
+        "challenge",
+        body.address.lower(),
+        code="RateLimited",
+        what="challenges for this address",
+    )
     return auth.create_challenge(rt=rt, session=session, address=body.address)
 
 
 @router.post("/auth/login", response_model=TokenOut)
-def login(body: LoginIn, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep) -> TokenOut:
-    """Exchange a signed challenge for a bearer token; only active members may log in."""
-    address, token = auth.login(
-        rt=rt, session=session, challenge_id=body.challenge_id, signature=body.signature
-    )
+def login(
+    body: LoginIn, request: Request, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
+) -> TokenOut:
+    """Exchange a signed challenge for a bearer token; only active members may log in. Too
+    many failed logins from one client address lock it out for a while (429 LoginLockedOut)."""
+    client = _client(request)
+    rt.limiter.check_lockout(client)
+    rt.limiter.hit(rt.limiter.auth_per_client, "auth", client, code="RateLimited", what="logins")
+    try:
+        address, token = auth.login(
+            rt=rt, session=session, challenge_id=body.challenge_id, signature=body.signature
+        )
+    except Unauthenticated:
+        rt.limiter.login_failed(client)
+        raise
     row = member_row(mirror, rt, address)
     if row is None:
         raise Forbidden("not a member of the ledger", code="NotMember")
@@ -56,13 +82,17 @@ def me(member: CurrentMember, rt: RuntimeDep) -> MePublic:
 
 
 @router.post("/auth/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
-def create_api_key(body: ApiKeyIn, member: CurrentMember, session: SessionDep) -> ApiKeyCreated:
-    """A key for a machine client of this member; the key is shown once."""
-    return auth.create_api_key(session=session, address=member.address, name=body.name)
+def create_api_key(body: ApiKeyIn, member: LoggedIn, session: SessionDep) -> ApiKeyCreated:
+    """A key for a machine client of this member, shown once; needs a login (an API key is
+    refused: 403 LoginRequired). With `expires_at` the key stops working then."""
+    return auth.create_api_key(
+        session=session, address=member.address, name=body.name, expires_at=body.expires_at
+    )
 
 
 @router.get("/auth/api-keys", response_model=list[ApiKeyPublic])
-def list_api_keys(member: CurrentMember, session: SessionDep) -> list[ApiKeyPublic]:
+def list_api_keys(member: LoggedIn, session: SessionDep) -> list[ApiKeyPublic]:
+    """This member's keys with their expiry and last use (to the minute); needs a login."""
     return [
         ApiKeyPublic.model_validate(k, from_attributes=True)
         for k in auth.list_api_keys(session=session, me=member)
@@ -70,5 +100,12 @@ def list_api_keys(member: CurrentMember, session: SessionDep) -> list[ApiKeyPubl
 
 
 @router.delete("/auth/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_api_key(key_id: str, member: CurrentMember, session: SessionDep) -> None:
+def revoke_api_key(key_id: str, member: LoggedIn, session: SessionDep) -> None:
+    """Revoke one of this member's keys; needs a login."""
     auth.revoke_api_key(session=session, me=member, key_id=key_id)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(member: LoggedIn, session: SessionDep) -> None:
+    """End this login: its bearer token is refused from now on (401 TokenRevoked)."""
+    auth.logout(session=session, me=member)
