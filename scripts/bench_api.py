@@ -762,6 +762,10 @@ def main() -> None:
                 "SCF_MASTER_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
                 "SCF_OPERATOR_KEY": OPERATOR.key.hex(),
                 "SCF_KEEPER_KEY": Account.create().key.hex(),
+                # the bench measures throughput, not the abuse limits (one client address)
+                "SCF_RATE_LIMIT_WRITES_PER_CLIENT": "10000000/minute",
+                "SCF_RATE_LIMIT_WRITES_PER_MEMBER": "10000000/minute",
+                "SCF_RATE_LIMIT_AUTH_PER_CLIENT": "100000/minute",
                 "SCF_BROKER_URL": REDIS_URL,
                 "SCF_DEPLOYMENT_PATH": str(workdir / "deployment.json"),
                 "SCF_CHAIN_PROFILE": "rpc",
