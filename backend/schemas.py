@@ -7,7 +7,15 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from eth_utils.address import is_hex_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from backend.models import TxStatus
 from chain.addresses import parse_address
@@ -163,6 +171,36 @@ class SignedTxIn(Strict):
 RoleName = Literal["OPERATOR", "CORE_ENTERPRISE", "SUPPLIER", "FINANCIER", "REGULATOR", "AUDITOR"]
 
 
+class ProfileIn(Strict):
+    """A member's directory entry, as the operator keeps it."""
+
+    legal_name: str = Field(min_length=1, max_length=200, examples=["上海某某供应链有限公司"])
+    short_name: str | None = Field(default=None, min_length=1, max_length=60)
+    contact_email: EmailStr | None = Field(default=None, description="Where notifications go.")
+    contact_phone: str | None = Field(default=None, min_length=3, max_length=40)
+
+
+class EntryIn(ProfileIn):
+    credit_code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Only for a member without an entry: it must hash to the member's "
+        "entity id on the ledger.",
+    )
+
+
+class ProfileOut(BaseModel):
+    address: AddressOut
+    name: str = Field(description="The short name, or the legal name when there is none.")
+    legal_name: str
+    short_name: str | None
+    credit_code: str
+    entity_id: str = Field(description="keccak of the credit code: the ledger's entity id.")
+    contact_email: str | None
+    contact_phone: str | None
+
+
 class MemberIn(Strict):
     legal_id: str = Field(
         min_length=1,
@@ -177,6 +215,9 @@ class MemberIn(Strict):
         "and hold (custodial) a key.",
     )
     credit_limit: int = Field(default=0, ge=0, lt=2**128)
+    profile: ProfileIn | None = Field(
+        default=None, description="The member's directory entry (names, contact)."
+    )
 
 
 class MemberCreated(BaseModel):

@@ -25,6 +25,7 @@ from backend.api.headers import SecurityHeaders
 from backend.api.routes import (
     audit,
     auth,
+    directory,
     financing,
     invoices,
     ledger,
@@ -167,6 +168,7 @@ def create_app(
     for module in (
         auth,
         members,
+        directory,
         ledger,
         invoices,
         receivables,

@@ -13,7 +13,7 @@ from backend.errors import NotFound, refusal
 from backend.models import Alert, TxRequest
 from backend.runtime import Runtime
 from backend.schemas import MemberCreated, MemberIn, MemberOut
-from backend.services import auth
+from backend.services import auth, directory
 from backend.services.common import ledger_status
 from backend.services.context import Principal, WriteContext, by_key
 from backend.services.tx import replay, respond, submit
@@ -62,6 +62,8 @@ def onboard(
         ctx.rt.store_key(account)
         if ctx.rt.conn.profile != "rpc":
             ctx.rt.conn.fund(account.address)
+    if body.profile is not None:
+        directory.record(ctx.session, address, body.profile, credit_code=body.legal_id)
     req = submit(
         ctx=ctx,
         member=me,

@@ -15,7 +15,7 @@ from backend.api.app import create_app
 from backend.runtime import Runtime
 from backend.security import sign_message
 from backend.settings import BackendSettings
-from backend.tools.client import invoice_body
+from backend.tools.client import demo_profile, invoice_body
 from chain.connection import dev_account
 from chain.settings import ChainSettings
 
@@ -107,7 +107,11 @@ def make_api(
             rt.conn.fund(own_key.address)
         op = api.as_("operator")
         for name, (roles, credit, cash) in CONSORTIUM.items():
-            body: dict[str, Any] = {"legal_id": f"USCC-{name}", "roles": roles}
+            body: dict[str, Any] = {
+                "legal_id": f"USCC-{name}",
+                "roles": roles,
+                "profile": demo_profile(name),
+            }
             if credit:
                 body["credit_limit"] = credit
             if name == "auditor":
