@@ -175,6 +175,17 @@ class FinancingRequest(FinancingRequestBase, BackendTable, table=True):
     __tablename__ = "financing_request"
 
 
+class FinancingOffer(BackendTable, table=True):
+    """Which financing request a mined offer answers (the ledger knows offers, not requests)."""
+
+    __tablename__ = "financing_offer"
+
+    offer_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    financing_request_id: int = Field(index=True)
+
+
 class TxStatus(StrEnum):
     AWAITING_SIGNATURE = "awaiting_signature"  # non-custodial signer: prepared, client signs
     QUEUED = "queued"

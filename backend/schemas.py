@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from eth_utils.address import is_hex_address, to_checksum_address
@@ -110,6 +110,14 @@ class MePublic(BaseModel):
 # -- transactions --------------------------------------------------------------------------------
 
 
+class WriteWarning(BaseModel):
+    """Something the writer should know about a write that was accepted nonetheless."""
+
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
 class TxRequestOut(BaseModel):
     id: str
     action: str
@@ -135,6 +143,10 @@ class TxRequestOut(BaseModel):
     )
     expires_at: datetime | None = Field(
         default=None, description="awaiting_signature only: the request expires unsigned then."
+    )
+    warnings: list[WriteWarning] = Field(
+        default_factory=list,
+        description="Accepted, but worth knowing (e.g. a limit cut below use).",
     )
 
     model_config = ConfigDict(
@@ -164,6 +176,30 @@ class SignedTxIn(Strict):
         pattern=r"^0x[0-9a-fA-F]+$",
         description="The signed transaction, 0x-hex (eth-account: `signed.raw_transaction`).",
     )
+
+
+# -- the ledger ----------------------------------------------------------------------------------
+
+
+class LedgerOut(BaseModel):
+    """The ledger's settings, as its contracts hold them, and its clock."""
+
+    chain_id: int
+    paused: bool
+    settlement_currency: str = Field(description="ISO 4217; amounts are in its minor unit (fen)")
+    ledger_time: int = Field(description="The latest block's timestamp: the contracts' clock.")
+    ledger_date: str = Field(description="ledger_time's date (UTC): due dates are judged by it.")
+    grace_period_seconds: int = Field(description="After the due date, before it is overdue.")
+    grace_period_days: float
+    max_depth: int = Field(description="How many times a piece may be split down from its root.")
+    min_piece_amount: int = Field(description="The smallest piece (and receivable), minor units.")
+    max_live_pieces: int = Field(description="The most live pieces one receivable may have.")
+    max_tenor_days: int = Field(description="The latest due date, in days after ledger_date.")
+    cash_in_circulation: int = Field(description="Settlement cash issued and not redeemed.")
+    registry: AddressOut
+    token: AddressOut
+    receivables: AddressOut
+    mirror_block: int = Field(description="The block these settings were last changed at.")
 
 
 # -- operator ------------------------------------------------------------------------------------
@@ -298,15 +334,11 @@ class InvoiceIn(Strict):
 
     @model_validator(mode="after")
     def _sane(self) -> InvoiceIn:
-        today = datetime.now(UTC).date()
+        # the range both dates may take is the ledger's clock's to say (documents.check_dates)
         if self.due_date <= self.issue_date:
             raise ValueError("due_date must be after issue_date")
-        if self.issue_date.year < 2000 or (self.issue_date - today).days > 31:
-            raise ValueError("issue_date is implausible")
-        if (self.due_date - today).days > MAX_TENOR_DAYS:
-            raise ValueError("due_date is more than 10 years away (the ledger refuses it)")
-        if self.due_date <= today:
-            raise ValueError("due_date must be in the future")
+        if self.issue_date.year < 2000:
+            raise ValueError(f"issue_date {self.issue_date} is before the year 2000")
         if self.line_items and sum(i.amount for i in self.line_items) != self.amount:
             raise ValueError("line item amounts must sum to the invoice amount")
         if self.seller == self.buyer:
@@ -408,6 +440,7 @@ class FinancingOut(BaseModel):
     piece_amount: int | None = None
     due_date: int | None = None
     debtor: AddressOut | None = None
+    offer_ids: list[int] = Field(default_factory=list, description="The offers answering it.")
 
 
 class OfferIn(Strict):
@@ -415,6 +448,13 @@ class OfferIn(Strict):
     price: Amount | None = Field(default=None, description="Or give rate_bps to price it.")
     rate_bps: RateBps | None = None
     expires_in_seconds: int = Field(default=7 * 86_400, gt=0, le=366 * 86_400)
+    financing_request_id: int | None = Field(
+        default=None,
+        gt=0,
+        lt=2**31,
+        description="The open financing request this offer answers; default: the piece's open "
+        "request, if it has one.",
+    )
 
     @model_validator(mode="after")
     def _one_price(self) -> OfferIn:
@@ -471,6 +511,9 @@ class OfferOut(BaseModel):
     expiry: int
     status: str
     seller: AddressOut | None
+    financing_request_id: int | None = Field(
+        default=None, description="The financing request this offer answers, if any."
+    )
 
 
 class CreditOut(BaseModel):

@@ -13,9 +13,7 @@ def test_the_directory_credit_code_hashes_to_the_entity_id_on_the_ledger(api: Ap
     by_address = {e["address"]: e for e in entries}
     for name in ("core", "tier1", "tier2", "bank", "regulator", "auditor"):
         entry = by_address[api.addresses[name]]
-        _, _, on_chain, _ = api.rt.contracts.registry.functions.memberOf(
-            api.addresses[name]
-        ).call()
+        _, _, on_chain, _ = api.rt.contracts.registry.functions.memberOf(api.addresses[name]).call()
         assert keccak(text=entry["credit_code"]) == on_chain
         assert entry["entity_id"] == "0x" + on_chain.hex()
     assert by_address[api.addresses["core"]]["name"] == "East China Motors"
@@ -75,3 +73,25 @@ def test_a_member_sees_itself_and_its_counterparties_only_and_their_contacts_nev
     everyone = api.as_("regulator").get("/v1/directory").json()
     assert len(everyone) == 6
     assert all(e["contact_email"] for e in everyone)
+
+
+def test_every_json_answer_names_the_members_whose_addresses_it_shows(api: Api) -> None:
+    a = api.addresses
+    me = api.as_("tier1").get("/v1/me").json()
+    assert me["name"] == "Suzhou Precision Parts"
+    r = api.as_("core").post(
+        "/v1/payables?wait=true", json=invoice(a["tier1"], a["core"], "DIR-NAMES-1", 100 * YUAN)
+    )
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["invoice"]["seller_name"] == "Suzhou Precision Parts"
+    assert body["invoice"]["buyer_name"] == "East China Motors"
+    assert body["transaction"]["member_name"] == "East China Motors"
+    root = body["invoice"]["root_id"]
+    piece = api.as_("tier1").get(f"/v1/pieces/{root}").json()
+    assert piece["holder_name"] == "Suzhou Precision Parts"
+    # an address the directory does not know (a contract) gets no name; nor do refusals
+    ledger = api.as_("tier1").get("/v1/ledger").json()
+    assert "receivables_name" not in ledger
+    refused = api.as_("tier1").get(f"/v1/directory/{a['bank']}")
+    assert refused.status_code == 404 and "name" not in refused.json()
