@@ -3,8 +3,9 @@
 One rule in one place, for every route: in a JSON object, a string field holding an address that
 the member directory knows gets a sibling `<field>_name` (`name` for a field called `address`).
 Only addresses the answer already shows are named, so an answer reveals no name its reader could
-not already see the address of. Lists of bare addresses, CSV and PDF answers are left alone (the
-services that build those name parties themselves)."""
+not already see the address of. Left alone: lists of bare addresses, a ledger event's `args` and a
+request's `params` (kept as recorded), and CSV and PDF answers (their services name parties
+themselves, or carry addresses only)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backend.services.directory import names_for
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+#: Objects kept exactly as recorded: a ledger event's arguments, a request's parameters.
+_VERBATIM = frozenset({"args", "params"})
 
 
 def _addresses(value: Any, found: set[str]) -> None:
     if isinstance(value, dict):
-        for item in value.values():
+        for key, item in value.items():
             if isinstance(item, str) and _ADDRESS.fullmatch(item):
                 found.add(item.lower())
-            else:
+            elif key not in _VERBATIM:
                 _addresses(item, found)
     elif isinstance(value, list):
         for item in value:
@@ -45,7 +48,7 @@ def with_names(value: Any, names: dict[str, str]) -> Any:
         return value
     out: dict[str, Any] = {}
     for key, item in value.items():
-        out[key] = with_names(item, names)
+        out[key] = item if key in _VERBATIM else with_names(item, names)
         if isinstance(item, str) and _ADDRESS.fullmatch(item):
             named = names.get(item.lower())
             if named is not None and _name_key(key) not in value:

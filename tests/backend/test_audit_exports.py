@@ -30,14 +30,15 @@ def _csv_rows(resp: Any) -> list[dict[str, str]]:
 
 
 def _as_cells(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """What a spreadsheet reads back from the JSON rows."""
+    """What a spreadsheet reads back from the JSON rows (the names the API sets beside
+    addresses, `*_name`, are the JSON answer's own: a CSV export carries the addresses)."""
 
     def cell(v: Any) -> str:
         if v is None:
             return ""
         return json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else str(v)
 
-    return [{k: cell(v) for k, v in row.items()} for row in rows]
+    return [{k: cell(v) for k, v in row.items() if not k.endswith("_name")} for row in rows]
 
 
 def _paged(auditor: Any, url: str) -> list[dict[str, Any]]:
