@@ -91,6 +91,16 @@ class ApiKeyCreated(BaseModel):
     expires_at: datetime | None
 
 
+class ActivateIn(Strict):
+    code: str = Field(min_length=1, max_length=200, examples=["scfact_…"])
+
+
+class Activated(ApiKeyCreated):
+    """The member's own API key, from its activation code."""
+
+    address: AddressOut
+
+
 class MePublic(BaseModel):
     address: AddressOut
     roles: list[str]
@@ -179,10 +189,21 @@ class MemberIn(Strict):
     credit_limit: int = Field(default=0, ge=0, lt=2**128)
 
 
+class ActivationOut(BaseModel):
+    address: AddressOut
+    code: str = Field(
+        description="One-time; hand it to the member, which exchanges it at /v1/auth/activate "
+        "for its own API key. Shown once; only a hash is kept."
+    )
+    expires_at: datetime
+
+
 class MemberCreated(BaseModel):
     address: AddressOut
     custodial: bool
-    api_key: str | None = Field(default=None, description="Custodial members only; shown once.")
+    activation: ActivationOut | None = Field(
+        default=None, description="Custodial members only; shown once (not on a replay)."
+    )
     transaction: TxRequestOut
 
 

@@ -115,6 +115,13 @@ class BackendSettings(BaseSettings):
         default=10, ge=1, description="Failed logins from one client address before lock-out."
     )
     login_lockout_seconds: int = Field(default=900, ge=1, description="How long a lock-out lasts.")
+    activation_hours: int = Field(
+        default=48,
+        ge=1,
+        le=30 * 24,
+        description="How long the one-time activation code a custodial member is onboarded with "
+        "(or re-issued) can be exchanged for its API key.",
+    )
     token_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     challenge_lifetime_seconds: int = Field(default=120, ge=10, le=3600)
     wait_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -90,18 +90,25 @@ def create_api_key(
                 code="ExpiryInPast",
                 details={"expires_at": expires_at.isoformat(timespec="seconds")},
             )
-    key_id, key, secret_hash = new_api_key()
-    session.add(
-        ApiKey(
-            id=key_id,
-            address=address.lower(),
-            name=name,
-            secret_hash=secret_hash,
-            expires_at=expires_at,
-        )
-    )
+    row, created = new_key(address=address, name=name, expires_at=expires_at)
+    session.add(row)
     session.commit()
-    return ApiKeyCreated(id=key_id, name=name, key=key, expires_at=expires_at)
+    return created
+
+
+def new_key(
+    *, address: str, name: str, expires_at: datetime | None
+) -> tuple[ApiKey, ApiKeyCreated]:
+    """The row to store for a new key of `address` and the answer that shows the key once."""
+    key_id, key, secret_hash = new_api_key()
+    row = ApiKey(
+        id=key_id,
+        address=address.lower(),
+        name=name,
+        secret_hash=secret_hash,
+        expires_at=expires_at,
+    )
+    return row, ApiKeyCreated(id=key_id, name=name, key=key, expires_at=expires_at)
 
 
 def list_api_keys(*, session: Session, me: Principal) -> list[ApiKey]:

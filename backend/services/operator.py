@@ -9,11 +9,11 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from sqlmodel import Session, col, select
 
-from backend.errors import NotFound, refusal
+from backend.errors import Conflict, NotFound, refusal
 from backend.models import Alert, TxRequest
 from backend.runtime import Runtime
-from backend.schemas import MemberCreated, MemberIn, MemberOut
-from backend.services import auth
+from backend.schemas import ActivationOut, MemberCreated, MemberIn, MemberOut
+from backend.services import activation
 from backend.services.common import ledger_status
 from backend.services.context import Principal, WriteContext, by_key
 from backend.services.tx import replay, respond, submit
@@ -68,13 +68,34 @@ def onboard(
         action="member.add",
         params=params,
     )
-    api_key = None
+    code = None
     if custodial:
-        api_key = auth.create_api_key(
-            session=ctx.session, address=address, name="onboarding", expires_at=None
-        ).key
+        code = activation.issue(
+            session=ctx.session,
+            address=address,
+            issued_by=me.address,
+            hours=ctx.rt.settings.activation_hours,
+        )
     return MemberCreated(
-        address=address, custodial=custodial, api_key=api_key, transaction=respond(ctx.rt, req)
+        address=address, custodial=custodial, activation=code, transaction=respond(ctx.rt, req)
+    )
+
+
+def reissue_activation(
+    *, rt: Runtime, session: Session, mirror: Session, me: Principal, address: str
+) -> ActivationOut:
+    """A new activation code for a custodial member that has not activated, or lost its key;
+    its earlier unused codes stop working, and activating this one revokes the keys they gave."""
+    _member(mirror, rt, address)
+    if not rt.has_key(address):
+        raise Conflict(
+            f"{to_checksum_address(address)} holds its own key and logs in by signing: it has "
+            "no activation code",
+            code="NotCustodial",
+            details={"account": to_checksum_address(address)},
+        )
+    return activation.issue(
+        session=session, address=address, issued_by=me.address, hours=rt.settings.activation_hours
     )
 
 

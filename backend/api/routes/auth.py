@@ -1,4 +1,4 @@
-"""/v1/auth: challenge login, API keys, who am I."""
+"""/v1/auth: challenge login, activation, API keys, who am I."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from backend.api.errors import ERROR_RESPONSES
 from backend.errors import Forbidden, Unauthenticated
 from backend.models import ApiKeyPublic
 from backend.schemas import (
+    Activated,
+    ActivateIn,
     ApiKeyCreated,
     ApiKeyIn,
     ChallengeIn,
@@ -17,7 +19,7 @@ from backend.schemas import (
     MePublic,
     TokenOut,
 )
-from backend.services import auth
+from backend.services import activation, auth
 from backend.services.views import member_row, role_names
 from chain.enums import MemberStatus
 
@@ -68,6 +70,22 @@ def login(
     if row.status != MemberStatus.ACTIVE:
         raise Forbidden("this member is suspended", code="MemberSuspended")
     return token
+
+
+@router.post("/auth/activate", response_model=Activated, status_code=status.HTTP_201_CREATED)
+def activate(body: ActivateIn, request: Request, rt: RuntimeDep, session: SessionDep) -> Activated:
+    """A custodial member exchanges the one-time activation code the operator gave it for its
+    own API key, shown once (no credential needed). A used, replaced, expired or unknown code is
+    refused (401 ActivationCodeUsed / Replaced / Expired / Unknown); failures count towards the
+    client address's lock-out like failed logins."""
+    client = _client(request)
+    rt.limiter.check_lockout(client)
+    rt.limiter.hit(rt.limiter.auth_per_client, "auth", client, code="RateLimited", what="logins")
+    try:
+        return activation.activate(session=session, code=body.code)
+    except Unauthenticated:
+        rt.limiter.login_failed(client)
+        raise
 
 
 @router.get("/me", response_model=MePublic)
