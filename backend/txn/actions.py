@@ -90,6 +90,11 @@ CALLS: dict[str, tuple[str, str, Args]] = {
 }
 
 
+#: what the ledger still takes from a suspended member: `repay` checks only that the caller is
+#: the debtor (money owed must reach the holders)
+WHILE_SUSPENDED = frozenset({"root.repay"})
+
+
 def _call(action: str) -> tuple[str, str, Args]:
     try:
         return CALLS[action]

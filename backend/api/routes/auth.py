@@ -52,8 +52,9 @@ def challenge(
 def login(
     body: LoginIn, request: Request, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
 ) -> TokenOut:
-    """Exchange a signed challenge for a bearer token; only active members may log in. Too
-    many failed logins from one client address lock it out for a while (429 LoginLockedOut)."""
+    """Exchange a signed challenge for a bearer token; only members may log in. A suspended
+    member's token opens only what it may still do (see what it owes and repay it). Too many
+    failed logins from one client address lock it out for a while (429 LoginLockedOut)."""
     client = _client(request)
     rt.limiter.check_lockout(client)
     rt.limiter.hit(rt.limiter.auth_per_client, "auth", client, code="RateLimited", what="logins")
@@ -65,10 +66,8 @@ def login(
         rt.limiter.login_failed(client)
         raise
     row = member_row(mirror, rt, address)
-    if row is None:
+    if row is None or row.status == MemberStatus.NONE:
         raise Forbidden("not a member of the ledger", code="NotMember")
-    if row.status != MemberStatus.ACTIVE:
-        raise Forbidden("this member is suspended", code="MemberSuspended")
     return token
 
 
