@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from eth_utils.address import is_hex_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from backend.models import TxStatus
 from chain.addresses import parse_address
@@ -243,16 +243,32 @@ class LineItem(Strict):
     amount: int = Field(ge=0, lt=MAX_AMOUNT)
 
 
-class InvoiceIn(Strict):
-    """The off-chain invoice; canonicalised and hashed, the hash goes on chain."""
+def _invoice_number(number: str) -> str:
+    categories = [unicodedata.category(c) for c in number]
+    if any(cat in ("Cc", "Cs", "Co", "Cn") for cat in categories):
+        raise ValueError("the invoice number holds a control or unassigned character")
+    if not any(cat[0] in ("L", "N") for cat in categories):
+        raise ValueError("the invoice number holds no letter or digit")
+    return number
 
-    number: str = Field(
+
+InvoiceNumber = Annotated[
+    str,
+    Field(
         min_length=1,
         max_length=64,
         examples=["INV-2026-0001"],
         description="As printed: its key ignores case, width, spaces and separators "
         "(docs/architecture.md, Invoice keys)",
-    )
+    ),
+    AfterValidator(_invoice_number),
+]
+
+
+class InvoiceIn(Strict):
+    """The off-chain invoice; canonicalised and hashed, the hash goes on chain."""
+
+    number: InvoiceNumber
     seller: Address
     buyer: Address
     amount: Amount
@@ -265,16 +281,6 @@ class InvoiceIn(Strict):
     issue_date: date
     due_date: date
     line_items: list[LineItem] = Field(default_factory=list, max_length=200)
-
-    @field_validator("number")
-    @classmethod
-    def _number(cls, number: str) -> str:
-        categories = [unicodedata.category(c) for c in number]
-        if any(cat in ("Cc", "Cs", "Co", "Cn") for cat in categories):
-            raise ValueError("the invoice number holds a control or unassigned character")
-        if not any(cat[0] in ("L", "N") for cat in categories):
-            raise ValueError("the invoice number holds no letter or digit")
-        return number
 
     @model_validator(mode="after")
     def _sane(self) -> InvoiceIn:
@@ -352,6 +358,10 @@ class RejectIn(Strict):
 
 class ReasonIn(Strict):
     reason: Reason
+
+
+class ReclaimKeyIn(Strict):
+    number: InvoiceNumber = Field(description="The number of this supplier's own invoice.")
 
 
 class SplitPart(Strict):

@@ -31,7 +31,15 @@ from backend.services import invoicing, supplier
 router = APIRouter(prefix="/v1", tags=["core enterprise"], responses=ERROR_RESPONSES)
 ACCEPTED = status.HTTP_202_ACCEPTED
 PayableFilter = Literal[
-    "registered", "confirmed", "rejected", "cancelled", "overdue", "settled", "outstanding"
+    "registered",
+    "confirmed",
+    "rejected",
+    "cancelled",
+    "overdue",
+    "settled",
+    "refused",
+    "closed",
+    "outstanding",
 ]
 
 
