@@ -42,6 +42,13 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
+def client_of(request: Request) -> str:
+    """The client address the limits count: the peer, or behind a trusted proxy
+    (SCF_TRUSTED_PROXIES) the address its X-Forwarded-For names."""
+    peer = request.client.host if request.client is not None else None
+    return runtime_of(request).limiter.client(peer, request.headers.getlist("x-forwarded-for"))
+
+
 async def get_runtime_dep(request: Request) -> Runtime:
     return runtime_of(request)
 
@@ -167,7 +174,7 @@ def authenticate(
     request.state.member = to_checksum_address(row.address)  # for the access log
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         limiter = rt.limiter
-        client = request.client.host if request.client is not None else "unknown"
+        client = client_of(request)
         limiter.hit(limiter.writes_per_client, "write", client, code="RateLimited", what="writes")
         limiter.hit(
             limiter.writes_per_member, "write", row.address, code="RateLimited", what="writes"

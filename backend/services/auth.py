@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
+from eth_utils.address import to_checksum_address
 from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
@@ -37,6 +38,12 @@ def create_challenge(*, rt: Runtime, session: Session, address: str) -> Challeng
     )
     session.commit()
     return ChallengeOut(challenge_id=cid, message=message, expires_at=expires)
+
+
+def challenged_address(*, session: Session, challenge_id: str) -> str | None:
+    """The member address a challenge was made for (EIP-55), None for an unknown challenge."""
+    challenge = session.get(LoginChallenge, challenge_id)
+    return None if challenge is None else to_checksum_address(challenge.address)
 
 
 def login(

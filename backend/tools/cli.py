@@ -148,8 +148,17 @@ def serve_cmd(
     if warning:
         err.print(f"[yellow]warning:[/yellow] {warning}")
     app_ = build_app(config, keeper=keeper)
+    # the client address behind a proxy is the API's to decide (SCF_TRUSTED_PROXIES), not
+    # uvicorn's, which by default believes any X-Forwarded-For sent from 127.0.0.1
     server = uvicorn.Server(
-        uvicorn.Config(app_, host=host, port=port, access_log=access_log, log_level="info")
+        uvicorn.Config(
+            app_,
+            host=host,
+            port=port,
+            access_log=access_log,
+            log_level="info",
+            proxy_headers=False,
+        )
     )
     base_url = f"http://{host}:{port}"
     failure: list[BaseException] = []

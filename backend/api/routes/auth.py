@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from backend.api.deps import CurrentMember, LoggedIn, MirrorDep, RuntimeDep, SessionDep
+from backend.api.deps import (
+    CurrentMember,
+    LoggedIn,
+    MirrorDep,
+    RuntimeDep,
+    SessionDep,
+    client_of,
+)
 from backend.api.errors import ERROR_RESPONSES
 from backend.errors import Forbidden, Unauthenticated
 from backend.models import ApiKeyPublic
@@ -26,17 +33,13 @@ from chain.enums import MemberStatus
 router = APIRouter(prefix="/v1", tags=["auth"], responses=ERROR_RESPONSES)
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
-
-
 @router.post("/auth/challenge", response_model=ChallengeOut)
 def challenge(
     body: ChallengeIn, request: Request, rt: RuntimeDep, session: SessionDep
 ) -> ChallengeOut:
     """A single-use, short-lived Sign-In with Ethereum message for `address` to sign
     (EIP-191 personal_sign); rate-limited per client address and per member address (429)."""
-    client = _client(request)
+    client = client_of(request)
     rt.limiter.hit(rt.limiter.auth_per_client, "auth", client, code="RateLimited", what="logins")
     rt.limiter.hit(
         rt.limiter.auth_per_address,
@@ -54,16 +57,18 @@ def login(
 ) -> TokenOut:
     """Exchange a signed challenge for a bearer token; only members may log in. A suspended
     member's token opens only what it may still do (see what it owes and repay it). Too many
-    failed logins from one client address lock it out for a while (429 LoginLockedOut)."""
-    client = _client(request)
-    rt.limiter.check_lockout(client)
+    failed logins from one client address lock it out for a while (429 LoginLockedOut), and
+    so do too many for one member address from any client (429 MemberLoginLockedOut)."""
+    client = client_of(request)
+    member = auth.challenged_address(session=session, challenge_id=body.challenge_id)
+    rt.limiter.check_lockout(client, member)
     rt.limiter.hit(rt.limiter.auth_per_client, "auth", client, code="RateLimited", what="logins")
     try:
         address, token = auth.login(
             rt=rt, session=session, challenge_id=body.challenge_id, signature=body.signature
         )
     except Unauthenticated:
-        rt.limiter.login_failed(client)
+        rt.limiter.login_failed(client, member)
         raise
     row = member_row(mirror, rt, address)
     if row is None or row.status == MemberStatus.NONE:
@@ -77,7 +82,7 @@ def activate(body: ActivateIn, request: Request, rt: RuntimeDep, session: Sessio
     own API key, shown once (no credential needed). A used, replaced, expired or unknown code is
     refused (401 ActivationCodeUsed / Replaced / Expired / Unknown); failures count towards the
     client address's lock-out like failed logins."""
-    client = _client(request)
+    client = client_of(request)
     rt.limiter.check_lockout(client)
     rt.limiter.hit(rt.limiter.auth_per_client, "auth", client, code="RateLimited", what="logins")
     try:
