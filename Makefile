@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMPS := .stamps
 
-.PHONY: venv node contracts test e2e lint run demo walkthrough clean lock
+.PHONY: venv node contracts test e2e lint slither slither-venv run demo walkthrough clean lock
 
 venv: $(STAMPS)/venv
 
@@ -30,11 +30,29 @@ contracts: venv node
 test: venv node
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
+# Slither pins web3 below the project's (web3 8), so it has an environment of its own.
+SLITHER_VENV := .venv-slither
+SLITHER_INFO := var/slither/artifacts
+
+slither-venv: $(STAMPS)/slither
+
+$(STAMPS)/slither: requirements-slither.lock
+	test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/pip install -q -r requirements-slither.lock
+	mkdir -p $(STAMPS) && touch $@
+
+# Slither on contracts/src, compiled by the pinned npm solc (scf compile --build-info); every
+# finding must be triaged in slither.config.json.
+slither: venv node slither-venv
+	$(BIN)/scf compile --build-info $(SLITHER_INFO)/build-info/scf.json
+	$(SLITHER_VENV)/bin/python scripts/slither_check.py $(SLITHER_INFO)
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(MAKE) slither
 
 # The API on http://127.0.0.1:$(PORT) (embedded profile), with a seeded demo consortium.
 PORT ?= 8000
@@ -56,7 +74,11 @@ lock: venv
 	{ echo "# Full pinned environment (from pip freeze, project excluded). Regenerate: make lock"; \
 	  $(BIN)/pip freeze --exclude-editable | grep -vi '^scf-ledger'; } > requirements.lock
 
+lock-slither: slither-venv
+	{ echo "# Slither's own environment (make slither-venv), from pip freeze. Regenerate: make lock-slither"; \
+	  $(SLITHER_VENV)/bin/pip freeze; } > requirements-slither.lock
+
 clean:
-	rm -rf $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info var
+	rm -rf $(STAMPS) $(SLITHER_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info var
 	find . -path ./$(VENV) -prune -o -path ./contracts/node_modules -prune -o \
 	  -name __pycache__ -type d -exec rm -rf {} +

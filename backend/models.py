@@ -107,6 +107,31 @@ class CustodyKey(BackendTable, table=True):
     created_at: datetime = _ts()
 
 
+# -- activation --------------------------------------------------------------------------------
+
+
+class ActivationCode(BackendTable, table=True):
+    """A one-time code the operator hands a custodial member at onboarding (or re-issues),
+    which the member exchanges once for its own API key: the operator never sees a working
+    credential of another member. Only a hash of the code's secret is kept."""
+
+    __tablename__ = "activation_code"
+
+    id: str = Field(primary_key=True)
+    address: str = Field(index=True)
+    secret_hash: str
+    issued_by: str = Field(description="The operator that issued it.")
+    created_at: datetime = _ts()
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    used_at: datetime | None = _ts_opt()
+    replaced_at: datetime | None = Field(
+        default=None,
+        sa_type=DateTime(timezone=True),
+        description="A newer code for the same member was issued; this one no longer works.",
+    )
+    api_key_id: str | None = Field(default=None, description="The key its use gave.")
+
+
 # -- the member directory ----------------------------------------------------------------------
 
 
@@ -268,6 +293,7 @@ BACKEND_TABLES: tuple[type[SQLModel], ...] = (
     ApiKey,
     RevokedToken,
     CustodyKey,
+    ActivationCode,
     InvoiceDocument,
     FinancingRequest,
     TxRequest,

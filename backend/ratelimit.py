@@ -3,6 +3,7 @@ Redis broker is configured (shared by every API process), memory storage otherwi
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -15,6 +16,31 @@ from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from backend.errors import TooManyRequests
 from backend.settings import BackendSettings
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_address(peer: str | None, forwarded_for: list[str], trusted: tuple[Network, ...]) -> str:
+    """The address the limits count: the connection's peer, unless it is a trusted proxy; then
+    the rightmost X-Forwarded-For entry that is not a trusted proxy (each proxy appends the
+    peer it saw, so entries left of the last untrusted one may be forged by the client)."""
+    if peer is None:
+        return "unknown"
+    if not _trusted(peer, trusted):
+        return peer
+    hops = [h.strip() for value in forwarded_for for h in value.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
 
 @dataclass
 class Limiter:
@@ -22,9 +48,11 @@ class Limiter:
     auth_per_client: RateLimitItem
     auth_per_address: RateLimitItem
     lockout: RateLimitItem
+    member_lockout: RateLimitItem
     writes_per_member: RateLimitItem
     writes_per_client: RateLimitItem
     max_waiting: int
+    trusted_proxies: tuple[Network, ...] = ()
     _waiting: threading.BoundedSemaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -54,10 +82,18 @@ class Limiter:
             parse(settings.rate_limit_auth_per_client),
             parse(settings.rate_limit_auth_per_address),
             parse(f"{settings.login_lockout_failures}/{settings.login_lockout_seconds} seconds"),
+            parse(
+                f"{settings.login_lockout_failures_per_member}/"
+                f"{settings.login_lockout_seconds} seconds"
+            ),
             parse(settings.rate_limit_writes_per_member),
             parse(settings.rate_limit_writes_per_client),
             settings.max_waiting_requests,
+            tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies),
         )
+
+    def client(self, peer: str | None, forwarded_for: list[str]) -> str:
+        return client_address(peer, forwarded_for, self.trusted_proxies)
 
     def hit(self, item: RateLimitItem, *key: str, code: str, what: str) -> None:
         """Count one request against `item`; past it, a 429 with how long to wait."""
@@ -69,7 +105,8 @@ class Limiter:
                 retry_after=self._wait(window, item, key),
             )
 
-    def check_lockout(self, client: str) -> None:
+    def check_lockout(self, client: str, member: str | None = None) -> None:
+        """Refused (429) while `client`, or the member address logging in, is locked out."""
         window = FixedWindowRateLimiter(self.storage)
         if not window.test(self.lockout, "login-failed", client):
             raise TooManyRequests(
@@ -77,9 +114,22 @@ class Limiter:
                 code="LoginLockedOut",
                 retry_after=self._wait(window, self.lockout, ("login-failed", client)),
             )
+        if member is not None and not window.test(
+            self.member_lockout, "login-failed-member", member
+        ):
+            raise TooManyRequests(
+                f"too many failed logins for {member}, from any address: try again later",
+                code="MemberLoginLockedOut",
+                retry_after=self._wait(
+                    window, self.member_lockout, ("login-failed-member", member)
+                ),
+            )
 
-    def login_failed(self, client: str) -> None:
-        FixedWindowRateLimiter(self.storage).hit(self.lockout, "login-failed", client)
+    def login_failed(self, client: str, member: str | None = None) -> None:
+        window = FixedWindowRateLimiter(self.storage)
+        window.hit(self.lockout, "login-failed", client)
+        if member is not None:
+            window.hit(self.member_lockout, "login-failed-member", member)
 
     @staticmethod
     def _wait(

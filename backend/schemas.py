@@ -13,7 +13,6 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
-    field_validator,
     model_validator,
 )
 
@@ -97,6 +96,16 @@ class ApiKeyCreated(BaseModel):
     name: str
     key: str = Field(description="Shown once; only a hash is kept.")
     expires_at: datetime | None
+
+
+class ActivateIn(Strict):
+    code: str = Field(min_length=1, max_length=200, examples=["scfact_…"])
+
+
+class Activated(ApiKeyCreated):
+    """The member's own API key, from its activation code."""
+
+    address: AddressOut
 
 
 class MePublic(BaseModel):
@@ -256,10 +265,21 @@ class MemberIn(Strict):
     )
 
 
+class ActivationOut(BaseModel):
+    address: AddressOut
+    code: str = Field(
+        description="One-time; hand it to the member, which exchanges it at /v1/auth/activate "
+        "for its own API key. Shown once; only a hash is kept."
+    )
+    expires_at: datetime
+
+
 class MemberCreated(BaseModel):
     address: AddressOut
     custodial: bool
-    api_key: str | None = Field(default=None, description="Custodial members only; shown once.")
+    activation: ActivationOut | None = Field(
+        default=None, description="Custodial members only; shown once (not on a replay)."
+    )
     transaction: TxRequestOut
 
 
@@ -299,16 +319,32 @@ class LineItem(Strict):
     amount: int = Field(ge=0, lt=MAX_AMOUNT)
 
 
-class InvoiceIn(Strict):
-    """The off-chain invoice; canonicalised and hashed, the hash goes on chain."""
+def _invoice_number(number: str) -> str:
+    categories = [unicodedata.category(c) for c in number]
+    if any(cat in ("Cc", "Cs", "Co", "Cn") for cat in categories):
+        raise ValueError("the invoice number holds a control or unassigned character")
+    if not any(cat[0] in ("L", "N") for cat in categories):
+        raise ValueError("the invoice number holds no letter or digit")
+    return number
 
-    number: str = Field(
+
+InvoiceNumber = Annotated[
+    str,
+    Field(
         min_length=1,
         max_length=64,
         examples=["INV-2026-0001"],
         description="As printed: its key ignores case, width, spaces and separators "
         "(docs/architecture.md, Invoice keys)",
-    )
+    ),
+    AfterValidator(_invoice_number),
+]
+
+
+class InvoiceIn(Strict):
+    """The off-chain invoice; canonicalised and hashed, the hash goes on chain."""
+
+    number: InvoiceNumber
     seller: Address
     buyer: Address
     amount: Amount
@@ -321,16 +357,6 @@ class InvoiceIn(Strict):
     issue_date: date
     due_date: date
     line_items: list[LineItem] = Field(default_factory=list, max_length=200)
-
-    @field_validator("number")
-    @classmethod
-    def _number(cls, number: str) -> str:
-        categories = [unicodedata.category(c) for c in number]
-        if any(cat in ("Cc", "Cs", "Co", "Cn") for cat in categories):
-            raise ValueError("the invoice number holds a control or unassigned character")
-        if not any(cat[0] in ("L", "N") for cat in categories):
-            raise ValueError("the invoice number holds no letter or digit")
-        return number
 
     @model_validator(mode="after")
     def _sane(self) -> InvoiceIn:
@@ -404,6 +430,10 @@ class RejectIn(Strict):
 
 class ReasonIn(Strict):
     reason: Reason
+
+
+class ReclaimKeyIn(Strict):
+    number: InvoiceNumber = Field(description="The number of this supplier's own invoice.")
 
 
 class SplitPart(Strict):

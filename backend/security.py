@@ -27,6 +27,7 @@ from backend.settings import BackendSettings, SettingsError, decode_master_key
 TOKEN_ALGORITHM = "HS256"
 TOKEN_AUDIENCE = "scf-ledger"
 API_KEY_PREFIX = "scf_"
+ACTIVATION_PREFIX = "scfact_"
 
 
 MASTER_KEY_FILE = "master.key"
@@ -205,18 +206,35 @@ class TokenIssuer:
 
 def new_api_key() -> tuple[str, str, str]:
     """(key id, full key shown once, hash of the secret to store)."""
-    key_id = secrets.token_hex(6)
-    secret = secrets.token_urlsafe(32)
-    return key_id, f"{API_KEY_PREFIX}{key_id}_{secret}", hash_secret(secret)
+    return _new_secret(API_KEY_PREFIX)
 
 
 def split_api_key(key: str) -> tuple[str, str] | None:
-    if not key.startswith(API_KEY_PREFIX):
+    return _split_secret(key, API_KEY_PREFIX)
+
+
+def new_activation_code() -> tuple[str, str, str]:
+    """(code id, full code shown once, hash of its secret to store): 256 random bits, as a key."""
+    return _new_secret(ACTIVATION_PREFIX)
+
+
+def split_activation_code(code: str) -> tuple[str, str] | None:
+    return _split_secret(code, ACTIVATION_PREFIX)
+
+
+def _new_secret(prefix: str) -> tuple[str, str, str]:
+    secret_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return secret_id, f"{prefix}{secret_id}_{secret}", hash_secret(secret)
+
+
+def _split_secret(value: str, prefix: str) -> tuple[str, str] | None:
+    if not value.startswith(prefix):
         return None
-    key_id, sep, secret = key[len(API_KEY_PREFIX) :].partition("_")
-    if not sep or not key_id or not secret:
+    secret_id, sep, secret = value[len(prefix) :].partition("_")
+    if not sep or not secret_id or not secret:
         return None
-    return key_id, secret
+    return secret_id, secret
 
 
 def hash_secret(secret: str) -> str:

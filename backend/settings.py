@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.connection import is_dev_key
@@ -114,7 +115,28 @@ class BackendSettings(BaseSettings):
     login_lockout_failures: int = Field(
         default=10, ge=1, description="Failed logins from one client address before lock-out."
     )
+    login_lockout_failures_per_member: int = Field(
+        default=20,
+        ge=1,
+        description="Failed logins for one member address, from any client, before that "
+        "address is locked out for login_lockout_seconds (more than per client: one client "
+        "guessing is stopped first, many clients guessing one member's login next).",
+    )
     login_lockout_seconds: int = Field(default=900, ge=1, description="How long a lock-out lasts.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='Addresses or networks (JSON list, e.g. ["10.0.0.0/8"]) of the reverse '
+        "proxies whose X-Forwarded-For names the client: its rightmost address that is not one "
+        "of them is the client address the limits count. Default none: X-Forwarded-For is "
+        "ignored and the connection's peer is the client.",
+    )
+    activation_hours: int = Field(
+        default=48,
+        ge=1,
+        le=30 * 24,
+        description="How long the one-time activation code a custodial member is onboarded with "
+        "(or re-issued) can be exchanged for its API key.",
+    )
     token_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     challenge_lifetime_seconds: int = Field(default=120, ge=10, le=3600)
     wait_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -171,6 +193,16 @@ class BackendSettings(BaseSettings):
     )
     max_page_size: int = Field(default=500, ge=1)
     default_page_size: int = Field(default=100, ge=1)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an IP address or network") from exc
+        return value
 
     @model_validator(mode="after")
     def _real_secrets_outside_embedded(self) -> BackendSettings:

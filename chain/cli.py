@@ -40,9 +40,16 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
 def compile_cmd(
     evm_version: Annotated[str | None, typer.Option(help="solc evmVersion")] = None,
     optimizer_runs: Annotated[int | None, typer.Option(help="optimizer runs")] = None,
+    build_info: Annotated[
+        Path | None,
+        typer.Option(
+            help="write the compilation as a Hardhat build-info JSON here (for Slither) "
+            "instead of the artifacts"
+        ),
+    ] = None,
 ) -> None:
     """Compile contracts/src/*.sol into contracts/build/*.json."""
-    from chain.compile import compile_contracts
+    from chain import compile as solc
 
     overrides: dict[str, Any] = {}
     if evm_version:
@@ -50,7 +57,13 @@ def compile_cmd(
     if optimizer_runs is not None:
         overrides["optimizer_runs"] = optimizer_runs
     try:
-        artifacts = compile_contracts(load_chain_settings(**overrides))
+        if build_info is not None:
+            info = solc.build_info(load_chain_settings(**overrides))
+            build_info.parent.mkdir(parents=True, exist_ok=True)
+            build_info.write_text(json.dumps(info), encoding="utf-8")
+            console.print(f"build-info of solc {info['solcLongVersion']} in {build_info}")
+            return
+        artifacts = solc.compile_contracts(load_chain_settings(**overrides))
     except ChainError as exc:
         err.print(f"[red]compile failed:[/red] {exc}")
         raise typer.Exit(ExitCode.FAILED) from exc

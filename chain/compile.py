@@ -169,24 +169,11 @@ def compile_contracts(
         raise CompileError(f"no .sol files in {contracts_dir / 'src'}")
     solc = find_solc(contracts_dir)
     solc_settings = compile_settings(settings)
-    payload = {
-        "language": "Solidity",
-        "sources": {u: {"content": c} for u, c in collect_sources(contracts_dir).items()},
-        "settings": {
-            **solc_settings,
-            "outputSelection": {
-                unit: {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
-                for unit in units
-            },
-        },
+    selection = {
+        unit: {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]} for unit in units
     }
     log.info("compiling %d project files with %s", len(units), solc)
-    output = _run_standard_json(solc, payload)
-    problems = [e for e in output.get("errors", []) if e.get("severity") == "error"]
-    if problems:
-        raise CompileError("\n".join(e.get("formattedMessage", str(e)) for e in problems))
-    for warning in output.get("errors", []):
-        log.warning("solc: %s", warning.get("formattedMessage", "").strip())
+    _, output = _compile(solc, contracts_dir, solc_settings, selection)
 
     version = _compiler_version(solc)
     digest = sources_hash(contracts_dir)
@@ -215,6 +202,56 @@ def compile_contracts(
         clear_cache()
         log.info("wrote %s to %s", ", ".join(sorted(artifacts)), build_dir)
     return artifacts
+
+
+def _compile(
+    solc: Path, contracts_dir: Path, solc_settings: dict[str, Any], selection: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(standard-JSON input, output) for the project's sources; solc's errors raise."""
+    payload = {
+        "language": "Solidity",
+        "sources": {u: {"content": c} for u, c in collect_sources(contracts_dir).items()},
+        "settings": {**solc_settings, "outputSelection": selection},
+    }
+    output = _run_standard_json(solc, payload)
+    problems = [e for e in output.get("errors", []) if e.get("severity") == "error"]
+    if problems:
+        raise CompileError("\n".join(e.get("formattedMessage", str(e)) for e in problems))
+    for warning in output.get("errors", []):
+        log.warning("solc: %s", warning.get("formattedMessage", "").strip())
+    return payload, output
+
+
+#: what a static analyser reads: every file's AST, every contract's code and source maps
+_ANALYSIS_OUTPUT = [
+    "abi",
+    "devdoc",
+    "userdoc",
+    "evm.bytecode.object",
+    "evm.bytecode.sourceMap",
+    "evm.deployedBytecode.object",
+    "evm.deployedBytecode.sourceMap",
+    "evm.methodIdentifiers",
+]
+
+
+def build_info(settings: ChainSettings | None = None) -> dict[str, Any]:
+    """The compilation as a Hardhat build-info (standard-JSON input and output, the compiler
+    version): what crytic-compile, and so Slither, reads instead of running solc itself, so
+    that they analyse exactly what the pinned npm compiler builds."""
+    settings = settings or ChainSettings()
+    contracts_dir = settings.contracts_dir
+    solc = find_solc(contracts_dir)
+    selection = {"*": {"*": _ANALYSIS_OUTPUT, "": ["ast"]}}
+    payload, output = _compile(solc, contracts_dir, compile_settings(settings), selection)
+    long_version = _compiler_version(solc)
+    return {
+        "_format": "hh-sol-build-info-1",
+        "solcVersion": long_version.split("+", 1)[0],
+        "solcLongVersion": long_version,
+        "input": payload,
+        "output": output,
+    }
 
 
 def _is_deployable_top_level(name: str, path: Path, bytecode: str) -> bool:

@@ -250,6 +250,14 @@ def onboard(client: httpx.Client, op: dict[str, str], body: dict[str, Any]) -> d
     return result
 
 
+def activate(client: httpx.Client, created: dict[str, Any]) -> str:
+    """The API key a custodial member gets for its onboarding's one-time activation code."""
+    r = client.post("/v1/auth/activate", json={"code": created["activation"]["code"]})
+    if r.status_code != 201:
+        raise RuntimeError(f"activation failed: {r.status_code} {r.text}")
+    return str(r.json()["key"])
+
+
 def wait_until(predicate: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -816,7 +824,7 @@ def main() -> None:
             suppliers = []
             for i in range(args.clients):
                 s = onboard(client, op, {"legal_id": f"B-sup-{i}", "roles": ["SUPPLIER"]})
-                suppliers.append((s["address"], s["api_key"]))
+                suppliers.append((s["address"], activate(client, s)))
             log(f"onboarded core, auditor, {args.clients} custodial suppliers, 1 naive supplier")
 
             log(f"writes: {args.writes} through the API by {args.clients} clients ...")
@@ -867,7 +875,7 @@ def main() -> None:
             synth = load_synthetic(pg, deployment.chain_id, deployment, args.events, blocks)
             log(f"  loaded in {time.monotonic() - t:.0f} s")
             total_events = pg.execute("SELECT count(*) FROM ledger_event").fetchone()
-            aud = {"Authorization": f"Bearer {auditor['api_key']}"}
+            aud = {"Authorization": f"Bearer {activate(client, auditor)}"}
             log("reads (auditor, over HTTP, one at a time) ...")
             reads = bench_reads(stack, aud, read_queries(pg, synth, args.samples))
             pg.close()

@@ -42,6 +42,13 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
+def client_of(request: Request) -> str:
+    """The client address the limits count: the peer, or behind a trusted proxy
+    (SCF_TRUSTED_PROXIES) the address its X-Forwarded-For names."""
+    peer = request.client.host if request.client is not None else None
+    return runtime_of(request).limiter.client(peer, request.headers.getlist("x-forwarded-for"))
+
+
 async def get_runtime_dep(request: Request) -> Runtime:
     return runtime_of(request)
 
@@ -115,7 +122,7 @@ _PRINCIPAL = sa_select(
 ).where(_MEMBERS.c.chain_id == bindparam("chain_id"), _MEMBERS.c.address == bindparam("address"))
 
 
-def get_current_member(
+def authenticate(
     request: Request,
     session: SessionDep,
     mirror: MirrorDep,
@@ -165,11 +172,9 @@ def get_current_member(
     if row is None or row.status == MemberStatus.NONE:
         raise Forbidden("not a member of the ledger", code="NotMember")
     request.state.member = to_checksum_address(row.address)  # for the access log
-    if row.status != MemberStatus.ACTIVE:
-        raise Forbidden("this member is suspended", code="MemberSuspended")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         limiter = rt.limiter
-        client = request.client.host if request.client is not None else "unknown"
+        client = client_of(request)
         limiter.hit(limiter.writes_per_client, "write", client, code="RateLimited", what="writes")
         limiter.hit(
             limiter.writes_per_member, "write", row.address, code="RateLimited", what="writes"
@@ -181,7 +186,19 @@ def get_current_member(
         credit_limit=int(row.credit_limit),
         credit_used=int(row.credit_used),
         token=claims,
+        suspended=row.status != MemberStatus.ACTIVE,
     )
+
+
+Authenticated = Annotated[Principal, Depends(authenticate)]
+
+
+async def get_current_member(member: Authenticated) -> Principal:
+    """An active member: a suspended one takes no new position and sees nothing, except what
+    the routes that take `Authenticated` let it do (repay what it owes, follow those writes)."""
+    if member.suspended:
+        raise Forbidden("this member is suspended", code="MemberSuspended")
+    return member
 
 
 CurrentMember = Annotated[Principal, Depends(get_current_member)]
@@ -201,19 +218,32 @@ async def require_login(member: CurrentMember) -> Principal:
 LoggedIn = Annotated[Principal, Depends(require_login)]
 
 
-def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that lets through members holding any of `roles`."""
+def require_role(
+    *roles: Role, even_suspended: bool = False
+) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through active members holding any of `roles` (suspended ones
+    too with `even_suspended`)."""
     wanted = Role(0)
     for r in roles:
         wanted |= r
+    names = [r.name or str(int(r)) for r in roles]
 
-    async def check(member: CurrentMember) -> Principal:
+    def _check(member: Principal) -> Principal:
         if not member.roles & wanted:
-            names = [r.name or str(int(r)) for r in roles]
             raise Forbidden(
                 f"needs the role {' or '.join(names)}", code="MissingRole", details={"roles": names}
             )
         return member
+
+    if even_suspended:
+
+        async def check_any(member: Authenticated) -> Principal:
+            return _check(member)
+
+        return check_any
+
+    async def check(member: CurrentMember) -> Principal:
+        return _check(member)
 
     return check
 
@@ -222,6 +252,9 @@ Operator = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
 Supplier = Annotated[Principal, Depends(require_role(Role.SUPPLIER))]
 Holder = Annotated[Principal, Depends(require_role(Role.SUPPLIER, Role.FINANCIER))]
 CoreEnterprise = Annotated[Principal, Depends(require_role(Role.CORE_ENTERPRISE))]
+#: a core enterprise active or suspended: money it owes must always reach the holders, so it
+#: may see what it owes and repay it (the ledger checks only that it is the debtor)
+Debtor = Annotated[Principal, Depends(require_role(Role.CORE_ENTERPRISE, even_suspended=True))]
 Financier = Annotated[Principal, Depends(require_role(Role.FINANCIER))]
 Regulator = Annotated[Principal, Depends(require_role(Role.REGULATOR))]
 Auditor = Annotated[Principal, Depends(require_role(Role.AUDITOR, Role.REGULATOR))]
@@ -249,8 +282,9 @@ async def get_idempotency(request: Request, key: IdempotencyKeyHeader = None) ->
 IdempotencyDep = Annotated[Idem | None, Depends(get_idempotency)]
 
 
-def replay_first(idem: IdempotencyDep, member: CurrentMember, session: SessionDep) -> Idem | None:
-    """For writes answered with their transaction request: a repeated key is replayed here."""
+def replay_first(idem: IdempotencyDep, member: Authenticated, session: SessionDep) -> Idem | None:
+    """For writes answered with their transaction request: a repeated key is replayed here
+    (the route's own dependency decides whether the member, active or not, may write)."""
     if idem is None:
         return None
     existing = by_key(session, member.address, idem.key)

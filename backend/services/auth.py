@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
+from eth_utils.address import to_checksum_address
 from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
@@ -37,6 +38,12 @@ def create_challenge(*, rt: Runtime, session: Session, address: str) -> Challeng
     )
     session.commit()
     return ChallengeOut(challenge_id=cid, message=message, expires_at=expires)
+
+
+def challenged_address(*, session: Session, challenge_id: str) -> str | None:
+    """The member address a challenge was made for (EIP-55), None for an unknown challenge."""
+    challenge = session.get(LoginChallenge, challenge_id)
+    return None if challenge is None else to_checksum_address(challenge.address)
 
 
 def login(
@@ -90,18 +97,25 @@ def create_api_key(
                 code="ExpiryInPast",
                 details={"expires_at": expires_at.isoformat(timespec="seconds")},
             )
-    key_id, key, secret_hash = new_api_key()
-    session.add(
-        ApiKey(
-            id=key_id,
-            address=address.lower(),
-            name=name,
-            secret_hash=secret_hash,
-            expires_at=expires_at,
-        )
-    )
+    row, created = new_key(address=address, name=name, expires_at=expires_at)
+    session.add(row)
     session.commit()
-    return ApiKeyCreated(id=key_id, name=name, key=key, expires_at=expires_at)
+    return created
+
+
+def new_key(
+    *, address: str, name: str, expires_at: datetime | None
+) -> tuple[ApiKey, ApiKeyCreated]:
+    """The row to store for a new key of `address` and the answer that shows the key once."""
+    key_id, key, secret_hash = new_api_key()
+    row = ApiKey(
+        id=key_id,
+        address=address.lower(),
+        name=name,
+        secret_hash=secret_hash,
+        expires_at=expires_at,
+    )
+    return row, ApiKeyCreated(id=key_id, name=name, key=key, expires_at=expires_at)
 
 
 def list_api_keys(*, session: Session, me: Principal) -> list[ApiKey]:

@@ -26,6 +26,7 @@ class Principal:
     credit_limit: int
     credit_used: int
     token: TokenClaims | None  # None: authenticated by an API key
+    suspended: bool = False  # let through only where a suspended member may act
 
     @property
     def via_api_key(self) -> bool:

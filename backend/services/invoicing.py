@@ -8,7 +8,15 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from backend.errors import Conflict, DomainError, Forbidden, InvalidInput, jsonable, refusal
+from backend.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    jsonable,
+    refusal,
+)
 from backend.models import InvoiceDocument, TxRequest
 from backend.schemas import (
     ApiErrorOut,
@@ -19,9 +27,16 @@ from backend.schemas import (
 )
 from backend.services import checks
 from backend.services.context import Principal, WriteContext, by_key, require_same_request
-from backend.services.documents import canonical_document, check_dates, document_hash, invoice_key
+from backend.services.documents import (
+    canonical_document,
+    check_dates,
+    document_hash,
+    invoice_key,
+    invoice_number_key,
+)
 from backend.services.supplier import created, invoice_out
 from backend.services.tx import finish_wait, replay, respond, submit
+from backend.services.views import root_row
 from backend.txn.actions import new_request
 from backend.txn.queue import enqueue
 from backend.txn.signed import prepare_unsigned
@@ -154,6 +169,36 @@ _TAKEN_ROOT = select(Root.root_id).where(
     Root.invoice_key == bindparam("key"),
     col(Root.status).in_([int(s) for s in LIVE_KEY_STATUSES]),
 )
+
+
+def reclaim_key(*, ctx: WriteContext, me: Principal, number: str) -> TxRequest:
+    """Take back this supplier's invoice key from the receivable of another supplier that
+    registered it on the ledger directly (the API derives a key from the caller's own entity):
+    the ledger checks that keccak(this supplier's entity ‖ number) is the key."""
+    checks.not_paused(ctx.mirror, ctx.rt)
+    key = invoice_key(me.entity_id, number)
+    holder = ctx.mirror.exec(_TAKEN_ROOT, params={"chain_id": ctx.rt.chain_id, "key": key}).first()
+    root = None if holder is None else root_row(ctx.mirror, ctx.rt, int(holder))
+    if root is None:
+        raise NotFound(
+            f"no receivable holds the invoice key of {number!r}: the invoice can be registered",
+            code="InvoiceKeyFree",
+        )
+    if root.supplier == me.address:
+        raise Conflict(
+            f"the invoice {number!r} is on receivable {root.root_id}, whose supplier you are: "
+            "nothing to reclaim (refuse it if it was issued to you without your agreement)",
+            code="ReceivablesSelfDealing",
+            details={"account": me.address, "rootId": root.root_id},
+        )
+    if root.frozen:
+        raise refusal("ReceivablesRootFrozen", rootId=root.root_id)
+    return submit(
+        ctx=ctx,
+        member=me,
+        action="root.reclaim_key",
+        params={"root_id": root.root_id, "invoice_number_key": invoice_number_key(number)},
+    )
 
 
 def settled_currency(body: InvoiceIn, settlement: str) -> InvoiceIn:

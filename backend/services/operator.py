@@ -1,4 +1,5 @@
-"""Operator: onboarding, roles, status, credit limits, settlement cash, pause."""
+"""Operator: onboarding and activation codes, roles, status, credit limits, settlement cash,
+pause, closing an overdue receivable."""
 
 from __future__ import annotations
 
@@ -7,20 +8,27 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from backend.errors import NotFound, refusal
+from backend.errors import Conflict, NotFound, refusal
 from backend.models import Alert, TxRequest
 from backend.runtime import Runtime
-from backend.schemas import MemberCreated, MemberIn, MemberOut, TxRequestOut, WriteWarning
-from backend.services import auth, directory
+from backend.schemas import (
+    ActivationOut,
+    MemberCreated,
+    MemberIn,
+    MemberOut,
+    TxRequestOut,
+    WriteWarning,
+)
+from backend.services import activation, checks, directory
 from backend.services.common import ledger_status
 from backend.services.context import Principal, WriteContext, by_key
 from backend.services.tx import replay, respond, submit
-from backend.services.views import member_out, member_row, roles_from_names
+from backend.services.views import member_out, member_row, roles_from_names, root_row
 from chain.consortium import entity_id
-from chain.enums import MemberStatus, Role
-from indexer.models import CashBalance, Member
+from chain.enums import MemberStatus, PieceStatus, Role, RootStatus
+from indexer.models import CashBalance, Member, Piece
 
 
 def onboard(
@@ -70,13 +78,34 @@ def onboard(
         action="member.add",
         params=params,
     )
-    api_key = None
+    code = None
     if custodial:
-        api_key = auth.create_api_key(
-            session=ctx.session, address=address, name="onboarding", expires_at=None
-        ).key
+        code = activation.issue(
+            session=ctx.session,
+            address=address,
+            issued_by=me.address,
+            hours=ctx.rt.settings.activation_hours,
+        )
     return MemberCreated(
-        address=address, custodial=custodial, api_key=api_key, transaction=respond(ctx.rt, req)
+        address=address, custodial=custodial, activation=code, transaction=respond(ctx.rt, req)
+    )
+
+
+def reissue_activation(
+    *, rt: Runtime, session: Session, mirror: Session, me: Principal, address: str
+) -> ActivationOut:
+    """A new activation code for a custodial member that has not activated, or lost its key;
+    its earlier unused codes stop working, and activating this one revokes the keys they gave."""
+    _member(mirror, rt, address)
+    if not rt.has_key(address):
+        raise Conflict(
+            f"{to_checksum_address(address)} holds its own key and logs in by signing: it has "
+            "no activation code",
+            code="NotCustodial",
+            details={"account": to_checksum_address(address)},
+        )
+    return activation.issue(
+        session=session, address=address, issued_by=me.address, hours=rt.settings.activation_hours
     )
 
 
@@ -208,6 +237,38 @@ def cash(
         action=action,
         params={"account": account, "amount": amount},
     )
+
+
+def close(
+    *,
+    ctx: WriteContext,
+    me: Principal,
+    root_id: int,
+) -> TxRequest:
+    """End an overdue receivable its debtor will not repay in full: no further repayment is
+    taken, the rounding remainder in escrow goes to the holder paid last."""
+    checks.not_paused(ctx.mirror, ctx.rt)
+    root = root_row(ctx.mirror, ctx.rt, root_id)
+    if root is None:
+        raise NotFound(f"no receivable {root_id}")
+    checks.root_status(root, RootStatus.OVERDUE)
+    if root.frozen:
+        raise refusal("ReceivablesRootFrozen", rootId=root_id)
+    frozen = ctx.mirror.exec(
+        select(func.count())
+        .select_from(Piece)
+        .where(
+            Piece.chain_id == ctx.rt.chain_id,
+            Piece.root_id == root_id,
+            col(Piece.frozen).is_(True),
+            col(Piece.status).in_([int(PieceStatus.PENDING), int(PieceStatus.ACTIVE)]),
+        )
+    ).one()
+    if frozen:
+        raise refusal("ReceivablesPiecesFrozen", rootId=root_id, frozenPieces=int(frozen))
+    if root.cursor != 0:
+        raise refusal("ReceivablesDistributionPending", rootId=root_id, cursor=int(root.cursor))
+    return submit(ctx=ctx, member=me, action="root.close", params={"root_id": root_id})
 
 
 def pause(

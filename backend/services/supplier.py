@@ -139,6 +139,36 @@ def cancel(
     )
 
 
+def refuse(
+    *,
+    ctx: WriteContext,
+    me: Principal,
+    root_id: int,
+    reason: str,
+) -> TxRequest:
+    """Refuse a payable issued in this supplier's name that it never agreed to: the root piece
+    is burned, the debtor's credit released and the invoice key freed."""
+    root = visible_root(ctx.mirror, ctx.rt, me, root_id)
+    checks.root_status(root, RootStatus.CONFIRMED)
+    if root.supplier != me.address:
+        raise refusal("ReceivablesNotSupplier", rootId=root_id, caller=me.address)
+    checks.not_paused(ctx.mirror, ctx.rt)
+    piece = piece_row(ctx.mirror, ctx.rt, root_id)  # the root piece has the root's id
+    if piece is None:
+        raise NotFound(f"no piece {root_id}")
+    checks.movable(ctx.mirror, ctx.rt, piece, root)
+    if piece.holder != me.address:
+        raise refusal("ReceivablesNotHolder", pieceId=root_id, account=me.address)
+    if int(root.repaid) != 0:
+        raise refusal("ReceivablesAlreadyRepaid", rootId=root_id, repaid=int(root.repaid))
+    return submit(
+        ctx=ctx,
+        member=me,
+        action="root.refuse",
+        params={"root_id": root_id, "reason": reason},
+    )
+
+
 def split(
     *,
     ctx: WriteContext,

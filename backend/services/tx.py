@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
 from backend.db import insert_new
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.models import TxRequest, TxStatus, as_utc
 from backend.runtime import Runtime
 from backend.schemas import TxRequestOut
 from backend.services.context import Idem, Principal, WriteContext, by_key, require_same_request
-from backend.txn.actions import new_request
+from backend.txn.actions import WHILE_SUSPENDED, new_request
 from backend.txn.nonces import provisional_nonce
 from backend.txn.queue import enqueue
 from backend.txn.signed import (
@@ -86,6 +86,8 @@ def submit_signature(
     req = load(rt, session, request_id)
     if req.member != member.address:
         raise NotFound(f"no transaction request {request_id}")
+    if member.suspended and req.action not in WHILE_SUSPENDED:
+        raise Forbidden("this member is suspended", code="MemberSuspended")
     try:
         raw = bytes.fromhex(raw_tx.removeprefix("0x"))
         tx = decode_signed_transaction(raw)

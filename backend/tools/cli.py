@@ -49,7 +49,8 @@ for info in (*chain_cli.app.registered_commands, *indexer_cli.app.registered_com
         app.registered_commands.append(info)
 
 member_app = typer.Typer(
-    help="Consortium members, through the API (operator).", no_args_is_help=True
+    help="Consortium members, through the API (operator; `activate`: the member).",
+    no_args_is_help=True,
 )
 keys_app = typer.Typer(help="Key pairs for members that sign for themselves.", no_args_is_help=True)
 config_app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
@@ -147,8 +148,17 @@ def serve_cmd(
     if warning:
         err.print(f"[yellow]warning:[/yellow] {warning}")
     app_ = build_app(config, keeper=keeper)
+    # the client address behind a proxy is the API's to decide (SCF_TRUSTED_PROXIES), not
+    # uvicorn's, which by default believes any X-Forwarded-For sent from 127.0.0.1
     server = uvicorn.Server(
-        uvicorn.Config(app_, host=host, port=port, access_log=access_log, log_level="info")
+        uvicorn.Config(
+            app_,
+            host=host,
+            port=port,
+            access_log=access_log,
+            log_level="info",
+            proxy_headers=False,
+        )
     )
     base_url = f"http://{host}:{port}"
     failure: list[BaseException] = []
@@ -473,7 +483,8 @@ def member_add(
     key: SignKey = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Admit a member (waits until mined); prints its address and, if custodial, its API key."""
+    """Admit a member (waits until mined); prints its address and, if custodial, the one-time
+    activation code to hand the member (`scf member activate CODE` gives it its API key)."""
     client, token = _operator_client(api_url, api_key, key)
     body: dict[str, Any] = {"legal_id": legal_id, "roles": [r.upper() for r in role]}
     if address:
@@ -486,10 +497,53 @@ def member_add(
         typer.echo(json.dumps(created, indent=2))
     else:
         console.print(f"member {created['address']}: transaction {tx['status']} {tx['tx_hash']}")
-        if created.get("api_key"):
-            console.print(f"API key (shown once): {created['api_key']}")
+        if created.get("activation"):
+            _print_activation(created["activation"])
     if tx["status"] != "mined":
         raise typer.Exit(ExitCode.FAILED)
+
+
+def _print_activation(code: dict[str, Any]) -> None:
+    console.print(
+        f"activation code (shown once; give it to the member, valid until {code['expires_at']}):"
+    )
+    console.print(code["code"], soft_wrap=True, markup=False, highlight=False)
+
+
+@member_app.command("reissue")
+def member_reissue(
+    address: Annotated[str, typer.Argument(help="a custodial member's address")],
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+    api_key: ApiKey = None,
+    key: SignKey = None,
+    as_json: JsonOut = False,
+) -> None:
+    """A new activation code for a custodial member that has not activated or lost its key
+    (its earlier codes stop working)."""
+    client, token = _operator_client(api_url, api_key, key)
+    code = _call(lambda: client.post(f"/v1/operator/members/{address}/activation", token=token))
+    if as_json:
+        typer.echo(json.dumps(code, indent=2))
+    else:
+        _print_activation(code)
+
+
+@member_app.command("activate")
+def member_activate(
+    code: Annotated[str, typer.Argument(help="the activation code the operator gave you")],
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+    as_json: JsonOut = False,
+) -> None:
+    """(The member) exchange a one-time activation code for the member's own API key."""
+    from backend.tools.client import ApiClient
+
+    client = ApiClient(httpx.Client(base_url=api_url, timeout=120))
+    created = _call(lambda: client.post("/v1/auth/activate", json={"code": code}))
+    if as_json:
+        typer.echo(json.dumps(created, indent=2))
+    else:
+        console.print(f"API key of {created['address']} (shown once; only a hash is kept):")
+        console.print(created["key"], soft_wrap=True, markup=False, highlight=False)
 
 
 @member_app.command("suspend")

@@ -145,7 +145,11 @@ class Story:
             created = self.api.post("/v1/operator/members?wait=true", as_="operator", json=body)
             mined(created["transaction"])
             self.addresses[name] = created["address"]
-            self.api.tokens[name] = created["api_key"]
+            # each member exchanges the one-time code the operator handed it for its own key
+            activated = self.api.post(
+                "/v1/auth/activate", json={"code": created["activation"]["code"]}
+            )
+            self.api.tokens[name] = activated["key"]
             if cash:
                 mined(
                     self.api.post(

@@ -141,11 +141,9 @@ def seed(
                     json={"account": created["address"], "amount": cash},
                 )
             )
-        members[name] = {
-            "label": label,
-            "address": created["address"],
-            "api_key": created["api_key"],
-        }
+        # the demo members activate at once: the seed plays each of them
+        activated = api.post("/v1/auth/activate", json={"code": created["activation"]["code"]})
+        members[name] = {"label": label, "address": created["address"], "api_key": activated["key"]}
     seeded = Seeded(
         base_url=base_url,
         chain_id=chain["chain_id"],

@@ -72,6 +72,13 @@ CALLS: dict[str, tuple[str, str, Args]] = {
     "root.confirm": ("receivables", "confirm", lambda p: (p["root_id"],)),
     "root.reject": ("receivables", "reject", lambda p: (p["root_id"], p["reason"])),
     "root.cancel": ("receivables", "cancel", lambda p: (p["root_id"],)),
+    "root.refuse": ("receivables", "refuse", lambda p: (p["root_id"], p["reason"])),
+    "root.reclaim_key": (
+        "receivables",
+        "reclaimInvoiceKey",
+        lambda p: (p["root_id"], p["invoice_number_key"]),
+    ),
+    "root.close": ("receivables", "close", lambda p: (p["root_id"],)),
     "root.repay": ("receivables", "repay", lambda p: (p["root_id"], p["amount"])),
     "root.distribute": ("receivables", "distribute", lambda p: (p["root_id"], p["max_pieces"])),
     "root.mark_overdue": ("receivables", "markOverdue", lambda p: (p["root_id"],)),
@@ -94,6 +101,11 @@ CALLS: dict[str, tuple[str, str, Args]] = {
     "offer.accept": ("receivables", "acceptOffer", lambda p: (p["offer_id"],)),
     "offer.cancel": ("receivables", "cancelOffer", lambda p: (p["offer_id"],)),
 }
+
+
+#: what the ledger still takes from a suspended member: `repay` checks only that the caller is
+#: the debtor (money owed must reach the holders)
+WHILE_SUSPENDED = frozenset({"root.repay"})
 
 
 def _call(action: str) -> tuple[str, str, Args]:
@@ -122,6 +134,9 @@ _RESULT_EVENTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "root.issue": ("receivables", "ReceivableRegistered", ("rootId",)),
     "root.repay": ("receivables", "Repaid", ("totalRepaid", "creditUsed")),
     "root.distribute": ("receivables", "Distributed", ("piecesVisited", "amount", "nextCursor")),
+    "root.refuse": ("receivables", "ReceivableRefused", ("creditUsed",)),
+    "root.reclaim_key": ("receivables", "InvoiceKeyReclaimed", ("voided",)),
+    "root.close": ("receivables", "ReceivableClosed", ("outstanding", "remainder", "remainderTo")),
     "piece.split": ("receivables", "PieceSplit", ("childIds",)),
     "piece.claim": ("receivables", "PiecePaid", ("amount",)),
     "offer.post": ("receivables", "OfferPosted", ("offerId",)),
@@ -187,8 +202,8 @@ def after_mined(
 ) -> None:
     """Off-chain bookkeeping that follows mined writes, given as (action, request id, params,
     result): an invoice learns its root id; an offer, the financing request it answers; a piece
-    that changed hands closes its open financing requests. One statement per kind (the caller
-    commits)."""
+    that changed hands (or was burned by a refusal) closes its open financing requests. One
+    statement per kind (the caller commits)."""
     roots = [
         {"b_req": rid, "b_root": int(result["root_id"])}
         for action, rid, _, result in mined
@@ -199,6 +214,10 @@ def after_mined(
         for action, _, params, _ in mined
         if action in ("offer.accept", "piece.split", "piece.transfer")
         and params.get("piece_id") is not None
+    ] + [  # a refused payable's root piece is burned
+        {"b_piece": int(params["root_id"])}
+        for action, _, params, _ in mined
+        if action == "root.refuse"
     ]
     answers = [
         {"offer_id": int(result["offer_id"]), "financing_request_id": int(params[ANSWERS])}

@@ -24,8 +24,9 @@ YUAN = 100
 CREDIT = 10_000_000 * YUAN
 CASH = 5_000_000 * YUAN
 
-# name -> (roles, credit limit, starting cash). Every member is custodial (server-held key,
-# API key) except `auditor`, which holds its own key and logs in by signing a challenge.
+# name -> (roles, credit limit, starting cash). Every member is custodial (server-held key; its
+# one-time activation code exchanged for an API key) except `auditor`, which holds its own key
+# and logs in by signing a challenge.
 CONSORTIUM: dict[str, tuple[list[str], int, int]] = {
     "core": (["CORE_ENTERPRISE"], CREDIT, CASH),
     "tier1": (["SUPPLIER"], 0, 0),
@@ -61,6 +62,13 @@ class Api:
         )
         assert resp.status_code == 200, resp.text
         return str(resp.json()["access_token"])
+
+    def activate(self, created: dict[str, Any]) -> str:
+        """The API key a custodial member gets for the activation code of its onboarding."""
+        code = created["activation"]["code"]
+        resp = self.client.post("/v1/auth/activate", json={"code": code})
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["key"])
 
 
 @dataclass
@@ -125,8 +133,8 @@ def make_api(
             assert resp.status_code == 202, resp.text
             created = resp.json()
             api.addresses[name] = created["address"]
-            if created["api_key"]:
-                api.headers[name] = {"Authorization": f"Bearer {created['api_key']}"}
+            if created["activation"]:
+                api.headers[name] = {"Authorization": f"Bearer {api.activate(created)}"}
             if cash:
                 r = op.post(
                     "/v1/operator/cash/mint?wait=true",

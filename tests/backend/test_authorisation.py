@@ -23,6 +23,10 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/v1/payables", None, {"core"}),
     ("POST", "/v1/payables/1/confirm", None, {"core"}),
     ("POST", "/v1/payables/1/repay", {}, {"core"}),
+    ("POST", "/v1/receivables/1/refuse", {"reason": "x"}, {"tier1"}),
+    ("POST", "/v1/receivables/1/close", None, {"operator"}),
+    ("POST", "/v1/invoices/reclaim-key", {"number": "AUTHZ-3"}, {"tier1"}),
+    ("POST", "/v1/operator/members/{tier1}/activation", None, {"operator"}),
     (
         "POST",
         "/v1/pieces/1/split",

@@ -267,6 +267,7 @@ def test_calldata_encoded_without_web3_is_byte_for_byte_web3s(api: Api) -> None:
         "price": 99_000,
         "expiry": 1_800_000_000,
         "offer_id": 17,
+        "invoice_number_key": "inv2026发票0001",
     }
     for action in CALLS:
         fn: Any = build_call(api.rt, action, params)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from chain.artifacts import load_artifact
-from chain.compile import compile_contracts, sources_hash
+from chain.compile import build_info, compile_contracts, sources_hash
 from chain.errors import CompileError
 from chain.settings import CONTRACTS_DIR, ChainSettings
 
@@ -56,6 +56,23 @@ def test_compile_writes_only_deployable_top_level_contracts(project: Path) -> No
     assert [e["name"] for e in tiny.errors] == ["TinyTooBig"]
     assert tiny.bytecode.startswith("0x")
     assert len(tiny.deployed_bytecode) > 2
+
+
+@pytest.mark.node
+def test_build_info_holds_what_slither_reads_as_a_hardhat_build(project: Path) -> None:
+    info = build_info(ChainSettings(contracts_dir=project))
+    assert info["_format"] == "hh-sol-build-info-1"
+    assert info["solcLongVersion"].startswith(info["solcVersion"] + "+commit.")
+    assert info["solcVersion"] == "0.8.37"  # the npm compiler of package-lock.json
+    sources = info["output"]["sources"]
+    assert {"src/Tiny.sol", "src/Limits.sol", "@openzeppelin/contracts/utils/Context.sol"} <= set(
+        sources
+    )
+    assert all(s["ast"]["nodeType"] == "SourceUnit" for s in sources.values())
+    tiny = info["output"]["contracts"]["src/Tiny.sol"]["Tiny"]
+    assert tiny["evm"]["deployedBytecode"]["sourceMap"] and tiny["abi"]
+    assert info["input"]["settings"]["optimizer"]["enabled"] is True
+    assert not (project / "build").exists()  # no artifacts written
 
 
 @pytest.mark.node

@@ -14,7 +14,8 @@ from chain.connection import dev_account
 COMMANDS = [
     [], ["compile"], ["deploy"], ["walkthrough"], ["index"], ["reconcile"], ["serve"],
     ["worker"], ["beat"], ["demo"], ["member"], ["member", "add"], ["member", "suspend"],
-    ["member", "list"], ["keys"], ["keys", "new"], ["config"], ["config", "show"],
+    ["member", "list"], ["member", "reissue"], ["member", "activate"], ["keys"], ["keys", "new"],
+    ["config"], ["config", "show"],
 ]  # fmt: skip
 
 

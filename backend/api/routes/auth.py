@@ -1,14 +1,23 @@
-"""/v1/auth: challenge login, API keys, who am I."""
+"""/v1/auth: challenge login, activation, API keys, who am I."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from backend.api.deps import CurrentMember, LoggedIn, MirrorDep, RuntimeDep, SessionDep
+from backend.api.deps import (
+    CurrentMember,
+    LoggedIn,
+    MirrorDep,
+    RuntimeDep,
+    SessionDep,
+    client_of,
+)
 from backend.api.errors import ERROR_RESPONSES
 from backend.errors import Forbidden, Unauthenticated
 from backend.models import ApiKeyPublic
 from backend.schemas import (
+    Activated,
+    ActivateIn,
     ApiKeyCreated,
     ApiKeyIn,
     ChallengeIn,
@@ -17,15 +26,11 @@ from backend.schemas import (
     MePublic,
     TokenOut,
 )
-from backend.services import auth
+from backend.services import activation, auth
 from backend.services.views import member_row, role_names
 from chain.enums import MemberStatus
 
 router = APIRouter(prefix="/v1", tags=["auth"], responses=ERROR_RESPONSES)
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
 
 
 @router.post("/auth/challenge", response_model=ChallengeOut)
@@ -34,7 +39,7 @@ def challenge(
 ) -> ChallengeOut:
     """A single-use, short-lived Sign-In with Ethereum message for `address` to sign
     (EIP-191 personal_sign); rate-limited per client address and per member address (429)."""
-    client = _client(request)
+    client = client_of(request)
     rt.limiter.hit(rt.limiter.auth_per_client, "auth", client, code="RateLimited", what="logins")
     rt.limiter.hit(
         rt.limiter.auth_per_address,
@@ -50,24 +55,41 @@ def challenge(
 def login(
     body: LoginIn, request: Request, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
 ) -> TokenOut:
-    """Exchange a signed challenge for a bearer token; only active members may log in. Too
-    many failed logins from one client address lock it out for a while (429 LoginLockedOut)."""
-    client = _client(request)
-    rt.limiter.check_lockout(client)
+    """Exchange a signed challenge for a bearer token; only members may log in. A suspended
+    member's token opens only what it may still do (see what it owes and repay it). Too many
+    failed logins from one client address lock it out for a while (429 LoginLockedOut), and
+    so do too many for one member address from any client (429 MemberLoginLockedOut)."""
+    client = client_of(request)
+    member = auth.challenged_address(session=session, challenge_id=body.challenge_id)
+    rt.limiter.check_lockout(client, member)
     rt.limiter.hit(rt.limiter.auth_per_client, "auth", client, code="RateLimited", what="logins")
     try:
         address, token = auth.login(
             rt=rt, session=session, challenge_id=body.challenge_id, signature=body.signature
         )
     except Unauthenticated:
-        rt.limiter.login_failed(client)
+        rt.limiter.login_failed(client, member)
         raise
     row = member_row(mirror, rt, address)
-    if row is None:
+    if row is None or row.status == MemberStatus.NONE:
         raise Forbidden("not a member of the ledger", code="NotMember")
-    if row.status != MemberStatus.ACTIVE:
-        raise Forbidden("this member is suspended", code="MemberSuspended")
     return token
+
+
+@router.post("/auth/activate", response_model=Activated, status_code=status.HTTP_201_CREATED)
+def activate(body: ActivateIn, request: Request, rt: RuntimeDep, session: SessionDep) -> Activated:
+    """A custodial member exchanges the one-time activation code the operator gave it for its
+    own API key, shown once (no credential needed). A used, replaced, expired or unknown code is
+    refused (401 ActivationCodeUsed / Replaced / Expired / Unknown); failures count towards the
+    client address's lock-out like failed logins."""
+    client = client_of(request)
+    rt.limiter.check_lockout(client)
+    rt.limiter.hit(rt.limiter.auth_per_client, "auth", client, code="RateLimited", what="logins")
+    try:
+        return activation.activate(session=session, code=body.code)
+    except Unauthenticated:
+        rt.limiter.login_failed(client)
+        raise
 
 
 @router.get("/me", response_model=MePublic)

@@ -1,4 +1,5 @@
-"""/v1 invoices: registration (one or a batch) and the invoices a member sold or bought."""
+"""/v1 invoices: registration (one or a batch), reclaiming an invoice key, and the invoices a
+member sold or bought."""
 
 from __future__ import annotations
 
@@ -11,10 +12,19 @@ from backend.api.deps import (
     ServiceReplayWriteDep,
     SessionDep,
     Supplier,
+    WriteDep,
 )
 from backend.api.errors import ERROR_RESPONSES
-from backend.api.params import Accepted, After, Limit, RowId
-from backend.schemas import InvoiceBatchIn, InvoiceBatchOut, InvoiceCreated, InvoiceIn, InvoiceOut
+from backend.api.params import Accepted, After, Limit, RowId, accepted
+from backend.schemas import (
+    InvoiceBatchIn,
+    InvoiceBatchOut,
+    InvoiceCreated,
+    InvoiceIn,
+    InvoiceOut,
+    ReclaimKeyIn,
+    TxRequestOut,
+)
 from backend.services import invoicing, supplier
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
@@ -43,6 +53,17 @@ def register_invoices(body: InvoiceBatchIn, me: Supplier, ctx: ServiceReplayWrit
     invoice fails the whole request (422). With an `Idempotency-Key` K, invoice i is keyed
     `K/i`: sending the same batch again sends nothing twice."""
     return Accepted(invoicing.register_batch(ctx=ctx, me=me, bodies=body.invoices))
+
+
+@router.post(
+    "/invoices/reclaim-key", response_model=TxRequestOut, status_code=ACCEPTED, tags=["supplier"]
+)
+def reclaim_invoice_key(body: ReclaimKeyIn, me: Supplier, ctx: WriteDep) -> Accepted:
+    """Take back this supplier's invoice number from a receivable another supplier registered
+    on the ledger under it: a registration not yet confirmed is voided, a confirmed one keeps
+    its state but no longer holds the key (the regulator is told); then the genuine invoice can
+    be registered. 404 InvoiceKeyFree when no receivable holds it."""
+    return accepted(ctx.rt, invoicing.reclaim_key(ctx=ctx, me=me, number=body.number))
 
 
 @router.get("/invoices", response_model=list[InvoiceOut], tags=["supplier"])

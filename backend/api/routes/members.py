@@ -11,11 +11,13 @@ from backend.api.deps import (
     Operator,
     RuntimeDep,
     ServiceReplayWriteDep,
+    SessionDep,
     WriteDep,
 )
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.params import Accepted, AddressPath, Limit, accepted
 from backend.schemas import (
+    ActivationOut,
     CreditLimitIn,
     MemberCreated,
     MemberIn,
@@ -39,8 +41,26 @@ def onboard(
     ctx: ServiceReplayWriteDep,
 ) -> Accepted:
     """Admit a member; without `address` the server generates and holds its key (custodial)
-    and returns an API key for it, once."""
+    and returns a one-time activation code for it, once: the member exchanges it at
+    /v1/auth/activate for its own API key, which the operator never sees."""
     return Accepted(operator.onboard(ctx=ctx, me=me, body=body))
+
+
+@router.post(
+    "/operator/members/{address}/activation",
+    response_model=ActivationOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["operator"],
+)
+def reissue_activation(
+    address: AddressPath, me: Operator, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
+) -> ActivationOut:
+    """A new activation code for a custodial member that has not activated or lost its key:
+    its earlier codes stop working, and the member's activation of this one revokes the keys
+    they gave (409 NotCustodial for a member holding its own key)."""
+    return operator.reissue_activation(
+        rt=rt, session=session, mirror=mirror, me=me, address=address
+    )
 
 
 @router.put(

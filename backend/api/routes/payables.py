@@ -6,7 +6,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
-from backend.api.deps import CoreEnterprise, MirrorDep, RuntimeDep, ServiceReplayWriteDep, WriteDep
+from backend.api.deps import (
+    CoreEnterprise,
+    Debtor,
+    MirrorDep,
+    RuntimeDep,
+    ServiceReplayWriteDep,
+    WriteDep,
+)
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.params import Accepted, After, Id40, Limit, accepted
 from backend.schemas import (
@@ -24,13 +31,21 @@ from backend.services import invoicing, supplier
 router = APIRouter(prefix="/v1", tags=["core enterprise"], responses=ERROR_RESPONSES)
 ACCEPTED = status.HTTP_202_ACCEPTED
 PayableFilter = Literal[
-    "registered", "confirmed", "rejected", "cancelled", "overdue", "settled", "outstanding"
+    "registered",
+    "confirmed",
+    "rejected",
+    "cancelled",
+    "overdue",
+    "settled",
+    "refused",
+    "closed",
+    "outstanding",
 ]
 
 
 @router.get("/payables", response_model=list[RootOut])
 def list_payables(
-    me: CoreEnterprise,
+    me: Debtor,
     rt: RuntimeDep,
     mirror: MirrorDep,
     status_: Annotated[
@@ -44,8 +59,8 @@ def list_payables(
 
 
 @router.get("/payables/credit", response_model=CreditOut)
-def credit(me: CoreEnterprise, rt: RuntimeDep, mirror: MirrorDep) -> CreditOut:
-    """Credit limit, usage, and outstanding payables."""
+def credit(me: Debtor, rt: RuntimeDep, mirror: MirrorDep) -> CreditOut:
+    """Credit limit, usage, and outstanding payables (a suspended debtor too: it still owes)."""
     return svc.credit(rt=rt, mirror=mirror, me=me)
 
 
@@ -92,10 +107,11 @@ def reject(
 def repay(
     root_id: Id40,
     body: RepayIn,
-    me: CoreEnterprise,
+    me: Debtor,
     ctx: WriteDep,
 ) -> Accepted:
-    """Pay (part of) what is owed into escrow; the keeper distributes it to the holders."""
+    """Pay (part of) what is owed into escrow; the keeper distributes it to the holders. A
+    suspended debtor may repay too: money owed must reach the holders."""
     return accepted(
         ctx.rt,
         svc.repay(

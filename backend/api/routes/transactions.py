@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import CurrentMember, RuntimeDep, SessionDep, WaitDep
+from backend.api.deps import Authenticated, RuntimeDep, SessionDep, WaitDep
 from backend.api.errors import ERROR_RESPONSES
 from backend.errors import NotFound
 from backend.schemas import SignedTxIn, TxRequestOut
@@ -15,11 +15,12 @@ router = APIRouter(prefix="/v1", tags=["transactions"], responses=ERROR_RESPONSE
 
 @router.get("/transactions/{request_id}", response_model=TxRequestOut)
 def get_transaction(
-    request_id: str, me: CurrentMember, rt: RuntimeDep, session: SessionDep, wait: WaitDep
+    request_id: str, me: Authenticated, rt: RuntimeDep, session: SessionDep, wait: WaitDep
 ) -> TxRequestOut:
     """awaiting_signature / queued / signed / sent / mined / failed / expired, the tx hash, and
     on a refusal the contract's error name; `?wait=true` returns once mined and visible in the
-    mirror (or failed, expired, or awaiting the member's signature)."""
+    mirror (or failed, expired, or awaiting the member's signature). A suspended member
+    follows its own requests too (a repayment it may still make)."""
     req = load(rt, session, request_id)
     if req.member != me.address and not me.sees_all:
         raise NotFound(f"no transaction request {request_id}")
@@ -34,7 +35,7 @@ def get_transaction(
 def sign_transaction(
     request_id: str,
     body: SignedTxIn,
-    me: CurrentMember,
+    me: Authenticated,
     rt: RuntimeDep,
     session: SessionDep,
     wait: WaitDep,
@@ -42,7 +43,8 @@ def sign_transaction(
     """A member holding its own key posts its request's `unsigned_tx`, signed. It must be signed
     by the member and carry the prepared to/data/value/chainId (422 SignedTransactionMismatch)
     and the signer's next nonce (409 NonceNotNext); then it is sent like any other write.
-    Posting the same bytes again is harmless."""
+    Posting the same bytes again is harmless. A suspended member may sign only what it may
+    still do (a repayment)."""
     return respond(
         rt,
         submit_signature(

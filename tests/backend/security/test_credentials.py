@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
-from backend.models import ApiKey
+from backend.models import ActivationCode, ApiKey
 from tests.backend.conftest import Api
 
 
@@ -162,3 +163,128 @@ def test_a_message_for_another_domain_or_chain_is_refused() -> None:
     with pytest.raises(Unauthenticated) as err:
         check_challenge(msg, nonce="abcdef0123456789", now=now + timedelta(minutes=3), **ours)
     assert err.value.code == "ChallengeExpired"
+
+
+# -- onboarding: a one-time activation code, never the member's credential ---------------------
+
+
+def _onboard(api: Api, legal_id: str) -> dict[str, Any]:
+    r = api.as_("operator").post(
+        "/v1/operator/members?wait=true", json={"legal_id": legal_id, "roles": ["SUPPLIER"]}
+    )
+    assert r.status_code == 202, r.text
+    created: dict[str, Any] = r.json()
+    assert created["transaction"]["status"] == "mined"
+    return created
+
+
+def _activate(api: Api, code: str) -> Any:
+    return api.client.post("/v1/auth/activate", json={"code": code})
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_the_onboarding_answer_holds_no_working_credential(api: Api) -> None:
+    created = _onboard(api, "USCC-cred-1")
+    assert "api_key" not in created
+    code = created["activation"]["code"]
+    assert code.startswith("scfact_") and created["activation"]["address"] == created["address"]
+    # nothing the operator was shown opens the member's account
+    for value in _strings(created):
+        for headers in (_bearer(value), {"X-API-Key": value}):
+            r = api.client.get("/v1/me", headers=headers)
+            assert r.status_code == 401, (value, r.text)
+    # only a hash of the code is kept
+    with Session(api.rt.engine) as session:
+        row = session.get(ActivationCode, code.split("_")[1])
+        assert row is not None and row.address == created["address"].lower()
+        assert code.split("_", 2)[2] not in row.secret_hash
+
+
+def test_an_activation_code_gives_the_members_own_key_once(api: Api) -> None:
+    created = _onboard(api, "USCC-cred-2")
+    code = created["activation"]["code"]
+    first = _activate(api, code)
+    assert first.status_code == 201, first.text
+    key = first.json()
+    assert key["address"] == created["address"] and key["key"].startswith("scf_")
+    me = api.client.get("/v1/me", headers=_bearer(key["key"]))
+    assert me.status_code == 200 and me.json()["address"] == created["address"]
+    assert me.json()["custodial"] is True
+    again = _activate(api, code)
+    assert again.status_code == 401
+    assert again.json()["code"] == "ActivationCodeUsed"
+    assert "already used" in again.json()["message"]
+
+
+def test_an_expired_activation_code_is_refused(api: Api) -> None:
+    created = _onboard(api, "USCC-cred-3")
+    code = created["activation"]["code"]
+    expires = datetime.fromisoformat(created["activation"]["expires_at"])
+    hours = api.rt.settings.activation_hours
+    assert timedelta(hours=hours - 1) < expires - datetime.now(UTC) <= timedelta(hours=hours)
+    with Session(api.rt.engine) as session:  # the hours pass
+        row = session.get(ActivationCode, code.split("_")[1])
+        assert row is not None
+        row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        session.add(row)
+        session.commit()
+    r = _activate(api, code)
+    assert r.status_code == 401 and r.json()["code"] == "ActivationCodeExpired"
+    assert "expired" in r.json()["message"]
+
+
+def test_an_unknown_activation_code_is_refused(api: Api) -> None:
+    created = _onboard(api, "USCC-cred-4")
+    code = created["activation"]["code"]
+    for wrong in (code[:-4] + "AAAA", "scfact_000000000000_x", "not-a-code"):
+        r = _activate(api, wrong)
+        assert r.status_code == 401 and r.json()["code"] == "ActivationCodeUnknown", wrong
+    assert _activate(api, code).status_code == 201  # the real one still works
+
+
+def test_a_reissued_code_replaces_the_old_one(api: Api) -> None:
+    created = _onboard(api, "USCC-cred-5")
+    old = created["activation"]["code"]
+    r = api.as_("operator").post(f"/v1/operator/members/{created['address']}/activation")
+    assert r.status_code == 201, r.text
+    new = r.json()["code"]
+    assert new != old and r.json()["address"] == created["address"]
+    refused = _activate(api, old)
+    assert refused.status_code == 401 and refused.json()["code"] == "ActivationCodeReplaced"
+    assert _activate(api, new).status_code == 201
+
+
+def test_a_member_that_lost_its_key_activates_a_reissued_code_and_the_old_key_stops(
+    api: Api,
+) -> None:
+    created = _onboard(api, "USCC-cred-6")
+    lost = _activate(api, created["activation"]["code"]).json()["key"]
+    reissued = api.as_("operator").post(f"/v1/operator/members/{created['address']}/activation")
+    assert reissued.status_code == 201
+    # the old key works until the new code is used (a re-issue alone locks nobody out) ...
+    assert api.client.get("/v1/me", headers=_bearer(lost)).status_code == 200
+    fresh = _activate(api, reissued.json()["code"]).json()["key"]
+    # ... and then only the new key does
+    r = api.client.get("/v1/me", headers=_bearer(lost))
+    assert r.status_code == 401 and r.json()["code"] == "InvalidApiKey"
+    assert api.client.get("/v1/me", headers=_bearer(fresh)).status_code == 200
+
+
+def test_only_the_operator_reissues_and_only_for_a_custodial_member(api: Api) -> None:
+    created = _onboard(api, "USCC-cred-7")
+    r = api.as_("tier1").post(f"/v1/operator/members/{created['address']}/activation")
+    assert r.status_code == 403 and r.json()["code"] == "MissingRole"
+    auditor = api.addresses["auditor"]  # holds its own key
+    r = api.as_("operator").post(f"/v1/operator/members/{auditor}/activation")
+    assert r.status_code == 409 and r.json()["code"] == "NotCustodial"
+    assert auditor in r.json()["message"]
+    stranger = "0x" + "ab" * 20
+    r = api.as_("operator").post(f"/v1/operator/members/{stranger}/activation")
+    assert r.status_code == 404

@@ -4,6 +4,7 @@ with 429 and Retry-After, on memory storage (embedded) and on the local Redis.""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -111,3 +112,83 @@ def test_waiting_requests_are_bounded() -> None:
     assert err.value.code == "TooManyWaiting" and err.value.retry_after == 1
     limiter.release_wait_slot()
     limiter.wait_slot()  # free again
+
+
+def _fail_login(client: TestClient, address: str, **kw: Any) -> Any:
+    ch = client.post("/v1/auth/challenge", json={"address": address}, **kw).json()
+    bad = sign_message(dev_account(2), ch["message"])
+    return client.post(
+        "/v1/auth/login", json={"challenge_id": ch["challenge_id"], "signature": bad}, **kw
+    )
+
+
+def _login(client: TestClient, account: Any, **kw: Any) -> Any:
+    ch = client.post("/v1/auth/challenge", json={"address": account.address}, **kw).json()
+    good = sign_message(account, ch["message"])
+    return client.post(
+        "/v1/auth/login", json={"challenge_id": ch["challenge_id"], "signature": good}, **kw
+    )
+
+
+def test_failed_logins_for_one_member_lock_that_member_out_from_any_client() -> None:
+    app = create_app(
+        _settings(
+            rate_limit_auth_per_client="1000/minute",
+            login_lockout_failures=100,  # the client itself is never locked out here
+            login_lockout_failures_per_member=3,
+        )
+    )
+    victim, other = dev_account(1), dev_account(0)
+    with TestClient(app) as client:
+        for _ in range(3):
+            assert _fail_login(client, victim.address).status_code == 401
+        r = _login(client, victim)
+        assert r.status_code == 429 and r.json()["code"] == "MemberLoginLockedOut"
+        assert victim.address in r.json()["message"] and int(r.headers["Retry-After"]) >= 1
+        # the client is not locked out: another member logs in from it
+        assert _login(client, other).status_code == 200
+
+
+def test_x_forwarded_for_names_the_client_only_behind_a_trusted_proxy() -> None:
+    proxy = ("10.1.2.3", 40000)
+    settings = {"rate_limit_auth_per_client": "1000/minute", "login_lockout_failures": 2}
+    behind = create_app(_settings(trusted_proxies=["10.0.0.0/8"], **settings))
+    with TestClient(behind, client=proxy) as client:
+        guesser = {"X-Forwarded-For": "198.51.100.7"}
+        for _ in range(2):
+            assert _fail_login(client, dev_account(1).address, headers=guesser).status_code == 401
+        r = _login(client, dev_account(1), headers=guesser)
+        assert r.status_code == 429 and r.json()["code"] == "LoginLockedOut"
+        # another client behind the same proxy is not locked out, nor is it by a forged entry
+        # left of the one the proxy appended
+        forged = {"X-Forwarded-For": "198.51.100.7, 198.51.100.8"}
+        assert _login(client, dev_account(0), headers=forged).status_code == 200  # the operator
+    # no trusted proxy (the default): the header is ignored, so it cannot dodge a lock-out
+    direct = create_app(_settings(**settings))
+    with TestClient(direct, client=("192.0.2.9", 40000)) as client:
+        for n in range(2):
+            spoof = {"X-Forwarded-For": f"203.0.113.{n}"}
+            assert _fail_login(client, dev_account(1).address, headers=spoof).status_code == 401
+        r = _login(client, dev_account(1), headers={"X-Forwarded-For": "203.0.113.99"})
+        assert r.status_code == 429 and r.json()["code"] == "LoginLockedOut"
+
+
+def test_the_client_address_is_the_rightmost_untrusted_hop() -> None:
+    import ipaddress
+
+    from backend.ratelimit import client_address
+
+    trusted = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8::/32"))
+    assert client_address("192.0.2.1", ["198.51.100.1"], trusted) == "192.0.2.1"
+    assert client_address("10.0.0.1", ["198.51.100.1, 10.0.0.9"], trusted) == "198.51.100.1"
+    assert client_address("10.0.0.1", ["1.1.1.1", "198.51.100.1"], trusted) == "198.51.100.1"
+    assert client_address("2001:db8::1", ["not-an-ip, 10.0.0.2"], trusted) == "not-an-ip"
+    assert client_address("10.0.0.1", [], trusted) == "10.0.0.1"
+    assert client_address(None, ["198.51.100.1"], trusted) == "unknown"
+
+
+def test_a_trusted_proxy_that_is_no_address_is_refused_naming_the_setting() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="trusted_proxies"):
+        _settings(trusted_proxies=["10.0.0.0/8", "proxy.internal"])
