@@ -222,6 +222,8 @@ Operator = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
 Supplier = Annotated[Principal, Depends(require_role(Role.SUPPLIER))]
 Holder = Annotated[Principal, Depends(require_role(Role.SUPPLIER, Role.FINANCIER))]
 CoreEnterprise = Annotated[Principal, Depends(require_role(Role.CORE_ENTERPRISE))]
+#: A party that registers or issues invoices, and so uploads the files behind them.
+InvoiceParty = Annotated[Principal, Depends(require_role(Role.SUPPLIER, Role.CORE_ENTERPRISE))]
 Financier = Annotated[Principal, Depends(require_role(Role.FINANCIER))]
 Regulator = Annotated[Principal, Depends(require_role(Role.REGULATOR))]
 Auditor = Annotated[Principal, Depends(require_role(Role.AUDITOR, Role.REGULATOR))]
