@@ -50,6 +50,11 @@ def scene(api: Api) -> Scene:
     tier2 and asks for financing on the one it kept."""
     a = api.addresses
     onboard(api, "bank2", "FINANCIER")
+    onboard(api, "bank3", "FINANCIER")
+    r = api.as_("operator").post(
+        "/v1/operator/cash/mint?wait=true", json={"account": a["bank3"], "amount": 10_000 * YUAN}
+    )
+    assert r.status_code == 202, r.text
     onboard(api, "outsider", "SUPPLIER")
     digest = uploaded(api, "tier1", FILE)
     r = register(api, "INV-SEEN-1", [(digest, "invoice")], amount=10_000)
@@ -81,13 +86,15 @@ WHILE_OFFERED = {
     "tier2": True,  # a current holder of a piece
     "bank": True,  # a financier shown the open request
     "bank2": True,  # so is every other financier, while it is open
+    "bank3": True,
     "regulator": True,
     "auditor": True,
     "outsider": False,  # a supplier with no part in it
     "operator": False,  # administers the consortium, is no party to its receivables
 }
-#: After the bank bought the piece: the request is no longer open.
-AFTER_SALE = {**WHILE_OFFERED, "bank": True, "bank2": False}
+#: After the bank bought the piece: the request is no longer open. The bank holds a piece;
+#: bank3 made an offer that lost (the ledger keeps it); bank2 only saw the request.
+AFTER_SALE = {**WHILE_OFFERED, "bank": True, "bank3": True, "bank2": False}
 
 
 def test_every_party_sees_the_documents_while_a_request_is_open_and_no_one_else(
@@ -100,6 +107,8 @@ def test_the_bank_that_bought_a_piece_sees_them_and_one_never_offered_it_does_no
     api: Api, scene: Scene
 ) -> None:
     kept = int(api.addresses["kept"])
+    r = api.as_("bank3").post("/v1/offers?wait=true", json={"piece_id": kept, "rate_bps": 850})
+    assert r.status_code == 202, r.text
     r = api.as_("bank").post("/v1/offers?wait=true", json={"piece_id": kept, "rate_bps": 600})
     assert r.status_code == 202, r.text
     offer = r.json()["result"]["offer_id"]
