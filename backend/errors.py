@@ -77,6 +77,23 @@ class RequestTooLarge(DomainError):
         super().__init__("the request body is too large", details={"max_bytes": max_bytes})
 
 
+class AttachmentTooLarge(RequestTooLarge):
+    code = "AttachmentTooLarge"
+
+    def __init__(self, max_bytes: int) -> None:
+        DomainError.__init__(
+            self,
+            f"the file is larger than an attachment may be ({max_bytes} bytes)",
+            details={"max_bytes": max_bytes},
+        )
+
+
+class ContentNotAccepted(DomainError):
+    """A file whose bytes are of a type not taken (415), whatever its name or declared type."""
+
+    code = "AttachmentTypeNotAccepted"
+
+
 #: Arguments of a contract error that an answer never carries: the receivable holding an
 #: invoice key may be another party's (it would tell a non-party the invoice exists, and where).
 WITHHELD: dict[str, tuple[str, ...]] = {"ReceivablesInvoiceKeyUsed": ("rootId",)}

@@ -1,7 +1,7 @@
 """The keeper: distribute due and funded receivables in bounded batches until settled, mark
 overdue ones, reconcile the mirror and alert on any mismatch, expire unsigned requests and
 recover those a dead worker left unfinished, purge expired login challenges and denylist
-entries.
+entries, and uploads that no invoice named.
 
 Its jobs are one table (`JOBS`) that both schedulers read: Celery beat (`backend.worker`) and,
 where tasks are eager and no beat runs, the in-process `KeeperThread` of `scf serve`."""
@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from backend import metrics
 from backend.models import Alert, FinancingRequest, FinancingStatus, TxRequest, TxStatus
 from backend.runtime import Runtime
+from backend.services.attachments import purge_uploads as purge_unused_uploads
 from backend.services.audit import reconciliation
 from backend.services.auth import purge_expired
 from backend.services.views import open_financing_pieces
@@ -205,6 +206,16 @@ def purge_auth(rt: Runtime) -> dict[str, int]:
     return purged
 
 
+def purge_uploads(rt: Runtime) -> dict[str, int]:
+    """Delete uploads past their retention, and the bytes that nothing holds any more."""
+    before = datetime.now(UTC) - timedelta(hours=rt.settings.upload_retention_hours)
+    with Session(rt.engine) as session:
+        purged = purge_unused_uploads(session=session, blobs=rt.blobs, before=before)
+    if any(purged.values()):
+        log.info("purged unused uploads", extra=purged)
+    return purged
+
+
 # -- the schedule ---------------------------------------------------------------------------
 
 
@@ -228,6 +239,7 @@ JOBS: tuple[Job, ...] = (
     Job("recover", lambda s: s.stuck_after_seconds / 2, recover),
     Job("financing", lambda s: s.keeper_interval_seconds, close_moved_financing),
     Job("purge_auth", lambda s: s.auth_purge_interval_seconds, purge_auth),
+    Job("purge_uploads", lambda s: s.upload_purge_interval_seconds, purge_uploads),
 )
 
 

@@ -178,6 +178,46 @@ class InvoiceDocument(InvoiceDocumentBase, BackendTable, table=True):
     canonical: str
 
 
+# -- documents behind a receivable (attachments) ---------------------------------------------
+
+
+class Upload(BackendTable, table=True):
+    """A file a member uploaded for an invoice it has yet to register: held for its uploader
+    alone until the keeper purges it (`upload_retention_hours`). Its bytes are in the blob
+    store under `sha256`."""
+
+    __tablename__ = "upload"
+    __table_args__ = (UniqueConstraint("owner", "sha256", name="uq_upload_owner_sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(index=True)
+    sha256: str = Field(index=True)
+    size: int = Field(sa_type=BigInteger)
+    content_type: str  # as found in the bytes, never as declared
+    file_name: str
+    created_at: datetime = _ts(index=True)
+
+
+class InvoiceAttachment(BackendTable, table=True):
+    """A file behind an invoice. `covered`: named when the invoice was registered, so in its
+    canonical document, whose keccak is the root's invoice hash on the ledger; else a
+    supplementary file added later, recorded off the ledger only."""
+
+    __tablename__ = "invoice_attachment"
+    __table_args__ = (UniqueConstraint("invoice_id", "sha256", name="uq_invoice_attachment"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(index=True)
+    sha256: str = Field(index=True)
+    kind: str
+    size: int = Field(sa_type=BigInteger)
+    content_type: str
+    file_name: str
+    covered: bool
+    added_by: str
+    created_at: datetime = _ts()
+
+
 class FinancingStatus(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
@@ -295,6 +335,8 @@ BACKEND_TABLES: tuple[type[SQLModel], ...] = (
     CustodyKey,
     ActivationCode,
     InvoiceDocument,
+    Upload,
+    InvoiceAttachment,
     FinancingRequest,
     TxRequest,
     Alert,

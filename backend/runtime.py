@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from backend.blobstore import BlobStore, open_blob_store
 from backend.db import make_engine, session_scope, upgrade
 from backend.errors import Conflict
 from backend.models import CustodyKey
@@ -56,6 +57,7 @@ class Runtime:
     operator: LocalAccount
     keeper: LocalAccount
     limiter: Limiter
+    blobs: BlobStore
     indexer: Indexer | None = None
     _accounts: dict[str, LocalAccount] = field(default_factory=dict)
     _accounts_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -171,7 +173,8 @@ def _embedded_dir() -> Path:
 
 
 def _beside(database_url: str) -> Path:
-    """The folder of a SQLite database file (else `var/`): where the embedded master key lives."""
+    """The folder of a SQLite database file (else `var/`): where the embedded master key and
+    the filesystem document store live."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).parent
@@ -236,6 +239,7 @@ def build_runtime(
             operator=operator,
             keeper=keeper,
             limiter=Limiter.from_settings(settings),
+            blobs=open_blob_store(settings, default_dir=_beside(database_url) / "documents"),
         )
         runtime.store_key(operator)
         if settings.should_run_indexer:

@@ -328,6 +328,105 @@ def _invoice_number(number: str) -> str:
     return number
 
 
+# -- attachments ---------------------------------------------------------------------------
+
+MAX_ATTACHMENTS = 50  # per invoice: each is a line of the canonical document
+
+#: What an attachment is to the invoice; part of the canonical document.
+AttachmentKind = Literal[
+    "invoice", "delivery_note", "purchase_contract", "receiving_report", "other"
+]
+Sha256 = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="The file's sha-256, 64 hex digits (answers give lower case)",
+        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    ),
+    AfterValidator(str.lower),
+]
+
+
+class AttachmentRef(Strict):
+    """A file the caller uploaded (POST /v1/attachments), named by its sha-256."""
+
+    sha256: Sha256
+    kind: AttachmentKind
+
+
+class UploadOut(BaseModel):
+    sha256: str
+    size: int
+    content_type: str = Field(description="As found in the file's bytes, not as declared.")
+    file_name: str
+    uploaded_at: datetime
+    expires_at: datetime = Field(description="Deleted then unless an invoice names it before.")
+
+
+class AttachmentOut(BaseModel):
+    sha256: str
+    kind: str
+    size: int
+    content_type: str
+    file_name: str
+    covered: bool = Field(
+        description="In the canonical document whose keccak is the invoice hash on the ledger; "
+        "false: a supplementary file added after registration, off the ledger."
+    )
+    added_by: AddressOut
+    added_at: datetime
+    download: str = Field(description="Where to download it (the bytes' sha-256 is checked).")
+
+
+class InvoiceAttachmentsOut(BaseModel):
+    invoice_id: int
+    root_id: int | None
+    invoice_hash: str
+    canonical: str = Field(
+        description="The exact text whose keccak is the invoice hash: a downloaded file matches "
+        "the ledger if its sha-256 is listed in this text's `attachments` and the text's keccak "
+        "is the root's invoice hash."
+    )
+    attachments: list[AttachmentOut]
+    names: dict[str, str] = Field(description="Directory names of the addresses shown.")
+
+
+class AttachmentIn(Strict):
+    """A supplementary file for a registered invoice (off the ledger)."""
+
+    sha256: Sha256
+    kind: AttachmentKind
+
+
+class VerifyMatch(BaseModel):
+    invoice_id: int
+    root_id: int | None
+    number: str
+    seller: AddressOut
+    buyer: AddressOut
+    kind: str
+    covered: bool
+    listed_in_document: bool = Field(
+        description="The file's sha-256 is in the stored canonical document's attachments."
+    )
+    document_hash: str = Field(description="keccak of the stored canonical document.")
+    ledger_invoice_hash: str | None = Field(
+        description="The root's invoice hash as the ledger holds it (None: not on the ledger)."
+    )
+    matches_ledger: bool = Field(
+        description="listed in the document, and the document's keccak is the ledger's hash."
+    )
+
+
+class VerifyOut(BaseModel):
+    sha256: str
+    size: int
+    source: Literal["mirror", "chain"]
+    matches_ledger: bool = Field(description="At least one match is covered by the ledger.")
+    matches: list[VerifyMatch]
+    names: dict[str, str]
+
+
 InvoiceNumber = Annotated[
     str,
     Field(
@@ -357,6 +456,12 @@ class InvoiceIn(Strict):
     issue_date: date
     due_date: date
     line_items: list[LineItem] = Field(default_factory=list, max_length=200)
+    attachments: list[AttachmentRef] = Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENTS,
+        description="Files uploaded first (POST /v1/attachments): their sha-256, kind, size, "
+        "type and name go into the canonical document, so the hash on the ledger covers them.",
+    )
 
     @model_validator(mode="after")
     def _sane(self) -> InvoiceIn:

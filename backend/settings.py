@@ -185,6 +185,38 @@ class BackendSettings(BaseSettings):
         description="Largest request body; a larger one is refused (413) before it is read.",
     )
     max_document_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    document_store: Literal["fs", "s3"] = Field(
+        default="fs",
+        description="Where attachments' bytes live, by their sha-256: the filesystem "
+        "(SCF_DOCUMENT_DIR) or an S3-compatible store (SCF_S3_*).",
+    )
+    document_dir: Path | None = Field(
+        default=None,
+        description="The filesystem store's folder (default: documents/ beside the SQLite "
+        "databases, else var/documents).",
+    )
+    s3_bucket: str | None = Field(default=None, description="The S3 store's bucket.")
+    s3_prefix: str = Field(default="documents/", description="Key prefix inside the bucket.")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="The S3 API's URL (MinIO: http://host:9000); none: AWS."
+    )
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    max_attachment_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest attachment (an invoice PDF or scan, a contract); larger is "
+        "refused with 413 AttachmentTooLarge.",
+    )
+    upload_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="An upload that no invoice names within this long is deleted (the keeper's "
+        "purge_uploads job), and its bytes with it unless an invoice holds them.",
+    )
+    upload_purge_interval_seconds: float = Field(default=3600.0, gt=0)
     settlement_currency: str = Field(
         default="CNY",
         pattern=r"^[A-Z]{3}$",

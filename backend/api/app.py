@@ -24,6 +24,7 @@ from backend.api.errors import error_response, install_handlers
 from backend.api.headers import SecurityHeaders
 from backend.api.names import NamesBesideAddresses
 from backend.api.routes import (
+    attachments,
     audit,
     auth,
     directory,
@@ -38,7 +39,7 @@ from backend.api.routes import (
     regulator,
     transactions,
 )
-from backend.errors import DomainError, RequestTooLarge
+from backend.errors import AttachmentTooLarge, DomainError, RequestTooLarge
 from backend.runtime import Runtime, build_runtime, set_runtime
 from backend.services.context import IdempotentReplay
 from backend.services.tx import finish_wait, respond
@@ -62,27 +63,44 @@ member is in the directory stands its name: `seller_name` beside `seller` (`name
 
 class BodyTooLarge(StarletteHTTPException):
     """Raised while the body is read: FastAPI lets HTTP exceptions through its body parsing
-    (any other becomes a 400), and the app's handler answers it as `RequestTooLarge`."""
+    (any other becomes a 400), and the app's handler answers it with `error`."""
 
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, "the request body is too large")
-        self.max_bytes = max_bytes
+    def __init__(self, error: RequestTooLarge) -> None:
+        super().__init__(413, error.message)
+        self.error = error
+
+
+#: What a multipart body holds besides the file (boundaries, part headers): a file of the
+#: largest allowed size always fits, and the route's own check names the file's limit.
+MULTIPART_SLACK = 64 * 1024
 
 
 class BodyLimit:
     """Refuse a request body past `max_bytes` with the API's JSON error (413): at once when its
-    Content-Length says so, else as the body arrives (the read then fails, nothing is done)."""
+    Content-Length says so, else as the body arrives (the read then fails, nothing is done).
+    The paths that take a file (`uploads`) allow an attachment's size instead."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, uploads: tuple[str, ...] = (), upload_bytes: int = 0
+    ) -> None:
         self.app, self.max_bytes = app, max_bytes
+        self.uploads, self.upload_bytes = uploads, upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        error: RequestTooLarge
+        if scope["path"] in self.uploads:
+            limit, error = (
+                self.upload_bytes + MULTIPART_SLACK,
+                AttachmentTooLarge(self.upload_bytes),
+            )
+        else:
+            limit, error = self.max_bytes, RequestTooLarge(self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await error_response(RequestTooLarge(self.max_bytes))(scope, receive, send)
+        if declared.isdigit() and int(declared) > limit:
+            await error_response(error)(scope, receive, send)
             return
         seen = 0
 
@@ -90,8 +108,8 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise BodyTooLarge(self.max_bytes)
+            if seen > limit:
+                raise BodyTooLarge(error)
             return message
 
         await self.app(scope, limited, send)
@@ -137,7 +155,12 @@ def create_app(
         redoc_url=None,  # ReDoc has no installable assets: Swagger UI at /docs only
     )
     install_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_request_bytes,
+        uploads=attachments.UPLOAD_PATHS,
+        upload_bytes=settings.max_attachment_bytes,
+    )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(NamesBesideAddresses)
     json_lines_by_default()
@@ -157,7 +180,7 @@ def create_app(
 
     @app.exception_handler(BodyTooLarge)
     def _too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
-        return error_response(RequestTooLarge(exc.max_bytes))
+        return error_response(exc.error)
 
     @app.exception_handler(IdempotentReplay)
     def _replay(request: Request, exc: IdempotentReplay) -> JSONResponse:
@@ -177,6 +200,7 @@ def create_app(
         directory,
         ledger,
         invoices,
+        attachments,
         receivables,
         pieces,
         financing,

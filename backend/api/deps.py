@@ -255,6 +255,8 @@ CoreEnterprise = Annotated[Principal, Depends(require_role(Role.CORE_ENTERPRISE)
 #: a core enterprise active or suspended: money it owes must always reach the holders, so it
 #: may see what it owes and repay it (the ledger checks only that it is the debtor)
 Debtor = Annotated[Principal, Depends(require_role(Role.CORE_ENTERPRISE, even_suspended=True))]
+#: A party that registers or issues invoices, and so uploads the files behind them.
+InvoiceParty = Annotated[Principal, Depends(require_role(Role.SUPPLIER, Role.CORE_ENTERPRISE))]
 Financier = Annotated[Principal, Depends(require_role(Role.FINANCIER))]
 Regulator = Annotated[Principal, Depends(require_role(Role.REGULATOR))]
 Auditor = Annotated[Principal, Depends(require_role(Role.AUDITOR, Role.REGULATOR))]

@@ -13,8 +13,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backend.blobstore import BlobStoreError
 from backend.errors import (
     Conflict,
+    ContentNotAccepted,
     DomainError,
     Forbidden,
     InvalidInput,
@@ -39,6 +41,7 @@ STATUS: dict[type[DomainError], int] = {
     Conflict: 409,
     RequestTooLarge: 413,
     UnsupportedMediaType: 415,
+    ContentNotAccepted: 415,
     TooManyRequests: 429,
     Unavailable: 503,
 }
@@ -92,6 +95,17 @@ def install_handlers(app: FastAPI) -> None:
     async def _chain(_: Request, exc: ChainError) -> JSONResponse:
         log.warning("chain error: %s", exc)
         return JSONResponse(_body("ChainUnavailable", str(exc), {}), 503)
+
+    @app.exception_handler(BlobStoreError)
+    async def _blobs(_: Request, exc: BlobStoreError) -> JSONResponse:
+        log.warning("document store unavailable: %s", exc)
+        return JSONResponse(
+            _body(
+                "DocumentStoreUnavailable", "the document store is unreachable; retry shortly", {}
+            ),
+            503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)

@@ -3,9 +3,9 @@
 One rule in one place, for every route: in a JSON object, a string field holding an address that
 the member directory knows gets a sibling `<field>_name` (`name` for a field called `address`).
 Only addresses the answer already shows are named, so an answer reveals no name its reader could
-not already see the address of. Left alone: lists of bare addresses, a ledger event's `args` and a
-request's `params` (kept as recorded), and CSV and PDF answers (their services name parties
-themselves, or carry addresses only)."""
+not already see the address of. Left alone: lists of bare addresses, a ledger event's `args`, an
+invoice's `document` and a request's `params` (kept as recorded), and CSV and PDF answers (their
+services name parties themselves, or carry addresses only)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backend.services.directory import names_for
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-#: Objects kept exactly as recorded: a ledger event's arguments, a request's parameters.
-_VERBATIM = frozenset({"args", "params"})
+#: Objects kept exactly as recorded: a ledger event's arguments, a request's parameters, an
+#: invoice's document (its canonical form is what the ledger's hash covers).
+_VERBATIM = frozenset({"args", "params", "document"})
 
 
 def _addresses(value: Any, found: set[str]) -> None:

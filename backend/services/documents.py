@@ -16,9 +16,13 @@ from backend.schemas import MAX_TENOR_DAYS, InvoiceIn
 MAX_ISSUE_DAYS_AHEAD = 31
 
 
-def canonical_document(invoice: InvoiceIn) -> tuple[dict[str, Any], str]:
+def canonical_document(
+    invoice: InvoiceIn, attachments: list[dict[str, Any]] | None = None
+) -> tuple[dict[str, Any], str]:
     """The document as stored and its canonical text: sorted keys, no spaces, UTF-8, integer
-    amounts, ISO dates, lower-case addresses."""
+    amounts, ISO dates, lower-case addresses. With `attachments` (each its sha256, kind, size,
+    content type and file name) it lists them sorted by sha-256, so the document's keccak covers
+    every file's hash; without, the document is exactly what it was before attachments."""
     doc: dict[str, Any] = {
         "number": invoice.number,
         "seller": invoice.seller.lower(),
@@ -29,6 +33,8 @@ def canonical_document(invoice: InvoiceIn) -> tuple[dict[str, Any], str]:
         "due_date": invoice.due_date.isoformat(),
         "line_items": [item.model_dump() for item in invoice.line_items],
     }
+    if attachments:
+        doc["attachments"] = sorted(attachments, key=lambda a: (a["sha256"], a["kind"]))
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return doc, text
 

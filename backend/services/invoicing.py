@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
 from backend.errors import (
     Conflict,
@@ -25,7 +26,7 @@ from backend.schemas import (
     InvoiceCreated,
     InvoiceIn,
 )
-from backend.services import checks
+from backend.services import attachments, checks
 from backend.services.context import Principal, WriteContext, by_key, require_same_request
 from backend.services.documents import (
     canonical_document,
@@ -94,7 +95,9 @@ class Origination:
             self._active(body.buyer, Role.CORE_ENTERPRISE)
             seller_entity = me.entity_id
         body = settled_currency(body, ctx.rt.settings.settlement_currency)
-        doc, canonical = canonical_document(body)
+        # the files it names are the caller's own uploads; their hashes go into the document
+        files = attachments.resolve(ctx.session, me.address, body.attachments)
+        doc, canonical = canonical_document(body, files)
         if len(canonical.encode()) > ctx.rt.settings.max_document_bytes:
             raise InvalidInput(
                 "invoice document too large",
@@ -232,9 +235,10 @@ def originate(
                 return found, req
         raise
 
-    def attach(req: TxRequest) -> InvoiceDocument:
+    def attach(req: TxRequest) -> Iterator[SQLModel]:
         document.tx_request_id = req.id
-        return document
+        yield document
+        yield from attachments.covered_rows(document, me.address)  # the document has its id
 
     req = submit(
         ctx=ctx,
@@ -314,6 +318,10 @@ def register_batch(*, ctx: WriteContext, me: Principal, bodies: list[InvoiceIn])
         session.add_all([req for _, req, _ in new])
         session.add_all([doc for _, _, doc in new])
         try:
+            if any(doc.document.get("attachments") for _, _, doc in new):
+                session.flush()  # the documents' ids, for their attachment rows
+                for _, _, doc in new:
+                    session.add_all(attachments.covered_rows(doc, me.address))
             session.commit()
         except IntegrityError as exc:
             session.rollback()

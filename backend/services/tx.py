@@ -4,7 +4,7 @@ enqueue, wait."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +37,7 @@ def submit(
     action: str,
     params: dict[str, Any],
     signer: str | None = None,
-    with_request: Callable[[TxRequest], SQLModel] | None = None,
+    with_request: Callable[[TxRequest], Iterable[SQLModel]] | None = None,
 ) -> TxRequest:
     """Create (or find, for a repeated Idempotency-Key) the request, run it, maybe wait.
 
@@ -61,8 +61,10 @@ def submit(
         prepare_unsigned(rt, req)
     try:
         insert_new(session, req)
-        if with_request is not None:  # a row stored with the request, in its transaction
-            insert_new(session, with_request(req))
+        # rows stored with the request, in its transaction, one after the other: a later
+        # row may be built from an earlier one's generated key
+        for row in with_request(req) if with_request is not None else ():
+            insert_new(session, row)
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -154,3 +154,41 @@ def api() -> Iterator[Api]:
 @pytest.fixture
 def fresh_api() -> Iterator[Api]:
     yield from make_api()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API for the document store (moto's server, in a thread, on a free port)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def s3_settings(endpoint: str, **overrides: Any) -> BackendSettings:
+    """Embedded settings whose document store is a new bucket of the S3 API at `endpoint`."""
+    import uuid
+
+    import boto3
+    from pydantic import SecretStr
+
+    bucket = f"scf-{uuid.uuid4().hex[:12]}"
+    credentials = {"aws_access_key_id": "scf-test", "aws_secret_access_key": "scf-test-secret"}
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **credentials).create_bucket(
+        Bucket=bucket
+    )
+    return BackendSettings(
+        profile="embedded",
+        wait_timeout_seconds=30,
+        document_store="s3",
+        s3_bucket=bucket,
+        s3_endpoint_url=endpoint,
+        s3_access_key_id=SecretStr(credentials["aws_access_key_id"]),
+        s3_secret_access_key=SecretStr(credentials["aws_secret_access_key"]),
+        **overrides,
+    )

@@ -1,7 +1,7 @@
 """activation codes (issue 13): onboarding hands out a one-time code, not the member's key
 
-Revision ID: 0005_activation
-Revises: 0009_financing_offer
+Revision ID: 0007_activation
+Revises: 0006_financing_offer
 Create Date: 2026-12-02 17:00:00
 
 """
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_activation"
-down_revision: str | Sequence[str] | None = "0009_financing_offer"
+revision: str = "0007_activation"
+down_revision: str | Sequence[str] | None = "0006_financing_offer"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """which financing request an offer answers (issue 12)
 
-Revision ID: 0009_financing_offer
+Revision ID: 0006_financing_offer
 Revises: 0005_member_directory
 Create Date: 2026-12-02 17:40:00
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_financing_offer"
+revision: str = "0006_financing_offer"
 down_revision: str | Sequence[str] | None = "0005_member_directory"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
