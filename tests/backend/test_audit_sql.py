@@ -7,8 +7,10 @@ every table, on every write and on CREATE."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -527,6 +529,80 @@ def test_the_views_survive_a_mirror_migration_and_the_role_still_reads_them(
     assert auditor.rows("SELECT * FROM audit.receivables ORDER BY root_id") == before
     for view in audit_sql.view_names():
         auditor.rows(f"SELECT * FROM {view} LIMIT 1")
+
+
+# -- scf audit grant-sql ---------------------------------------------------------------------
+
+
+def _grant(*args: str) -> Any:
+    return CliRunner().invoke(scf, ["audit", "grant-sql", *args])
+
+
+def _verifier(database: str, role: str) -> str:
+    with psycopg.connect(_dsn(database)) as admin:
+        row = admin.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,))
+        return str(row.fetchone()[0])  # type: ignore[index]
+
+
+def test_grant_sql_updates_a_role_keeping_or_rotating_its_password(
+    database: str, story: Story
+) -> None:
+    role = f"auditor_{uuid.uuid4().hex[:8]}"
+    url = _dsn(database)
+    try:
+        first = _grant(role, "--database-url", url, "--json")
+        assert first.exit_code == 0, first.output
+        granted = json.loads(first.output)
+        assert granted["created"] is True and len(granted["password"]) >= 24
+        verifier = _verifier(database, role)
+        assert verifier.startswith("SCRAM-SHA-256$") and granted["password"] not in verifier
+
+        again = _grant(role, "--database-url", url, "--statement-timeout", "30s")
+        assert again.exit_code == 0, again.output
+        assert f"role {role} updated" in again.output and "password unchanged" in again.output
+        assert _verifier(database, role) == verifier
+        with psycopg.connect(url, user=role) as conn:
+            assert conn.execute("SHOW statement_timeout").fetchone() == ("30s",)
+            assert conn.execute("SELECT count(*) FROM receivables").fetchone() == (2,)
+
+        rotated = _grant(role, "--database-url", url, "--rotate-password")
+        assert rotated.exit_code == 0 and "password (shown once): " in rotated.output
+        assert _verifier(database, role) != verifier
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_grant_sql_refuses_a_role_with_other_powers_and_bad_names(
+    database: str, story: Story
+) -> None:
+    url = _dsn(database)
+    superuser = _grant("postgres", "--database-url", url)
+    assert superuser.exit_code == 1
+    assert "role postgres is a superuser" in superuser.output
+    bad = _grant("Auditor-1", "--database-url", url)
+    assert bad.exit_code == 2 and "role name 'Auditor-1'" in bad.output
+    timeout = _grant("auditor_x", "--database-url", url, "--statement-timeout", "forever")
+    assert timeout.exit_code == 2 and "statement timeout 'forever'" in timeout.output
+    with psycopg.connect(url) as admin:
+        assert (
+            admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'auditor_x'").fetchone() is None
+        )
+
+
+def test_grant_sql_needs_the_views(tmp_path: Path) -> None:
+    sqlite = _grant("auditor_x", "--database-url", f"sqlite:///{tmp_path / 'backend.sqlite3'}")
+    assert sqlite.exit_code == 2 and "needs PostgreSQL" in sqlite.output
+    unmigrated = _grant("auditor_x", "--database-url", PG_ADMIN_DSN)
+    assert unmigrated.exit_code == 2 and "the audit views are not in this database" in (
+        unmigrated.output
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    unreachable = _grant("auditor_x", "--database-url", f"postgresql://postgres@127.0.0.1:{port}/x")
+    assert unreachable.exit_code == 3 and "cannot reach the database" in unreachable.output
 
 
 def test_the_views_appear_whichever_migrations_run_last() -> None:
