@@ -33,6 +33,8 @@ SCHEMA = "audit"
 ADMIN_SCHEMA = "audit_admin"
 SQL_DIR = Path(__file__).resolve().parent
 ZERO_ADDRESS = "0x" + "00" * 20
+#: Two processes migrating at once (`scf serve` and `scf index` on a first start) take turns.
+_LOCK = "PERFORM pg_advisory_xact_lock(hashtext('scf-ledger audit views'))"
 #: Tables the views read: without every one of them there are no views yet.
 NEEDS = (
     "member_profile",
@@ -109,6 +111,7 @@ def _create_function() -> str:
 CREATE OR REPLACE FUNCTION {ADMIN_SCHEMA}.create_views() RETURNS boolean
 LANGUAGE plpgsql AS $create$
 BEGIN
+    {_LOCK};
     IF NOT ({present}) THEN
         RETURN false;  -- the other migration set has not run yet: it calls this again
     END IF;
@@ -129,6 +132,7 @@ LANGUAGE plpgsql AS $drop$
 DECLARE
     item record;
 BEGIN
+    {_LOCK};
     FOR item IN SELECT viewname FROM pg_views WHERE schemaname = '{SCHEMA}' LOOP
         EXECUTE format('DROP VIEW IF EXISTS {SCHEMA}.%I CASCADE', item.viewname);
     END LOOP;
