@@ -25,6 +25,7 @@ from psycopg import errors, sql
 from typer.testing import CliRunner
 
 from backend import audit_sql
+from backend.audit_sql.examples import DOC, bind, example_queries
 from backend.db import upgrade as upgrade_backend
 from backend.keeper import run_once
 from backend.settings import BackendSettings
@@ -36,7 +37,6 @@ from tests.backend.conftest import YUAN, Api, invoice, make_api
 from tests.backend.test_story import originate_and_finance
 
 PG_ADMIN_DSN = os.environ.get("SCF_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-DOC = Path(__file__).resolve().parents[2] / "docs" / "audit-sql.md"
 DAY = 86_400
 
 pytestmark = pytest.mark.slow
@@ -207,7 +207,7 @@ def test_holdings_as_of_every_block_agree_with_the_api(
     query = _doc_query("Holdings as of a block")
     for block in range(0, head + 1):
         expected = api.as_("auditor").get("/v1/audit/holdings", params={"block": block}).json()
-        rows = auditor.rows(*_bind(query, block=block))
+        rows = auditor.rows(*bind(query, block=block))
         assert [(r["piece_id"], r["holder"], r["amount"]) for r in rows] == [
             (h["piece_id"], h["holder"].lower(), h["amount"]) for h in expected["holdings"]
         ]
@@ -241,7 +241,7 @@ def test_aging_agrees_with_the_api(api: Api, auditor: Auditor, story: Story) -> 
         for r in rows
     ] == [{k: _lower(v) for k, v in r.items()} for r in body["receivables"]]
     assert [(r["root_id"], r["bucket"]) for r in rows] == [(story.root, "31-90")]
-    buckets = auditor.rows(*_bind(_doc_query("Aging buckets"), as_of=as_of.isoformat()))
+    buckets = auditor.rows(*bind(_doc_query("Aging buckets"), as_of=as_of.isoformat()))
     assert [(b["bucket"], b["receivables"], b["outstanding"]) for b in buckets] == [
         (b["bucket"], b["receivables"], b["outstanding"]) for b in body["buckets"]
     ]
@@ -359,47 +359,15 @@ def test_the_documented_columns_are_the_live_ones(auditor: Auditor) -> None:
     assert sorted(live) == sorted(audit_sql.view_names())
 
 
-def _doc_queries() -> dict[str, str]:
-    """Each example query of the page by its heading."""
-    out: dict[str, str] = {}
-    heading = ""
-    for block in re.split(r"(^### .*$)", DOC.read_text(), flags=re.M):
-        if block.startswith("### "):
-            heading = block[4:].strip()
-            continue
-        found = re.search(r"```sql\n(.*?)```", block, flags=re.S)
-        if found:
-            out[heading] = found.group(1)
-    return out
-
-
 def _doc_query(starts: str) -> str:
-    (query,) = [q for h, q in _doc_queries().items() if h.startswith(starts)]
+    (query,) = [q for h, q in example_queries().items() if h.startswith(starts)]
     return query
-
-
-def _bind(query: str, **values: Any) -> tuple[str, dict[str, Any]]:
-    """A psql query as psycopg runs it: `\\set` lines dropped, :'name' and :name bound."""
-    body = "\n".join(line for line in query.splitlines() if not line.startswith("\\"))
-    params: dict[str, Any] = {}
-
-    def quoted(m: re.Match[str]) -> str:
-        params[m.group(1) + "_text"] = str(values[m.group(1)])
-        return f"%({m.group(1)}_text)s"
-
-    def bare(m: re.Match[str]) -> str:
-        params[m.group(1)] = values[m.group(1)]
-        return f"%({m.group(1)})s"
-
-    body = re.sub(r":'(\w+)'", quoted, body)
-    body = re.sub(r"(?<![:\w]):([a-z_]\w*)", bare, body)
-    return body.rstrip().rstrip(";"), params
 
 
 def test_every_example_query_of_the_docs_runs_as_the_granted_role(
     api: Api, auditor: Auditor, story: Story
 ) -> None:
-    queries = _doc_queries()
+    queries = example_queries()
     assert len(queries) == 7
     bank = api.addresses["bank"]
     values = {
@@ -409,7 +377,7 @@ def test_every_example_query_of_the_docs_runs_as_the_granted_role(
         "member": bank,
         "as_of": "2030-01-01T00:00:00+00:00",
     }
-    results = {h: auditor.rows(*_bind(q, **values)) for h, q in queries.items()}
+    results = {h: auditor.rows(*bind(q, **values)) for h, q in queries.items()}
     assert all(results.values()), [h for h, rows in results.items() if not rows]
 
     line = results[next(h for h in results if h.startswith("Provenance"))]
