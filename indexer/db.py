@@ -9,11 +9,19 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "indexer_alembic_version"
+#: Views that another package keeps over these tables (the backend's SQL views for auditors,
+#: `backend/audit_sql`) would stop a migration that changes a column they read. On PostgreSQL
+#: a migration run drops them first and creates them again last, in its transaction, through
+#: functions their owner stored in the database (when it has: nothing is known of it here).
+DROP_DEPENDENT_VIEWS = "audit_admin.drop_views()"
+CREATE_DEPENDENT_VIEWS = "audit_admin.create_views()"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -66,7 +74,28 @@ class Migrations:
         cfg = self.config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
+            changes = self._changes(cfg, conn, revision)
+            if changes:
+                _call_if_stored(conn, DROP_DEPENDENT_VIEWS)
             step(cfg, revision)
+            if changes:
+                _call_if_stored(conn, CREATE_DEPENDENT_VIEWS)
+
+    def _changes(self, cfg: Config, conn: Connection, revision: str) -> bool:
+        """Whether going to `revision` runs any migration (a start with nothing to migrate
+        leaves the dependent views alone)."""
+        context = MigrationContext.configure(conn, opts={"version_table": self.version_table})
+        current = set(context.get_current_heads())
+        if revision == "head":
+            return current != set(ScriptDirectory.from_config(cfg).get_heads())
+        return current != ({revision} - {"base"})
+
+
+def _call_if_stored(conn: Connection, function: str) -> None:
+    if conn.dialect.name != "postgresql":
+        return
+    if conn.execute(text("SELECT to_regprocedure(:f)"), {"f": function}).scalar() is not None:
+        conn.execute(text(f"SELECT {function}"))
 
 
 MIRROR = Migrations(MIGRATIONS_DIR, VERSION_TABLE)

@@ -1,5 +1,5 @@
 """`scf`: the whole command line, composed from the chain and indexer commands and the
-backend's own (serve, worker, beat, member, keys, config, demo).
+backend's own (serve, worker, beat, member, keys, config, demo, audit).
 
 Exit codes: 0 success; 1 the operation failed or a check found a difference (reconcile
 mismatches, a wrong figure in the demo, a refusal); 2 bad usage or configuration; 3 a service
@@ -7,6 +7,7 @@ mismatches, a wrong figure in the demo, a refusal); 2 bad usage or configuration
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import os
@@ -54,7 +55,12 @@ member_app = typer.Typer(
 )
 keys_app = typer.Typer(help="Key pairs for members that sign for themselves.", no_args_is_help=True)
 config_app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="Auditors' access to the ledger in SQL (PostgreSQL): docs/audit-sql.md.",
+    no_args_is_help=True,
+)
 app.add_typer(member_app, name="member")
+app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(config_app, name="config")
 
@@ -631,6 +637,79 @@ def keys_new(
         console.print("[yellow]keep the private key in your vault; it is not stored[/yellow]")
     else:
         console.print(f"private key written to {out}")
+
+
+# -- auditors' SQL access ----------------------------------------------------------------------
+
+
+@audit_app.command("grant-sql")
+def audit_grant_sql(
+    role: Annotated[str, typer.Argument(help="the PostgreSQL role to create or update")],
+    password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SCF_AUDIT_SQL_PASSWORD",
+            help="the role's password (default: a new role gets a random one, printed once)",
+        ),
+    ] = None,
+    rotate_password: Annotated[
+        bool, typer.Option("--rotate-password", help="give an existing role a new random one")
+    ] = False,
+    statement_timeout: Annotated[
+        str, typer.Option(help="longest query the role may run (PostgreSQL units: 30s, 5min)")
+    ] = "5min",
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="the database (default SCF_DATABASE_URL), as the migrating role"),
+    ] = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Create (or update) a read-only LOGIN role that may SELECT the views of schema `audit`
+    and nothing else: no table of the backend or the mirror, no write, no CREATE anywhere.
+
+    Exit codes: 0 granted, 1 refused (the role exists with other rights), 2 bad usage, no audit
+    views in that database (not PostgreSQL, or not migrated), 3 the database cannot be reached.
+    """
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from backend.audit_sql.roles import grant_reader
+    from backend.db import make_engine
+    from backend.errors import Conflict, DomainError
+
+    url = database_url or _config().backend.database_url
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            granted = grant_reader(
+                conn,
+                role=role,
+                password=password,
+                rotate_password=rotate_password,
+                statement_timeout=statement_timeout,
+            )
+    except OperationalError as exc:
+        err.print(f"[red]cannot reach the database:[/red] {exc.orig}")
+        raise typer.Exit(ExitCode.UNREACHABLE) from exc
+    except DBAPIError as exc:  # e.g. the role running this may not create roles
+        err.print(f"[red]the database refused:[/red] {exc.orig}")
+        raise typer.Exit(ExitCode.FAILED) from exc
+    except DomainError as exc:
+        err.print(f"[red]refused:[/red] {exc.message}")
+        raise typer.Exit(ExitCode.FAILED if isinstance(exc, Conflict) else ExitCode.USAGE) from exc
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(granted)))
+        return
+    verb = "created" if granted.created else "updated"
+    console.print(
+        f"role {granted.role} {verb}: SELECT on the audit views (version {granted.version},"
+        f" owned by {granted.views_owner}), statement timeout {statement_timeout}"
+    )
+    if granted.password is not None:
+        console.print(f"password (shown once): {granted.password}")
+    else:
+        console.print("password unchanged")
 
 
 # -- configuration -----------------------------------------------------------------------------
