@@ -34,6 +34,7 @@ from backend.api.routes import (
     pieces,
     receivables,
     regulator,
+    statements,
     transactions,
 )
 from backend.errors import DomainError, RequestTooLarge
@@ -176,6 +177,7 @@ def create_app(
         payables,
         regulator,
         audit,
+        statements,
         transactions,
     ):
         app.include_router(module.router)
