@@ -362,6 +362,22 @@ def load(pg: psycopg.Connection[Any], ld: Loader, roots: int, pieces: int) -> No
     pg.commit()
 
 
+def profile(engine: Any, ledger: CashLedger, span: Period) -> None:
+    import cProfile
+    import pstats
+
+    for name, fn in (("statement", statement), ("remittances", remittances)):
+        with Session(engine) as mirror:
+            fn(mirror=mirror, ledger=ledger, address=BANK, span=span, currency="CNY")  # warm
+        prof = cProfile.Profile()
+        with Session(engine) as mirror:
+            prof.enable()
+            fn(mirror=mirror, ledger=ledger, address=BANK, span=span, currency="CNY")
+            prof.disable()
+        print(f"== {name}")
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+
+
 def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
     times = []
     for _ in range(runs):
@@ -377,6 +393,7 @@ def main() -> None:
     p.add_argument("--pieces", type=int, default=50)
     p.add_argument("--noise", type=int, default=200_000)
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--profile", action="store_true", help="print where one build's time goes")
     args = p.parse_args()
     anvil = start_anvil(ChainSettings(profile="anvil"))
     try:
@@ -396,6 +413,9 @@ def main() -> None:
                 pg.commit()
                 load(pg, ld, args.roots, args.pieces)
                 span = Period(0, ld.block)
+                if args.profile:
+                    profile(engine, ledger, span)
+                    return
                 results: list[tuple[str, str, float, float]] = []
                 for indexed in (False, True):
                     if indexed:

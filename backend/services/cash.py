@@ -1,22 +1,24 @@
 """A member's settlement cash from the mirror: every movement with its reason in words, and its
 position (balance, cash in escrow on its behalf) at any block.
 
-A movement is one SettlementToken `Transfer` touching the member. Its reason is the next
-Receivables event of the same transaction that moves cash (`REASONS`): the contract emits each
-of those right after the token transfer it causes (`postOffer`: Transfer into escrow, then
-`OfferPosted`; `acceptOffer`: Transfer to the seller, the piece's TransferSingle, then
-`OfferAccepted`; `_payPiece`: Transfer to the holder, then `PiecePaid`; ...), so a batch of
-payouts in one `distribute` pairs each Transfer with its own `PiecePaid`. A Transfer followed
-by none is a mint (from zero), a burn (to zero) or a transfer between members.
+A movement is one SettlementToken `Transfer` touching the member. Its reason is the Receivables
+event of the same transaction that follows it and moves the same amount through escrow
+(`REASONS`): the contract emits each right after the token transfer it causes (`postOffer`:
+Transfer into escrow, then `OfferPosted`; `acceptOffer`: Transfer to the seller, the piece's
+TransferSingle, then `OfferAccepted`; `_payPiece`: Transfer to the holder, then `PiecePaid`;
+...), so a batch of payouts in one `distribute` pairs each Transfer with its own `PiecePaid`.
+Each of those events names the member (holder, financier, seller, debtor, the remainder's
+recipient), so one index range of the party table reads them beside its Transfers. A Transfer
+explained by none is a mint (from zero), a burn (to zero) or a transfer between members.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_
+from sqlalchemy import BigInteger, and_, cast, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -25,6 +27,7 @@ from backend.services.blocktimes import BlockClock
 from chain.enums import OfferStatus
 from indexer.models import (
     CashBalance,
+    Distribution,
     LedgerEvent,
     LedgerEventParty,
     Offer,
@@ -40,10 +43,6 @@ RECEIVABLES = "Receivables"
 REASONS = frozenset(
     {"OfferPosted", "OfferAccepted", "OfferCancelled", "Repaid", "PiecePaid", "ReceivableClosed"}
 )
-#: Receivables events read beside the reasons: a payout in a distribution pass, not a claim.
-CONTEXT = REASONS | {"Distributed"}
-#: tx hashes per IN list
-CHUNK = 1_000
 
 #: Every kind of movement, in words (the statement's reason column is built from these).
 KINDS = (
@@ -85,8 +84,6 @@ class CashLedger:
 class Transfer:
     block_number: int
     log_index: int
-    block_hash: str
-    tx_hash: str
     sender: str
     recipient: str
     value: int
@@ -102,129 +99,229 @@ class Movement:
     block_hash: str
     amount: int
     kind: str
-    reason: str
     counterparty: str | None
     root_id: int | None = None
     piece_id: int | None = None
     offer_id: int | None = None
     balance: int = 0
     time: int | None = None
-
-
-@dataclass
-class Explained:
-    kind: str
-    counterparty: str | None
-    root_id: int | None = None
-    piece_id: int | None = None
-    offer_id: int | None = None
     expired: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+class LedgerRow(NamedTuple):
+    """A cash Transfer of the member, or a Receivables event of it that may explain one, with
+    what the statement needs of the receivable and offer it names (outer-joined)."""
+
+    block_number: int
+    log_index: int
+    block_hash: str
+    tx_hash: str
+    event: str
+    sender: str | None
+    recipient: str | None
+    amount: str | None  # Transfer value; the reason's price, refund, amount or remainder
+    piece_id: str | None
+    root_id: int | None
+    offer_id: int | None
+    financier: str | None
+    expired: Any
+    debtor: str | None
+    offer_status: int | None
+    offer_closed_block: int | None
+    offer_seller: str | None
 
 
 # -- reading the mirror --------------------------------------------------------------------------
 
 
+def _arg(name: str) -> Any:
+    return col(LedgerEvent.args)[name].as_string()
+
+
+def _mine(ledger: CashLedger, address: str, to_block: int) -> Any:
+    """The member's events up to `to_block` (the party table's key: one index range)."""
+    ep, ev = LedgerEventParty, LedgerEvent
+    return and_(
+        col(ep.chain_id) == ledger.chain_id,
+        col(ep.party) == address,
+        col(ep.block_number) <= to_block,
+        col(ev.chain_id) == col(ep.chain_id),
+        col(ev.id) == col(ep.event_id),
+    )
+
+
 def transfers(
     *, mirror: Session, ledger: CashLedger, address: str, to_block: int
 ) -> list[Transfer]:
-    """The member's cash Transfers up to `to_block`, in chain order (through the party table:
-    one index range over the member's events)."""
-    ep = LedgerEventParty
+    """The member's cash Transfers up to `to_block`, in chain order."""
     ev = LedgerEvent
+    stmt = (
+        sa_select(col(ev.block_number), col(ev.log_index), _arg("from"), _arg("to"), _arg("value"))
+        .select_from(LedgerEventParty)
+        .join(ev, _mine(ledger, address, to_block))
+        .where(col(ev.contract) == TOKEN, col(ev.event) == "Transfer")
+        .order_by(col(ev.block_number), col(ev.log_index))
+    )
+    return [Transfer(b, li, f, t, int(v)) for b, li, f, t, v in mirror.execute(stmt)]
+
+
+def ledger_rows(
+    *, mirror: Session, ledger: CashLedger, address: str, to_block: int
+) -> list[LedgerRow]:
+    """The member's cash Transfers and its cash-moving Receivables events up to `to_block`, in
+    chain order, in one query: each reason names the member (holder, financier, seller,
+    debtor, remainder's recipient), so the party table finds them beside the Transfers."""
+    ev = LedgerEvent
+    root_id = cast(_arg("rootId"), BigInteger)
+    offer_id = cast(_arg("offerId"), BigInteger)
+    amount = func.coalesce(
+        _arg("value"), _arg("price"), _arg("refund"), _arg("amount"), _arg("remainder")
+    )
     stmt = (
         sa_select(
             col(ev.block_number),
             col(ev.log_index),
             col(ev.block_hash),
             col(ev.tx_hash),
-            col(ev.args),
+            col(ev.event),
+            _arg("from"),
+            _arg("to"),
+            amount,
+            _arg("pieceId"),
+            root_id,
+            offer_id,
+            _arg("financier"),
+            _arg("expired"),
+            col(Root.debtor),
+            col(Offer.status),
+            col(Offer.closed_block),
+            col(Offer.seller),
         )
-        .join(ep, and_(col(ep.chain_id) == ev.chain_id, col(ep.event_id) == ev.id))
+        .select_from(LedgerEventParty)
+        .join(ev, _mine(ledger, address, to_block))
+        .outerjoin(Root, and_(col(Root.chain_id) == ev.chain_id, col(Root.root_id) == root_id))
+        .outerjoin(Offer, and_(col(Offer.chain_id) == ev.chain_id, col(Offer.offer_id) == offer_id))
         .where(
-            col(ep.chain_id) == ledger.chain_id,
-            col(ep.party) == address,
-            col(ep.block_number) <= to_block,
-            col(ev.contract) == TOKEN,
-            col(ev.event) == "Transfer",
+            or_(
+                and_(col(ev.contract) == TOKEN, col(ev.event) == "Transfer"),
+                and_(col(ev.contract) == RECEIVABLES, col(ev.event).in_(sorted(REASONS))),
+            )
         )
         .order_by(col(ev.block_number), col(ev.log_index))
     )
-    return [
-        Transfer(b, li, bh, tx, a["from"], a["to"], int(a["value"]))
-        for b, li, bh, tx, a in mirror.execute(stmt)
-    ]
+    return [LedgerRow(*r) for r in mirror.execute(stmt)]
 
 
-def tx_events(
-    *, mirror: Session, ledger: CashLedger, tx_hashes: Iterable[str]
-) -> dict[str, list[tuple[int, str, dict[str, Any]]]]:
-    """The Receivables events that explain cash, per transaction, by log index."""
-    out: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
-    hashes = sorted(set(tx_hashes))
-    ev = LedgerEvent
-    for i in range(0, len(hashes), CHUNK):
-        stmt = select(ev.tx_hash, ev.log_index, ev.event, ev.args).where(
-            ev.chain_id == ledger.chain_id,
-            col(ev.tx_hash).in_(hashes[i : i + CHUNK]),
-            ev.contract == RECEIVABLES,
-            col(ev.event).in_(CONTEXT),
+def payouts_in_passes(
+    *, mirror: Session, ledger: CashLedger, address: str, from_block: int, to_block: int
+) -> set[tuple[int, int]]:
+    """Positions of the member's payouts made by a distribution pass (the others are claims)."""
+    pp, d = PiecePayment, Distribution
+    stmt = (
+        sa_select(col(pp.block_number), col(pp.log_index))
+        .join(
+            d,
+            and_(
+                col(d.chain_id) == col(pp.chain_id),
+                col(d.block_number) == col(pp.block_number),
+                col(d.tx_hash) == col(pp.tx_hash),
+            ),
         )
-        for tx, li, name, args in mirror.exec(stmt):
-            out.setdefault(tx, []).append((li, name, dict(args)))
-    for rows in out.values():
-        rows.sort(key=lambda r: r[0])
-    return out
+        .where(
+            col(pp.chain_id) == ledger.chain_id,
+            col(pp.holder) == address,
+            col(pp.block_number) >= from_block,
+            col(pp.block_number) <= to_block,
+        )
+    )
+    return {(b, li) for b, li in mirror.execute(stmt)}
 
 
 # -- reasons -------------------------------------------------------------------------------------
 
 
-def explain(
-    t: Transfer, events: Sequence[tuple[int, str, dict[str, Any]]], *, me: str, escrow: str
-) -> Explained:
-    """Why cash moved in `t`, from the events of its transaction (pure)."""
-    following = [e for e in events if e[0] > t.log_index]
-    reason = next((e for e in following if e[1] in REASONS), None)
-    other = t.recipient if t.sender == me else t.sender
-    if reason is None:
-        if t.sender == ZERO:
-            return Explained("minted", None)
-        if t.recipient == ZERO:
-            return Explained("burned", None)
-        return Explained("transfer", other)
-    li, name, a = reason
-    if name == "OfferPosted":
-        return Explained(
-            "offer_escrowed", escrow, piece_id=int(a["pieceId"]), offer_id=int(a["offerId"])
-        )
-    if name == "OfferAccepted":
-        return Explained(
-            "sale", a["financier"], piece_id=int(a["pieceId"]), offer_id=int(a["offerId"])
-        )
-    if name == "OfferCancelled":
-        return Explained(
-            "offer_refunded",
-            escrow,
-            piece_id=int(a["pieceId"]),
-            offer_id=int(a["offerId"]),
-            expired=bool(a["expired"]),
-        )
-    if name == "Repaid":
-        return Explained("repayment", escrow, root_id=int(a["rootId"]))
-    if name == "PiecePaid":
-        in_pass = any(e[1] == "Distributed" and e[0] > li for e in following)
-        return Explained(
-            "payout" if in_pass else "claim",
-            None,  # the root's debtor, filled in by the caller
-            root_id=int(a["rootId"]),
-            piece_id=int(a["pieceId"]),
-        )
-    # ReceivableClosed: the rounding remainder left in escrow, paid on close
-    return Explained("remainder", None, root_id=int(a["rootId"]))
+def _true(value: Any) -> bool:
+    return str(value).lower() in ("true", "1")  # JSON true read as text (PostgreSQL) or 1
 
 
-def words(m: Movement, *, expired: bool = False) -> str:
+def pair(
+    rows: Iterable[LedgerRow],
+    *,
+    me: str,
+    escrow: str,
+    passes: set[tuple[int, int]],
+    to_block: int,
+) -> list[Movement]:
+    """The member's movements from its rows in chain order, each Transfer explained by the
+    Receivables event that follows it in its transaction and moves the same amount through
+    escrow (pure). A Transfer left unexplained is a mint, a burn or a member's transfer."""
+    out: list[Movement] = []
+    pending: list[Movement] = []  # this transaction's escrow movements not yet explained
+    tx = None
+    for r in rows:
+        if r.tx_hash != tx:
+            tx, pending = r.tx_hash, []
+        if r.event == "Transfer":
+            sender, recipient = r.sender or ZERO, r.recipient or ZERO
+            value = int(r.amount or 0)
+            signed = 0 if sender == recipient else (value if recipient == me else -value)
+            other = recipient if sender == me else sender
+            kind = "minted" if sender == ZERO else "burned" if recipient == ZERO else "transfer"
+            m = Movement(
+                r.block_number,
+                r.log_index,
+                r.tx_hash,
+                r.block_hash,
+                signed,
+                kind,
+                None if kind != "transfer" else other,
+            )
+            out.append(m)
+            if other == escrow:
+                pending.append(m)
+            continue
+        amount = int(r.amount or 0)
+        for k in range(len(pending) - 1, -1, -1):
+            if abs(pending[k].amount) == amount:
+                _explain(pending.pop(k), r, escrow=escrow, passes=passes, to_block=to_block)
+                break
+    return out
+
+
+def _explain(
+    m: Movement, r: LedgerRow, *, escrow: str, passes: set[tuple[int, int]], to_block: int
+) -> None:
+    piece = int(r.piece_id) if r.piece_id is not None else None
+    match r.event:
+        case "OfferPosted":
+            m.offer_id, m.piece_id = r.offer_id, piece
+            bought = (
+                r.offer_status == OfferStatus.ACCEPTED and (r.offer_closed_block or 0) <= to_block
+            )
+            m.kind = "purchase" if bought else "offer_escrowed"
+            m.counterparty = r.offer_seller if bought else escrow
+        case "OfferAccepted":
+            m.kind, m.offer_id, m.piece_id, m.counterparty = "sale", r.offer_id, piece, r.financier
+        case "OfferCancelled":
+            m.kind, m.offer_id, m.piece_id, m.counterparty = (
+                "offer_refunded",
+                r.offer_id,
+                piece,
+                escrow,
+            )
+            m.expired = _true(r.expired)
+        case "Repaid":
+            m.kind, m.root_id, m.counterparty = "repayment", r.root_id, escrow
+        case "PiecePaid":
+            in_pass = (r.block_number, r.log_index) in passes
+            m.kind = "payout" if in_pass else "claim"
+            m.root_id, m.piece_id, m.counterparty = r.root_id, piece, r.debtor
+        case "ReceivableClosed":
+            m.kind, m.root_id, m.counterparty = "remainder", r.root_id, r.debtor
+
+
+def words(m: Movement) -> str:
     """The reason of a movement as a person reads it on a statement."""
     p, r, o = m.piece_id, m.root_id, m.offer_id
     match m.kind:
@@ -239,7 +336,7 @@ def words(m: Movement, *, expired: bool = False) -> str:
         case "purchase":
             return f"purchase of piece {p} (offer {o}, escrowed when posted)"
         case "offer_refunded":
-            return f"offer {o} for piece {p} refunded" + (" on expiry" if expired else "")
+            return f"offer {o} for piece {p} refunded" + (" on expiry" if m.expired else "")
         case "sale":
             return f"sale of piece {p} (offer {o})"
         case "repayment":
@@ -260,106 +357,27 @@ def movements(
     in `from_block..to_block`, each with its reason, counterparty, running balance and time.
     An offer escrowed in the period and accepted by `to_block` reads as the purchase it became."""
     me = address.lower()
-    every = transfers(mirror=mirror, ledger=ledger, address=me, to_block=to_block)
-    opening = 0
-    inside: list[Transfer] = []
-    for t in every:
-        delta = _delta(t, me)
-        if t.block_number < from_block:
-            opening += delta
-        else:
-            inside.append(t)
-    events = tx_events(mirror=mirror, ledger=ledger, tx_hashes=(t.tx_hash for t in inside))
-    out: list[Movement] = []
-    refunds_on_expiry: set[int] = set()
+    rows = ledger_rows(mirror=mirror, ledger=ledger, address=me, to_block=to_block)
+    passes = payouts_in_passes(
+        mirror=mirror, ledger=ledger, address=me, from_block=from_block, to_block=to_block
+    )
+    every = pair(rows, me=me, escrow=ledger.escrow, passes=passes, to_block=to_block)
+    opening = sum(m.amount for m in every if m.block_number < from_block)
+    inside = [m for m in every if m.block_number >= from_block]
+    times = ledger.clock.times({m.block_hash for m in inside})
     balance = opening
-    for t in inside:
-        why = explain(t, events.get(t.tx_hash, ()), me=me, escrow=ledger.escrow)
-        amount = _delta(t, me)
-        balance += amount
-        out.append(
-            Movement(
-                block_number=t.block_number,
-                log_index=t.log_index,
-                tx_hash=t.tx_hash,
-                block_hash=t.block_hash,
-                amount=amount,
-                kind=why.kind,
-                reason="",
-                counterparty=why.counterparty,
-                root_id=why.root_id,
-                piece_id=why.piece_id,
-                offer_id=why.offer_id,
-                balance=balance,
-            )
-        )
-        if why.expired and why.offer_id is not None:
-            refunds_on_expiry.add(why.offer_id)
-    _purchases(mirror=mirror, ledger=ledger, moves=out, to_block=to_block)
-    _debtors(mirror=mirror, ledger=ledger, moves=out)
-    times = ledger.clock.times(m.block_hash for m in out)
-    for m in out:
+    for m in inside:
+        balance += m.amount
+        m.balance = balance
         m.time = times.get(m.block_hash)
-        m.reason = words(m, expired=m.offer_id in refunds_on_expiry and m.kind == "offer_refunded")
-    return opening, out
+        m.reason = words(m)
+    return opening, inside
 
 
 def _delta(t: Transfer, me: str) -> int:
     if t.sender == t.recipient:
         return 0
     return t.value if t.recipient == me else -t.value
-
-
-def _purchases(
-    *, mirror: Session, ledger: CashLedger, moves: list[Movement], to_block: int
-) -> None:
-    escrowed = {m.offer_id for m in moves if m.kind == "offer_escrowed"}
-    if not escrowed:
-        return
-    accepted = {
-        o.offer_id: o.seller
-        for o in mirror.exec(
-            select(Offer).where(
-                Offer.chain_id == ledger.chain_id,
-                col(Offer.offer_id).in_(escrowed),
-                Offer.status == int(OfferStatus.ACCEPTED),
-                col(Offer.closed_block) <= to_block,
-            )
-        )
-    }
-    for m in moves:
-        if m.kind == "offer_escrowed" and m.offer_id in accepted:
-            m.kind = "purchase"
-            m.counterparty = accepted[m.offer_id]
-
-
-def _debtors(*, mirror: Session, ledger: CashLedger, moves: list[Movement]) -> None:
-    """Payouts, claims and remainders come from the receivable's debtor (through escrow)."""
-    roots = {
-        m.root_id
-        for m in moves
-        if m.kind in ("payout", "claim", "remainder") and m.root_id is not None
-    }
-    if not roots:
-        return
-    debtor = debtors_of(mirror=mirror, ledger=ledger, root_ids=roots)
-    for m in moves:
-        if m.kind in ("payout", "claim", "remainder") and m.root_id is not None:
-            m.counterparty = debtor.get(m.root_id)
-
-
-def debtors_of(*, mirror: Session, ledger: CashLedger, root_ids: Iterable[int]) -> dict[int, str]:
-    ids = sorted(set(root_ids))
-    out: dict[int, str] = {}
-    for i in range(0, len(ids), CHUNK):
-        out.update(
-            mirror.exec(
-                select(Root.root_id, Root.debtor).where(
-                    Root.chain_id == ledger.chain_id, col(Root.root_id).in_(ids[i : i + CHUNK])
-                )
-            ).all()
-        )
-    return out
 
 
 # -- position ------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ movements is built without validating 10,000 models.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -17,15 +16,16 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 from sqlalchemy import and_
-from sqlmodel import Session, col, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
 
 from backend.errors import InvalidInput
 from backend.runtime import Runtime
 from backend.services.audit import csv_chunks, holdings_block
 from backend.services.blocktimes import block_range_of_days, iso
-from backend.services.cash import CHUNK, CashLedger, debtors_of, movements
+from backend.services.cash import CashLedger, movements, payouts_in_passes
 from chain.pricing import entitlement
-from indexer.models import Distribution, LedgerEvent, Piece, PiecePayment, Repayment, Root
+from indexer.models import LedgerEvent, Piece, PiecePayment, Repayment, Root
 
 
 @lru_cache(maxsize=65_536)
@@ -158,114 +158,124 @@ def remittances(
     parts sum to the payout exactly."""
     me = address.lower()
     pp, ev = PiecePayment, LedgerEvent
-    # each payout with its block's hash (its PiecePaid event, by position), to time it
-    rows = mirror.exec(
-        select(pp, ev.block_hash)
+    mine = and_(
+        col(pp.chain_id) == ledger.chain_id,
+        col(pp.holder) == me,
+        col(pp.block_number) >= span.from_block,
+        col(pp.block_number) <= span.to_block,
+    )
+    # each payout with its block's hash (its PiecePaid event, by position, to time it), its
+    # receivable's face value and debtor, and its piece's amount
+    pays = mirror.execute(
+        sa_select(
+            col(pp.block_number),
+            col(pp.log_index),
+            col(pp.tx_hash),
+            col(pp.piece_id),
+            col(pp.root_id),
+            col(pp.amount),
+            col(pp.paid_out),
+            col(ev.block_hash),
+            col(Root.face_value),
+            col(Root.debtor),
+            col(Piece.amount),
+        )
         .join(
             ev,
             and_(
-                col(ev.chain_id) == pp.chain_id,
-                col(ev.block_number) == pp.block_number,
-                col(ev.log_index) == pp.log_index,
+                col(ev.chain_id) == col(pp.chain_id),
+                col(ev.block_number) == col(pp.block_number),
+                col(ev.log_index) == col(pp.log_index),
             ),
         )
-        .where(
-            pp.chain_id == ledger.chain_id,
-            pp.holder == me,
-            col(pp.block_number) >= span.from_block,
-            col(pp.block_number) <= span.to_block,
+        .join(
+            Root, and_(col(Root.chain_id) == col(pp.chain_id), col(Root.root_id) == col(pp.root_id))
         )
+        .join(
+            Piece,
+            and_(col(Piece.chain_id) == col(pp.chain_id), col(Piece.piece_id) == col(pp.piece_id)),
+        )
+        .where(mine)
         .order_by(col(pp.block_number), col(pp.log_index))
     ).all()
-    pays = [p for p, _ in rows]
-    block_hash = {(p.block_number, p.log_index): h for p, h in rows}
-    root_ids = sorted({p.root_id for p in pays})
-    piece_ids = sorted({p.piece_id for p in pays})
-    faces: dict[int, int] = {}
-    amounts: dict[int, int] = {}
-    repayments: dict[int, list[Repayment]] = {}
-    passes: set[str] = set()
-    for chunk in _chunks(root_ids):
-        faces.update(
-            (r, int(f))
-            for r, f in mirror.exec(
-                select(Root.root_id, Root.face_value).where(
-                    Root.chain_id == ledger.chain_id, col(Root.root_id).in_(chunk)
-                )
-            )
+    paid_roots = sa_select(col(pp.root_id)).where(mine).distinct()
+    rp = Repayment
+    repayments: dict[int, list[tuple[int, int, str, int, int]]] = {}
+    for rid, *rep in mirror.execute(
+        sa_select(
+            col(rp.root_id),
+            col(rp.block_number),
+            col(rp.log_index),
+            col(rp.tx_hash),
+            col(rp.amount),
+            col(rp.total_repaid),
         )
-        for rep in mirror.exec(
-            select(Repayment).where(
-                Repayment.chain_id == ledger.chain_id,
-                col(Repayment.root_id).in_(chunk),
-                col(Repayment.block_number) <= span.to_block,
-            )
-        ):
-            repayments.setdefault(rep.root_id, []).append(rep)
-        passes.update(
-            mirror.exec(
-                select(Distribution.tx_hash).where(
-                    Distribution.chain_id == ledger.chain_id,
-                    col(Distribution.root_id).in_(chunk),
-                    col(Distribution.block_number) >= span.from_block,
-                    col(Distribution.block_number) <= span.to_block,
-                )
-            )
+        .where(
+            col(rp.chain_id) == ledger.chain_id,
+            col(rp.root_id).in_(paid_roots),
+            col(rp.block_number) <= span.to_block,
         )
-    for chunk in _chunks(piece_ids):
-        amounts.update(
-            (p, int(a))
-            for p, a in mirror.exec(
-                select(Piece.piece_id, Piece.amount).where(
-                    Piece.chain_id == ledger.chain_id, col(Piece.piece_id).in_(chunk)
-                )
-            )
-        )
-    for reps in repayments.values():
-        reps.sort(key=lambda r: (r.block_number, r.log_index))
-    positions = {
-        rid: [(r.block_number, r.log_index) for r in reps] for rid, reps in repayments.items()
-    }
-    debtor = debtors_of(mirror=mirror, ledger=ledger, root_ids=root_ids)
-    times = ledger.clock.times(block_hash.values())
+        .order_by(col(rp.block_number), col(rp.log_index))
+    ):
+        repayments.setdefault(rid, []).append((rep[0], rep[1], rep[2], int(rep[3]), int(rep[4])))
+    positions = {rid: [(r[0], r[1]) for r in reps] for rid, reps in repayments.items()}
+    passes = payouts_in_passes(
+        mirror=mirror,
+        ledger=ledger,
+        address=me,
+        from_block=span.from_block,
+        to_block=span.to_block,
+    )
+    times = ledger.clock.times({p[7] for p in pays})
     out = []
-    for p in pays:
-        face, piece_amount = faces[p.root_id], amounts[p.piece_id]
-        reps = repayments.get(p.root_id, [])
+    for (
+        block,
+        log_index,
+        tx,
+        piece_id,
+        root_id,
+        amount,
+        paid_out,
+        bhash,
+        face_,
+        debtor,
+        size,
+    ) in pays:
+        face, piece_amount, amount, paid_out = int(face_), int(size), int(amount), int(paid_out)
+        reps = repayments.get(root_id, [])
         # the repayments in before this payout (a payout follows every repayment it pays)
-        upto = bisect.bisect_left(positions.get(p.root_id, []), (p.block_number, p.log_index))
-        paid_before = int(p.paid_out) - int(p.amount)
-        running = paid_before
+        upto = bisect.bisect_left(positions.get(root_id, []), (block, log_index))
+        running = paid_out - amount
         parts = []
-        for rep in reps[:upto]:
-            due = entitlement(piece_amount, repaid=int(rep.total_repaid), face_value=face)
+        for r_block, _, r_tx, r_amount, r_total in reps[:upto]:
+            due = entitlement(piece_amount, repaid=r_total, face_value=face)
             if due > running:
                 parts.append(
                     {
-                        "block_number": rep.block_number,
-                        "tx_hash": rep.tx_hash,
-                        "repayment": int(rep.amount),
-                        "total_repaid": int(rep.total_repaid),
+                        "block_number": r_block,
+                        "tx_hash": r_tx,
+                        "repayment": r_amount,
+                        "total_repaid": r_total,
                         "carried": due - running,
                     }
                 )
                 running = due
         out.append(
             {
-                "block_number": p.block_number,
-                "log_index": p.log_index,
-                "time": _time(times.get(block_hash[(p.block_number, p.log_index)])),
-                "tx_hash": p.tx_hash,
-                "by": "distribution" if p.tx_hash in passes else "claim",
-                "root_id": p.root_id,
-                "debtor": shown(debtor.get(p.root_id)),
+                "block_number": block,
+                "log_index": log_index,
+                "time": _time(times.get(bhash)),
+                "tx_hash": tx,
+                "by": "distribution" if (block, log_index) in passes else "claim",
+                "root_id": root_id,
+                "debtor": shown(debtor),
                 "debtor_name": None,
-                "piece_id": p.piece_id,
+                "piece_id": piece_id,
                 "piece_amount": piece_amount,
                 "face_value": face,
                 "share": f"{piece_amount}/{face}",
-                "amount": int(p.amount),
-                "paid_out": int(p.paid_out),
+                "amount": amount,
+                "paid_out": paid_out,
                 "repayments": parts,
             }
         )
@@ -278,11 +288,6 @@ def remittances(
         "count": len(out),
         "payouts": out,
     }
-
-
-def _chunks(ids: list[int]) -> Iterator[list[int]]:
-    for i in range(0, len(ids), CHUNK):
-        yield ids[i : i + CHUNK]
 
 
 def _time(timestamp: int | None) -> str | None:
