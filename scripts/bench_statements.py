@@ -394,6 +394,7 @@ def main() -> None:
     p.add_argument("--noise", type=int, default=200_000)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--profile", action="store_true", help="print where one build's time goes")
+    p.add_argument("--explain", action="store_true", help="print the statement query's plan")
     args = p.parse_args()
     anvil = start_anvil(ChainSettings(profile="anvil"))
     try:
@@ -415,6 +416,20 @@ def main() -> None:
                 span = Period(0, ld.block)
                 if args.profile:
                     profile(engine, ledger, span)
+                    return
+                if args.explain:
+                    from sqlalchemy.dialects import postgresql
+
+                    from backend.services.cash import ledger_rows_query
+
+                    q = ledger_rows_query(ledger=ledger, address=BANK, to_block=span.to_block)
+                    sql = str(
+                        q.compile(
+                            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+                        )
+                    )
+                    for (line,) in pg.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql):
+                        print(line)
                     return
                 results: list[tuple[str, str, float, float]] = []
                 for indexed in (False, True):

@@ -172,6 +172,11 @@ def ledger_rows(
     """The member's cash Transfers and its cash-moving Receivables events up to `to_block`, in
     chain order, in one query: each reason names the member (holder, financier, seller,
     debtor, remainder's recipient), so the party table finds them beside the Transfers."""
+    stmt = ledger_rows_query(ledger=ledger, address=address, to_block=to_block)
+    return [LedgerRow(*r) for r in mirror.execute(stmt)]
+
+
+def ledger_rows_query(*, ledger: CashLedger, address: str, to_block: int) -> Any:
     ev = LedgerEvent
     root_id = cast(_arg("rootId"), BigInteger)
     offer_id = cast(_arg("offerId"), BigInteger)
@@ -210,7 +215,6 @@ def ledger_rows(
         )
         .order_by(col(ev.block_number), col(ev.log_index))
     )
-    return [LedgerRow(*r) for r in mirror.execute(stmt)]
 
 
 def payouts_in_passes(
