@@ -183,7 +183,7 @@ def ledger_rows_query(*, ledger: CashLedger, address: str, to_block: int) -> Any
     amount = func.coalesce(
         _arg("value"), _arg("price"), _arg("refund"), _arg("amount"), _arg("remainder")
     )
-    stmt = (
+    return (
         sa_select(
             col(ev.block_number),
             col(ev.log_index),
