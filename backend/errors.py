@@ -46,6 +46,12 @@ class Conflict(DomainError):
     code = "Conflict"
 
 
+class Unavailable(DomainError):
+    """Something the answer needs is not there yet (the mirror behind): try again shortly."""
+
+    code = "Unavailable"
+
+
 class UnsupportedMediaType(DomainError):
     code = "UnsupportedMediaType"
 

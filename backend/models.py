@@ -107,6 +107,24 @@ class CustodyKey(BackendTable, table=True):
     created_at: datetime = _ts()
 
 
+# -- the member directory ----------------------------------------------------------------------
+
+
+class MemberProfile(BackendTable, table=True):
+    """Who a member is, off the ledger: kept by the operator. keccak(credit_code) is the
+    member's entity id on the ledger."""
+
+    __tablename__ = "member_profile"
+
+    address: str = Field(primary_key=True)  # lower-case, like the mirror's
+    legal_name: str
+    short_name: str | None = None
+    credit_code: str = Field(index=True)  # the unified social credit code (统一社会信用代码)
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    updated_at: datetime = _ts()
+
+
 # -- documents and requests --------------------------------------------------------------------
 
 
@@ -155,6 +173,17 @@ class FinancingRequest(FinancingRequestBase, BackendTable, table=True):
     """A holder asks financiers for an offer on a piece (off-chain)."""
 
     __tablename__ = "financing_request"
+
+
+class FinancingOffer(BackendTable, table=True):
+    """Which financing request a mined offer answers (the ledger knows offers, not requests)."""
+
+    __tablename__ = "financing_offer"
+
+    offer_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    financing_request_id: int = Field(index=True)
 
 
 class TxStatus(StrEnum):

@@ -276,10 +276,12 @@ _current: Runtime | None = None
 _current_lock = threading.Lock()
 
 
-def set_runtime(runtime: Runtime | None) -> None:
+def set_runtime(runtime: Runtime | None) -> Runtime | None:
+    """Make `runtime` the process's; returns the one it replaces, for the caller to restore."""
     global _current
     with _current_lock:
-        _current = runtime
+        previous, _current = _current, runtime
+        return previous
 
 
 def get_runtime() -> Runtime:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from eth_utils.address import is_hex_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from backend.models import TxStatus
 from chain.addresses import parse_address
@@ -102,6 +110,14 @@ class MePublic(BaseModel):
 # -- transactions --------------------------------------------------------------------------------
 
 
+class WriteWarning(BaseModel):
+    """Something the writer should know about a write that was accepted nonetheless."""
+
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
 class TxRequestOut(BaseModel):
     id: str
     action: str
@@ -127,6 +143,10 @@ class TxRequestOut(BaseModel):
     )
     expires_at: datetime | None = Field(
         default=None, description="awaiting_signature only: the request expires unsigned then."
+    )
+    warnings: list[WriteWarning] = Field(
+        default_factory=list,
+        description="Accepted, but worth knowing (e.g. a limit cut below use).",
     )
 
     model_config = ConfigDict(
@@ -158,9 +178,63 @@ class SignedTxIn(Strict):
     )
 
 
+# -- the ledger ----------------------------------------------------------------------------------
+
+
+class LedgerOut(BaseModel):
+    """The ledger's settings, as its contracts hold them, and its clock."""
+
+    chain_id: int
+    paused: bool
+    settlement_currency: str = Field(description="ISO 4217; amounts are in its minor unit (fen)")
+    ledger_time: int = Field(description="The latest block's timestamp: the contracts' clock.")
+    ledger_date: str = Field(description="ledger_time's date (UTC): due dates are judged by it.")
+    grace_period_seconds: int = Field(description="After the due date, before it is overdue.")
+    grace_period_days: float
+    max_depth: int = Field(description="How many times a piece may be split down from its root.")
+    min_piece_amount: int = Field(description="The smallest piece (and receivable), minor units.")
+    max_live_pieces: int = Field(description="The most live pieces one receivable may have.")
+    max_tenor_days: int = Field(description="The latest due date, in days after ledger_date.")
+    cash_in_circulation: int = Field(description="Settlement cash issued and not redeemed.")
+    registry: AddressOut
+    token: AddressOut
+    receivables: AddressOut
+    mirror_block: int = Field(description="The block these settings were last changed at.")
+
+
 # -- operator ------------------------------------------------------------------------------------
 
 RoleName = Literal["OPERATOR", "CORE_ENTERPRISE", "SUPPLIER", "FINANCIER", "REGULATOR", "AUDITOR"]
+
+
+class ProfileIn(Strict):
+    """A member's directory entry, as the operator keeps it."""
+
+    legal_name: str = Field(min_length=1, max_length=200, examples=["上海某某供应链有限公司"])
+    short_name: str | None = Field(default=None, min_length=1, max_length=60)
+    contact_email: EmailStr | None = Field(default=None, description="Where notifications go.")
+    contact_phone: str | None = Field(default=None, min_length=3, max_length=40)
+
+
+class EntryIn(ProfileIn):
+    credit_code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Only for a member without an entry: it must hash to the member's "
+        "entity id on the ledger.",
+    )
+
+
+class ProfileOut(BaseModel):
+    address: AddressOut
+    name: str = Field(description="The short name, or the legal name when there is none.")
+    legal_name: str
+    short_name: str | None
+    credit_code: str
+    entity_id: str = Field(description="keccak of the credit code: the ledger's entity id.")
+    contact_email: str | None
+    contact_phone: str | None
 
 
 class MemberIn(Strict):
@@ -177,6 +251,9 @@ class MemberIn(Strict):
         "and hold (custodial) a key.",
     )
     credit_limit: int = Field(default=0, ge=0, lt=2**128)
+    profile: ProfileIn | None = Field(
+        default=None, description="The member's directory entry (names, contact)."
+    )
 
 
 class MemberCreated(BaseModel):
@@ -257,15 +334,11 @@ class InvoiceIn(Strict):
 
     @model_validator(mode="after")
     def _sane(self) -> InvoiceIn:
-        today = datetime.now(UTC).date()
+        # the range both dates may take is the ledger's clock's to say (documents.check_dates)
         if self.due_date <= self.issue_date:
             raise ValueError("due_date must be after issue_date")
-        if self.issue_date.year < 2000 or (self.issue_date - today).days > 31:
-            raise ValueError("issue_date is implausible")
-        if (self.due_date - today).days > MAX_TENOR_DAYS:
-            raise ValueError("due_date is more than 10 years away (the ledger refuses it)")
-        if self.due_date <= today:
-            raise ValueError("due_date must be in the future")
+        if self.issue_date.year < 2000:
+            raise ValueError(f"issue_date {self.issue_date} is before the year 2000")
         if self.line_items and sum(i.amount for i in self.line_items) != self.amount:
             raise ValueError("line item amounts must sum to the invoice amount")
         if self.seller == self.buyer:
@@ -367,6 +440,7 @@ class FinancingOut(BaseModel):
     piece_amount: int | None = None
     due_date: int | None = None
     debtor: AddressOut | None = None
+    offer_ids: list[int] = Field(default_factory=list, description="The offers answering it.")
 
 
 class OfferIn(Strict):
@@ -374,6 +448,13 @@ class OfferIn(Strict):
     price: Amount | None = Field(default=None, description="Or give rate_bps to price it.")
     rate_bps: RateBps | None = None
     expires_in_seconds: int = Field(default=7 * 86_400, gt=0, le=366 * 86_400)
+    financing_request_id: int | None = Field(
+        default=None,
+        gt=0,
+        lt=2**31,
+        description="The open financing request this offer answers; default: the piece's open "
+        "request, if it has one.",
+    )
 
     @model_validator(mode="after")
     def _one_price(self) -> OfferIn:
@@ -430,6 +511,9 @@ class OfferOut(BaseModel):
     expiry: int
     status: str
     seller: AddressOut | None
+    financing_request_id: int | None = Field(
+        default=None, description="The financing request this offer answers, if any."
+    )
 
 
 class CreditOut(BaseModel):

@@ -22,9 +22,11 @@ from backend.api.access import AccessLog, json_lines_by_default
 from backend.api.deps import Operator
 from backend.api.errors import error_response, install_handlers
 from backend.api.headers import SecurityHeaders
+from backend.api.names import NamesBesideAddresses
 from backend.api.routes import (
     audit,
     auth,
+    directory,
     financing,
     invoices,
     ledger,
@@ -53,7 +55,9 @@ Supply-chain finance on a permissioned ledger. Members log in by signing a chall
 transaction request (`GET /v1/transactions/{id}`); add `?wait=true` to return once the change is
 mined and visible, and an `Idempotency-Key` header so that a retry never sends twice. Errors are
 `{"code", "message", "details"}`; a refusal by the ledger is a 409 whose code is the contract's
-error name. Money is integer minor units.
+error name. Money is integer minor units. Beside every address field of a JSON answer whose
+member is in the directory stands its name: `seller_name` beside `seller` (`name` beside
+`address`).
 """
 
 
@@ -114,14 +118,16 @@ def create_app(
             settings, chain_settings=chain_settings, indexer_settings=indexer_settings
         )
         app.state.runtime = rt
-        set_runtime(rt)
+        # restored on the way out: an app started and stopped inside another's life (tests)
+        # must not leave the outer one's eager tasks without their runtime
+        outer = set_runtime(rt)
         log.info("backend ready", extra={"chain_id": rt.chain_id, "profile": settings.profile})
         try:
             yield
         finally:
             if runtime is None:
                 rt.close()
-            set_runtime(None)
+            set_runtime(outer)
 
     app = FastAPI(
         title="scf-ledger API",
@@ -134,6 +140,7 @@ def create_app(
     install_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(NamesBesideAddresses)
     json_lines_by_default()
     app.add_middleware(AccessLog)  # added last: outermost, it sees every answer
     app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
@@ -168,6 +175,7 @@ def create_app(
     for module in (
         auth,
         members,
+        directory,
         ledger,
         invoices,
         receivables,

@@ -22,6 +22,7 @@ from backend.errors import (
     RequestTooLarge,
     TooManyRequests,
     Unauthenticated,
+    Unavailable,
     UnsupportedMediaType,
     from_revert,
     is_json,
@@ -39,6 +40,7 @@ STATUS: dict[type[DomainError], int] = {
     RequestTooLarge: 413,
     UnsupportedMediaType: 415,
     TooManyRequests: 429,
+    Unavailable: 503,
 }
 
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from backend.errors import InvalidInput, NotFound
 from backend.runtime import Runtime
-from backend.services.common import chain_now
+from backend.services.common import chain_now, ledger_status
 from backend.services.views import piece_out, role_names, root_out, root_row
 from chain.artifacts import CONTRACT_NAMES
 from chain.enums import PieceStatus, Role, RootStatus
@@ -368,8 +368,13 @@ def bucket(days_overdue: int) -> str:
 
 
 def aging(*, rt: Runtime, mirror: Session) -> dict[str, Any]:
-    """Outstanding receivables by days past due (current, 1-30, 31-90, >90)."""
+    """Outstanding receivables by days past due (current, 1-30, 31-90, >90). A receivable past
+    due but within the ledger's grace period is not overdue: `days_overdue` counts from the end
+    of the grace period, and `status` is "overdue" exactly when `days_overdue` > 0, as the
+    keeper will mark it (`status_on_ledger` says whether it has yet)."""
     now = chain_now(rt)
+    status = ledger_status(mirror, rt)
+    grace = int(status.grace_period) if status is not None else 0
     totals: dict[str, dict[str, Any]] = {
         b: {"bucket": b, "receivables": 0, "outstanding": 0} for b in BUCKETS
     }
@@ -382,22 +387,37 @@ def aging(*, rt: Runtime, mirror: Session) -> dict[str, Any]:
         outstanding = int(r.face_value) - int(r.repaid)
         if outstanding <= 0:
             continue
-        days = -(-(now - r.due_date) // DAY) if now > r.due_date else 0
-        b = bucket(days)
+        past_due = _days_after(now, r.due_date)
+        overdue = _days_after(now, r.due_date + grace)
+        b = bucket(past_due)
         totals[b]["receivables"] += 1
         totals[b]["outstanding"] += outstanding
+        on_ledger = RootStatus(r.status).name.lower()
         rows.append(
             {
                 "root_id": r.root_id,
                 "debtor": r.debtor,
                 "due_date": r.due_date,
-                "days_overdue": days,
+                "days_past_due": past_due,
+                "in_grace_period": past_due > 0 and overdue == 0,
+                "days_overdue": overdue,
                 "bucket": b,
                 "outstanding": outstanding,
-                "status": RootStatus(r.status).name.lower(),
+                "status": "overdue" if overdue else on_ledger,
+                "status_on_ledger": on_ledger,
             }
         )
-    return {"as_of": now, "buckets": list(totals.values()), "receivables": rows}
+    return {
+        "as_of": now,
+        "grace_period_seconds": grace,
+        "buckets": list(totals.values()),
+        "receivables": rows,
+    }
+
+
+def _days_after(now: int, moment: int) -> int:
+    """Whole days (rounded up) from `moment` to `now`; 0 before it."""
+    return -(-(now - moment) // DAY) if now > moment else 0
 
 
 def reconciliation(*, rt: Runtime) -> dict[str, Any]:
@@ -431,7 +451,18 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "holdings": ("piece_id", "holder", "amount", "from_block"),
     "exposure-debtor": ("debtor", "outstanding", "receivables"),
     "exposure-financier": ("financier", "debtor", "exposure"),
-    "aging": ("root_id", "debtor", "due_date", "days_overdue", "bucket", "outstanding", "status"),
+    "aging": (
+        "root_id",
+        "debtor",
+        "due_date",
+        "days_past_due",
+        "in_grace_period",
+        "days_overdue",
+        "bucket",
+        "outstanding",
+        "status",
+        "status_on_ledger",
+    ),
     "reconciliation": ("kind", "key", "field", "mirror", "chain"),
     "alerts": ("id", "kind", "message", "details", "created_at"),
 }

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from eth_utils.crypto import keccak
 
-from backend.schemas import InvoiceIn
+from backend.errors import InvalidInput
+from backend.schemas import MAX_TENOR_DAYS, InvoiceIn
+
+#: How far past the ledger's date an issue date may lie (a clock skew, not a forward date).
+MAX_ISSUE_DAYS_AHEAD = 31
 
 
 def canonical_document(invoice: InvoiceIn) -> tuple[dict[str, Any], str]:
@@ -59,3 +63,42 @@ def invoice_key(seller_entity_id: str, number: str) -> str:
 def due_timestamp(invoice: InvoiceIn) -> int:
     """The due date as the ledger holds it: midnight UTC at the start of the due date."""
     return int(datetime.combine(invoice.due_date, time(0, 0), tzinfo=UTC).timestamp())
+
+
+def ledger_date(ledger_now: int) -> date:
+    return datetime.fromtimestamp(ledger_now, UTC).date()
+
+
+def check_dates(invoice: InvoiceIn, ledger_now: int) -> int:
+    """The due timestamp, or the refusal that names the allowed range. Judged by the ledger's
+    clock (the latest block's time), which the contracts judge by, not by the server's: the
+    ledger requires `now < due <= now + 10 years`."""
+    today = ledger_date(ledger_now)
+    first_due = today + timedelta(days=1)
+    last_due = ledger_date(ledger_now + MAX_TENOR_DAYS * 86_400)
+    last_issue = today + timedelta(days=MAX_ISSUE_DAYS_AHEAD)
+    shown = {"ledger_date": today.isoformat()}
+    if invoice.issue_date > last_issue:
+        raise InvalidInput(
+            f"issue_date {invoice.issue_date} is more than {MAX_ISSUE_DAYS_AHEAD} days after the "
+            f"ledger's date {today}: it must be on or before {last_issue}",
+            code="IssueDateOutOfRange",
+            details={
+                **shown,
+                "issue_date": invoice.issue_date.isoformat(),
+                "latest": last_issue.isoformat(),
+            },
+        )
+    if not first_due <= invoice.due_date <= last_due:
+        raise InvalidInput(
+            f"due_date {invoice.due_date} must be from {first_due} to {last_due}: after the "
+            f"ledger's date {today} and at most 10 years later",
+            code="DueDateOutOfRange",
+            details={
+                **shown,
+                "due_date": invoice.due_date.isoformat(),
+                "earliest": first_due.isoformat(),
+                "latest": last_due.isoformat(),
+            },
+        )
+    return due_timestamp(invoice)

@@ -6,7 +6,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from backend.errors import Conflict, NotFound, refusal
-from backend.models import FinancingRequest, FinancingStatus, TxRequest
+from backend.models import FinancingOffer, FinancingRequest, FinancingStatus, TxRequest
 from backend.runtime import Runtime
 from backend.schemas import FinancingOut, HoldingOut, OfferIn, OfferOut, QuoteOut
 from backend.services import checks
@@ -14,6 +14,7 @@ from backend.services.common import chain_now
 from backend.services.context import Principal, WriteContext
 from backend.services.tx import submit
 from backend.services.views import (
+    answered_requests,
     offer_out,
     open_financing_pieces,
     piece_out,
@@ -22,14 +23,28 @@ from backend.services.views import (
     visible_offer,
     visible_piece,
 )
+from backend.txn.actions import ANSWERS
 from chain.enums import OfferStatus, PieceStatus, Role, RootStatus
 from chain.pricing import days_to_maturity, discount_price, implied_rate_bps
 from indexer.models import Offer, Piece, Root
 
 
-def financing_out(fr: FinancingRequest, mirror: Session, rt: Runtime) -> FinancingOut:
+def financing_out(
+    fr: FinancingRequest, session: Session, mirror: Session, rt: Runtime, me: Principal
+) -> FinancingOut:
+    """The request, with the offers answering it that `me` may see: all of them for its
+    requester (and auditors, regulators), a financier's own only for a financier."""
     piece = piece_row(mirror, rt, fr.piece_id)
     root = root_row(mirror, rt, piece.root_id) if piece else None
+    offers = select(FinancingOffer.offer_id).where(FinancingOffer.financing_request_id == fr.id)
+    offer_ids = list(session.exec(offers.order_by(col(FinancingOffer.offer_id))).all())
+    if offer_ids and not (me.sees_all or fr.requester == me.address):
+        own = select(Offer.offer_id).where(
+            Offer.chain_id == rt.chain_id,
+            col(Offer.offer_id).in_(offer_ids),
+            Offer.financier == me.address,
+        )
+        offer_ids = sorted(mirror.exec(own).all())
     return FinancingOut(
         id=fr.id or 0,
         piece_id=fr.piece_id,
@@ -41,6 +56,7 @@ def financing_out(fr: FinancingRequest, mirror: Session, rt: Runtime) -> Financi
         piece_amount=int(piece.amount) if piece else None,
         due_date=root.due_date if root else None,
         debtor=root.debtor if root else None,
+        offer_ids=offer_ids,
     )
 
 
@@ -60,7 +76,7 @@ def list_financing(
         else:
             stmt = stmt.where(mine)
     rows = session.exec(stmt.order_by(col(FinancingRequest.id)).limit(limit)).all()
-    return [financing_out(fr, mirror, rt) for fr in rows]
+    return [financing_out(fr, session, mirror, rt, me) for fr in rows]
 
 
 def quote(
@@ -115,12 +131,7 @@ def post_offer(
             pieceId=piece.piece_id,
             price=price,
         )
-    asked = ctx.session.exec(
-        select(FinancingRequest).where(
-            FinancingRequest.piece_id == piece.piece_id,
-            FinancingRequest.status == FinancingStatus.OPEN,
-        )
-    ).first()
+    asked = _answered(ctx.session, piece.piece_id, body.financing_request_id)
     if asked is not None:
         days = days_to_maturity(now=now, due_date=root.due_date)
         rate = implied_rate_bps(int(piece.amount), price=price, days=days)
@@ -139,12 +150,32 @@ def post_offer(
     if expiry <= now:
         raise refusal("ReceivablesInvalidExpiry", expiry=expiry)
     checks.enough_cash(ctx.mirror, ctx.rt, me.address, price)
-    return submit(
-        ctx=ctx,
-        member=me,
-        action="offer.post",
-        params={"piece_id": piece.piece_id, "price": price, "expiry": expiry},
-    )
+    params: dict[str, object] = {"piece_id": piece.piece_id, "price": price, "expiry": expiry}
+    if asked is not None:
+        params[ANSWERS] = asked.id
+    return submit(ctx=ctx, member=me, action="offer.post", params=params)
+
+
+def _answered(session: Session, piece_id: int, named: int | None) -> FinancingRequest | None:
+    """The open financing request an offer on `piece_id` answers: the one named, which must be
+    open and for that piece, or else the piece's open request, if any."""
+    open_one = session.exec(
+        select(FinancingRequest).where(
+            FinancingRequest.piece_id == piece_id,
+            FinancingRequest.status == FinancingStatus.OPEN,
+        )
+    ).first()
+    if named is not None and (open_one is None or open_one.id != named):
+        raise Conflict(
+            f"financing request {named} is not an open request for piece {piece_id}",
+            code="FinancingRequestNotOpen",
+            details={
+                "financing_request_id": named,
+                "pieceId": piece_id,
+                "open_request_id": open_one.id if open_one else None,
+            },
+        )
+    return open_one
 
 
 def cancel_offer(
@@ -168,7 +199,14 @@ def cancel_offer(
 
 
 def list_offers(
-    *, rt: Runtime, mirror: Session, me: Principal, status: str | None, limit: int, after: int
+    *,
+    rt: Runtime,
+    session: Session,
+    mirror: Session,
+    me: Principal,
+    status: str | None,
+    limit: int,
+    after: int,
 ) -> list[OfferOut]:
     stmt = select(Offer).where(Offer.chain_id == rt.chain_id, col(Offer.offer_id) > after)
     if not me.sees_all:
@@ -185,11 +223,15 @@ def list_offers(
     if status is not None:
         stmt = stmt.where(Offer.status == int(OfferStatus[status.upper()]))
     rows = mirror.exec(stmt.order_by(col(Offer.offer_id)).limit(limit)).all()
-    return [offer_out(o) for o in rows]
+    answers = answered_requests(session, (o.offer_id for o in rows))
+    return [offer_out(o, answers) for o in rows]
 
 
-def get_offer(*, rt: Runtime, mirror: Session, me: Principal, offer_id: int) -> OfferOut:
-    return offer_out(visible_offer(mirror, rt, me, offer_id))
+def get_offer(
+    *, rt: Runtime, session: Session, mirror: Session, me: Principal, offer_id: int
+) -> OfferOut:
+    offer = visible_offer(mirror, rt, me, offer_id)
+    return offer_out(offer, answered_requests(session, [offer_id]))
 
 
 def holdings(*, rt: Runtime, mirror: Session, me: Principal) -> list[HoldingOut]:

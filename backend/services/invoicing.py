@@ -19,7 +19,7 @@ from backend.schemas import (
 )
 from backend.services import checks
 from backend.services.context import Principal, WriteContext, by_key, require_same_request
-from backend.services.documents import canonical_document, document_hash, due_timestamp, invoice_key
+from backend.services.documents import canonical_document, check_dates, document_hash, invoice_key
 from backend.services.supplier import created, invoice_out
 from backend.services.tx import finish_wait, replay, respond, submit
 from backend.txn.actions import new_request
@@ -101,9 +101,7 @@ class Origination:
                 amount=body.amount,
                 minimum=int(status.min_piece_amount),
             )
-        due = due_timestamp(body)
-        if due <= ctx.rt.chain_time_floor():
-            raise refusal("ReceivablesInvalidDueDate", dueDate=due)
+        due = check_dates(body, ctx.rt.chain_time_floor())
         if issue:
             checks.within_credit(me, body.amount)
         hash_ = document_hash(canonical)

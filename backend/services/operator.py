@@ -12,8 +12,8 @@ from sqlmodel import Session, col, select
 from backend.errors import NotFound, refusal
 from backend.models import Alert, TxRequest
 from backend.runtime import Runtime
-from backend.schemas import MemberCreated, MemberIn, MemberOut
-from backend.services import auth
+from backend.schemas import MemberCreated, MemberIn, MemberOut, TxRequestOut, WriteWarning
+from backend.services import auth, directory
 from backend.services.common import ledger_status
 from backend.services.context import Principal, WriteContext, by_key
 from backend.services.tx import replay, respond, submit
@@ -62,6 +62,8 @@ def onboard(
         ctx.rt.store_key(account)
         if ctx.rt.conn.profile != "rpc":
             ctx.rt.conn.fund(account.address)
+    if body.profile is not None:
+        directory.record(ctx.session, address, body.profile, credit_code=body.legal_id)
     req = submit(
         ctx=ctx,
         member=me,
@@ -133,29 +135,41 @@ def set_credit_limit(
     me: Principal,
     address: str,
     credit_limit: int,
-) -> TxRequest:
+) -> TxRequestOut:
+    """The limit is the operator's to cut, even below what is already used (no new payable
+    then until repayments bring usage under it): the answer and an alert say so."""
     row = _member(ctx.mirror, ctx.rt, address)
     if not row.roles & Role.CORE_ENTERPRISE:
         raise refusal(
             "MemberRegistryCreditLimitNeedsCoreEnterprise",
             account=address,
         )
-    used = int(row.credit_used)
-    if credit_limit < used:
-        ctx.session.add(
-            Alert(
-                kind="credit_limit_below_usage",
-                message=f"credit limit of {address} cut below what it already uses",
-                details={"account": address, "credit_limit": credit_limit, "credit_used": used},
-            )
-        )
-        ctx.session.commit()
-    return submit(
+    req = submit(
         ctx=ctx,
         member=me,
         action="member.credit_limit",
         params={"account": to_checksum_address(address), "credit_limit": credit_limit},
     )
+    out = respond(ctx.rt, req)
+    used = int(row.credit_used)
+    if credit_limit < used:
+        shown = to_checksum_address(address)
+        details = {
+            "account": shown,
+            "credit_limit": credit_limit,
+            "credit_used": used,
+            "tx_request_id": req.id,
+        }
+        message = (
+            f"the credit limit of {shown} is cut to {credit_limit}, below the {used} it already "
+            "uses: it can confirm no new payable until repayments bring its usage under the limit"
+        )
+        ctx.session.add(Alert(kind="credit_limit_below_usage", message=message, details=details))
+        ctx.session.commit()
+        out.warnings.append(
+            WriteWarning(code="CreditLimitBelowUsage", message=message, details=details)
+        )
+    return out
 
 
 def cash(

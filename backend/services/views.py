@@ -6,7 +6,7 @@ API never confirms that someone else's receivable exists.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, or_
@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from backend.errors import NotFound
-from backend.models import FinancingRequest, FinancingStatus
+from backend.models import FinancingOffer, FinancingRequest, FinancingStatus
 from backend.runtime import Runtime
 from backend.schemas import MemberOut, OfferOut, PieceOut, RootOut
 from backend.services.context import Principal
@@ -101,7 +101,17 @@ def root_out(r: Root) -> RootOut:
     )
 
 
-def offer_out(o: Offer) -> OfferOut:
+def answered_requests(session: Session, offer_ids: Iterable[int]) -> dict[int, int]:
+    """offer id → the financing request it answers, for those of `offer_ids` that answer one."""
+    ids = list(offer_ids)
+    if not ids:
+        return {}
+    rows = session.exec(select(FinancingOffer).where(col(FinancingOffer.offer_id).in_(ids)))
+    return {r.offer_id: r.financing_request_id for r in rows}
+
+
+def offer_out(o: Offer, answers: Mapping[int, int]) -> OfferOut:
+    """`answers`: from `answered_requests`."""
     return OfferOut(
         offer_id=o.offer_id,
         piece_id=o.piece_id,
@@ -110,6 +120,7 @@ def offer_out(o: Offer) -> OfferOut:
         expiry=o.expiry,
         status=OfferStatus(o.status).name.lower(),
         seller=o.seller,
+        financing_request_id=answers.get(o.offer_id),
     )
 
 

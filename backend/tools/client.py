@@ -105,6 +105,23 @@ def mined(tx: dict[str, Any]) -> dict[str, Any]:
     return tx
 
 
+#: The demo consortium's directory entries: legal name (Chinese, as registered) and short name.
+DEMO_NAMES: dict[str, tuple[str, str]] = {
+    "core": ("华东汽车制造有限公司", "East China Motors"),
+    "tier1": ("苏州精工零部件有限公司", "Suzhou Precision Parts"),
+    "tier2": ("无锡金属材料有限公司", "Wuxi Metals"),
+    "bank": ("浦江商业银行股份有限公司", "Pujiang Commercial Bank"),
+    "regulator": ("地方金融监督管理局", "Financial Regulator"),
+    "auditor": ("立信会计师事务所", "Lixin Auditors"),
+}
+
+
+def demo_profile(name: str) -> dict[str, str]:
+    """The directory entry of demo member `name` (a key of DEMO_NAMES)."""
+    legal, short = DEMO_NAMES[name]
+    return {"legal_name": legal, "short_name": short, "contact_email": f"{name}@example.com"}
+
+
 def invoice_body(
     seller: str, buyer: str, number: str, amount: int, *, due: date | None = None, days: int = 90
 ) -> dict[str, Any]:

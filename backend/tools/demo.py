@@ -17,7 +17,14 @@ from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.table import Table
 
-from backend.tools.client import ApiCallFailed, ApiClient, Call, invoice_body, mined
+from backend.tools.client import (
+    ApiCallFailed,
+    ApiClient,
+    Call,
+    demo_profile,
+    invoice_body,
+    mined,
+)
 from chain.pricing import days_to_maturity, discount_price
 
 YUAN = 100
@@ -128,7 +135,11 @@ class Story:
         self.step(f"the operator onboards a consortium (run {self.run}) and issues cash")
         self.api.tokens["operator"] = self.api.login(operator)
         for name, (roles, credit, cash) in CAST.items():
-            body: dict[str, Any] = {"legal_id": f"DEMO-{self.run}-{name}", "roles": roles}
+            body: dict[str, Any] = {
+                "legal_id": f"DEMO-{self.run}-{name}",
+                "roles": roles,
+                "profile": demo_profile(name),
+            }
             if credit:
                 body["credit_limit"] = credit
             created = self.api.post("/v1/operator/members?wait=true", as_="operator", json=body)

@@ -25,7 +25,7 @@ from backend.api.app import create_app
 from backend.api.routes import ops
 from backend.config import Config
 from backend.keeper import KeeperThread
-from backend.tools.client import ApiCallFailed, ApiClient, mined
+from backend.tools.client import ApiCallFailed, ApiClient, demo_profile, mined
 from chain.connection import dev_account
 from chain.settings import REPO_ROOT
 
@@ -124,7 +124,11 @@ def seed(
     }
     run = secrets.token_hex(2).upper()
     for name, (label, roles, credit, cash) in SEED.items():
-        body: dict[str, Any] = {"legal_id": f"SEED-{run}-{name}", "roles": roles}
+        body: dict[str, Any] = {
+            "legal_id": f"SEED-{run}-{name}",
+            "roles": roles,
+            "profile": demo_profile(name),
+        }
         if credit:
             body["credit_limit"] = credit
         created = api.post("/v1/operator/members?wait=true", token=token, json=body)

@@ -9,9 +9,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Connection, bindparam, delete, insert, update
 
-from backend.models import FinancingRequest, FinancingStatus, InvoiceDocument, TxRequest
+from backend.models import (
+    FinancingOffer,
+    FinancingRequest,
+    FinancingStatus,
+    InvoiceDocument,
+    TxRequest,
+)
 from backend.runtime import Runtime
 from chain.tx import Buildable
 
@@ -172,12 +178,17 @@ def new_request(
     )
 
 
+#: The off-chain parameter of "offer.post" naming the financing request the offer answers.
+ANSWERS = "financing_request_id"
+
+
 def after_mined(
     conn: Connection, mined: list[tuple[str, str, dict[str, Any], dict[str, Any]]]
 ) -> None:
     """Off-chain bookkeeping that follows mined writes, given as (action, request id, params,
-    result): an invoice learns its root id; a piece that changed hands closes its open
-    financing requests. One statement per kind (the caller commits)."""
+    result): an invoice learns its root id; an offer, the financing request it answers; a piece
+    that changed hands closes its open financing requests. One statement per kind (the caller
+    commits)."""
     roots = [
         {"b_req": rid, "b_root": int(result["root_id"])}
         for action, rid, _, result in mined
@@ -189,6 +200,15 @@ def after_mined(
         if action in ("offer.accept", "piece.split", "piece.transfer")
         and params.get("piece_id") is not None
     ]
+    answers = [
+        {"offer_id": int(result["offer_id"]), "financing_request_id": int(params[ANSWERS])}
+        for action, _, params, result in mined
+        if action == "offer.post" and params.get(ANSWERS) is not None and "offer_id" in result
+    ]
+    if answers:  # replaced, not added: bookkeeping run twice for a request writes it once
+        links = FinancingOffer.__table__  # type: ignore[attr-defined]
+        conn.execute(delete(links).where(links.c.offer_id.in_([a["offer_id"] for a in answers])))
+        conn.execute(insert(links), answers)
     docs = InvoiceDocument.__table__  # type: ignore[attr-defined]
     requests = FinancingRequest.__table__  # type: ignore[attr-defined]
     if roots:

@@ -12,10 +12,11 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
+from backend.api.routes import ops
 from backend.runtime import Runtime
 from backend.security import sign_message
 from backend.settings import BackendSettings
-from backend.tools.client import invoice_body
+from backend.tools.client import demo_profile, invoice_body
 from chain.connection import dev_account
 from chain.settings import ChainSettings
 
@@ -93,9 +94,13 @@ def make_api(
     chain_settings: ChainSettings | None = None,
     *,
     operator: LocalAccount | None = None,
+    with_ops: bool = False,
 ) -> Iterator[Api]:
+    """`with_ops`: also serve /v1/ops, as `scf serve` does."""
     settings = settings or BackendSettings(profile="embedded", wait_timeout_seconds=30)
     app = create_app(settings, chain_settings=chain_settings)
+    if with_ops:
+        app.include_router(ops.router)
     with TestClient(app) as client:
         rt: Runtime = app.state.runtime
         api = Api(client, rt)
@@ -107,7 +112,11 @@ def make_api(
             rt.conn.fund(own_key.address)
         op = api.as_("operator")
         for name, (roles, credit, cash) in CONSORTIUM.items():
-            body: dict[str, Any] = {"legal_id": f"USCC-{name}", "roles": roles}
+            body: dict[str, Any] = {
+                "legal_id": f"USCC-{name}",
+                "roles": roles,
+                "profile": demo_profile(name),
+            }
             if credit:
                 body["credit_limit"] = credit
             if name == "auditor":

@@ -24,7 +24,8 @@ from tests.backend.conftest import Api
         ("/v1/audit/exposure?by=financier", "financier,debtor,exposure"),
         (
             "/v1/audit/aging",
-            "root_id,debtor,due_date,days_overdue,bucket,outstanding,status",
+            "root_id,debtor,due_date,days_past_due,in_grace_period,days_overdue,bucket,"
+            "outstanding,status,status_on_ledger",
         ),
         ("/v1/audit/reconciliation", "kind,key,field,mirror,chain"),
         ("/v1/audit/alerts", "id,kind,message,details,created_at"),

@@ -20,7 +20,7 @@ def request_financing(
 ) -> FinancingOut:
     """Ask financiers for offers on a held piece (amount wanted, maximum annual rate)."""
     fr = supplier.request_financing(rt=rt, session=session, mirror=mirror, me=me, body=body)
-    return financier.financing_out(fr, mirror, rt)
+    return financier.financing_out(fr, session, mirror, rt, me)
 
 
 @router.post(
@@ -30,7 +30,7 @@ def cancel_financing(
     request_id: RowId, me: Holder, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
 ) -> FinancingOut:
     fr = supplier.cancel_financing(session=session, me=me, request_id=request_id)
-    return financier.financing_out(fr, mirror, rt)
+    return financier.financing_out(fr, session, mirror, rt, me)
 
 
 @router.get("/financing-requests", response_model=list[FinancingOut], tags=["financier"])

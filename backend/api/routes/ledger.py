@@ -1,17 +1,25 @@
-"""/v1 the ledger's own state: settlement cash issued and redeemed, pause (the operator)."""
+"""/v1 the ledger's own state: its settings and clock (everyone), settlement cash issued and
+redeemed, pause (the operator)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import Operator, WriteDep
+from backend.api.deps import CurrentMember, MirrorDep, Operator, RuntimeDep, WriteDep
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.params import Accepted, accepted
-from backend.schemas import CashIn, TxRequestOut
-from backend.services import operator
+from backend.schemas import CashIn, LedgerOut, TxRequestOut
+from backend.services import ledger, operator
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 ACCEPTED = status.HTTP_202_ACCEPTED
+
+
+@router.get("/ledger", response_model=LedgerOut, tags=["ledger"])
+def settings(me: CurrentMember, mirror: MirrorDep, rt: RuntimeDep) -> LedgerOut:
+    """Settlement currency, grace period, split depth, minimum piece, live-piece cap, the
+    latest due date allowed, and the ledger's clock."""
+    return ledger.settings(mirror, rt)
 
 
 @router.post(

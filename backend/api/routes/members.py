@@ -102,14 +102,14 @@ def set_credit_limit(
     me: Operator,
     ctx: WriteDep,
 ) -> Accepted:
-    return accepted(
-        ctx.rt,
+    """Set a core enterprise's credit limit; one below its usage is accepted with a warning."""
+    return Accepted(
         operator.set_credit_limit(
             ctx=ctx,
             me=me,
             address=address,
             credit_limit=body.credit_limit,
-        ),
+        )
     )
 
 

@@ -68,6 +68,7 @@ def cancel_offer(
 def list_offers(
     me: CurrentMember,
     rt: RuntimeDep,
+    session: SessionDep,
     mirror: MirrorDep,
     status_: Annotated[
         Literal["open", "accepted", "cancelled"] | None, Query(alias="status")
@@ -77,13 +78,15 @@ def list_offers(
 ) -> list[OfferOut]:
     """Offers this member made, or on pieces it holds."""
     return financier.list_offers(
-        rt=rt, mirror=mirror, me=me, status=status_, limit=limit, after=after
+        rt=rt, session=session, mirror=mirror, me=me, status=status_, limit=limit, after=after
     )
 
 
 @router.get("/offers/{offer_id}", response_model=OfferOut, tags=["financier"])
-def get_offer(offer_id: Id40, me: CurrentMember, rt: RuntimeDep, mirror: MirrorDep) -> OfferOut:
-    return financier.get_offer(rt=rt, mirror=mirror, me=me, offer_id=offer_id)
+def get_offer(
+    offer_id: Id40, me: CurrentMember, rt: RuntimeDep, session: SessionDep, mirror: MirrorDep
+) -> OfferOut:
+    return financier.get_offer(rt=rt, session=session, mirror=mirror, me=me, offer_id=offer_id)
 
 
 @router.post(

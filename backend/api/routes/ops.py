@@ -4,6 +4,7 @@ only) moving time forward."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -15,6 +16,7 @@ from backend.api.errors import ERROR_RESPONSES
 from backend.errors import Conflict
 from backend.keeper import run_once
 from backend.schemas import AddressOut
+from backend.services.tx import wait_mirror
 from chain.addresses import parse_address
 from indexer.models import CashBalance
 
@@ -84,9 +86,20 @@ def balances(
 
 
 @router.post("/keeper/run")
-def keeper_run(me: Operator, rt: RuntimeDep) -> dict[str, Any]:
-    """One keeper round now (mark overdue, distribute due repayments), as beat would run it."""
-    return run_once(rt)
+def keeper_run(
+    me: Operator,
+    rt: RuntimeDep,
+    wait: bool = Query(
+        default=False, description="Answer once the mirror shows the round's payouts."
+    ),
+) -> dict[str, Any]:
+    """One keeper round now (mark overdue, distribute due repayments), as beat would run it;
+    its transactions are mined when it answers, and with `wait` also in the mirror."""
+    done = run_once(rt)
+    head = int(rt.conn.w3.eth.block_number)
+    if wait:
+        wait_mirror(rt, head, time.monotonic() + rt.settings.wait_timeout_seconds)
+    return {**done, "block": head, "visible_in_mirror": rt.mirror_cursor() >= head}
 
 
 @router.post("/time/advance", response_model=ChainOut)
