@@ -592,7 +592,7 @@ class MovementOut(BaseModel):
     )
     reason: str = Field(examples=["payout for piece 3 of receivable 1"])
     counterparty: AddressOut | None
-    counterparty_name: str | None
+    counterparty_name: str | None = None
     root_id: int | None
     piece_id: int | None
     offer_id: int | None
@@ -602,7 +602,7 @@ class MovementOut(BaseModel):
 
 class StatementOut(BaseModel):
     member: AddressOut
-    member_name: str | None
+    member_name: str | None = None
     currency: str
     period: PeriodOut
     opening_balance: int
@@ -629,7 +629,7 @@ class PayoutOut(BaseModel):
     by: Literal["distribution", "claim"]
     root_id: int
     debtor: AddressOut | None
-    debtor_name: str | None
+    debtor_name: str | None = None
     piece_id: int
     piece_amount: int
     face_value: int
@@ -641,7 +641,7 @@ class PayoutOut(BaseModel):
 
 class RemittanceOut(BaseModel):
     member: AddressOut
-    member_name: str | None
+    member_name: str | None = None
     currency: str
     period: PeriodOut
     total: int

@@ -120,7 +120,6 @@ def statement(
             "kind": m.kind,
             "reason": m.reason,
             "counterparty": shown(m.counterparty),
-            "counterparty_name": None,
             "root_id": m.root_id,
             "piece_id": m.piece_id,
             "offer_id": m.offer_id,
@@ -133,7 +132,6 @@ def statement(
     total_out = -sum(m.amount for m in moves if m.amount < 0)
     return {
         "member": shown(address),
-        "member_name": None,
         "currency": currency,
         "period": span.as_dict(ledger),
         "opening_balance": opening,
@@ -269,7 +267,6 @@ def remittances(
                 "by": "distribution" if (block, log_index) in passes else "claim",
                 "root_id": root_id,
                 "debtor": shown(debtor),
-                "debtor_name": None,
                 "piece_id": piece_id,
                 "piece_amount": piece_amount,
                 "face_value": face,
@@ -281,7 +278,6 @@ def remittances(
         )
     return {
         "member": shown(address),
-        "member_name": None,
         "currency": currency,
         "period": span.as_dict(ledger),
         "total": sum(r["amount"] for r in out),
