@@ -663,8 +663,122 @@ class HoldingOut(BaseModel):
     expected: int = Field(description="Still to be paid to this piece.")
     due_date: int
     root_status: str
+    face_amount: int = Field(description="The piece's amount: what it is paid in full.")
+    debtor: AddressOut
+    paid_out: int = Field(description="Paid to this piece so far (to whoever held it).")
+    days_to_maturity: int = Field(description="Whole days from the latest block to the due date.")
+    price_paid: int | None = Field(
+        None, description="What the holder paid for it, if it bought it (the offer it accepted)."
+    )
+    offer_id: int | None = None
 
 
 class Page(BaseModel):
     items: list[Any]
     next_cursor: str | None = None
+
+
+# -- cash, statements, remittance advice ---------------------------------------------------------
+
+
+class OfferEscrowOut(BaseModel):
+    offer_id: int
+    piece_id: int
+    price: int
+    expiry: int
+
+
+class RepaidEscrowOut(BaseModel):
+    root_id: int
+    repaid: int
+    paid_out: int
+    in_escrow: int = Field(description="Repaid by this debtor and not yet paid out.")
+
+
+class CashOut(BaseModel):
+    member: AddressOut
+    block: int = Field(description="The block this answers for (the mirror's by default).")
+    balance: int = Field(description="Settlement cash held, in minor units (fen).")
+    in_escrow: int = Field(description="Cash in the ledger's escrow on the member's behalf.")
+    offers: list[OfferEscrowOut] = Field(description="Its open offers, their prices in escrow.")
+    repayments: list[RepaidEscrowOut] = Field(
+        description="As a debtor: receivables with repayments not yet paid out."
+    )
+    total: int = Field(description="balance + in_escrow")
+
+
+class PeriodOut(BaseModel):
+    from_block: int
+    to_block: int
+    from_date: str | None
+    to_date: str | None
+    from_time: str | None
+    to_time: str | None
+
+
+class MovementOut(BaseModel):
+    block_number: int
+    log_index: int
+    time: str | None = Field(description="The block's time (UTC, ISO 8601).")
+    tx_hash: str
+    kind: str = Field(
+        description="minted, burned, transfer, offer_escrowed, purchase, offer_refunded, sale, "
+        "repayment, payout, claim, remainder"
+    )
+    reason: str = Field(examples=["payout for piece 3 of receivable 1"])
+    counterparty: AddressOut | None
+    counterparty_name: str | None = None
+    root_id: int | None
+    piece_id: int | None
+    offer_id: int | None
+    amount: int = Field(description="Signed: positive in, negative out.")
+    balance: int = Field(description="The running balance after this movement.")
+
+
+class StatementOut(BaseModel):
+    member: AddressOut
+    member_name: str | None = None
+    currency: str
+    period: PeriodOut
+    opening_balance: int
+    total_in: int
+    total_out: int
+    closing_balance: int
+    count: int
+    movements: list[MovementOut]
+
+
+class CarriedRepaymentOut(BaseModel):
+    block_number: int
+    tx_hash: str
+    repayment: int = Field(description="The repayment's amount.")
+    total_repaid: int = Field(description="Repaid on the receivable, this repayment included.")
+    carried: int = Field(description="The part of this payout that comes from this repayment.")
+
+
+class PayoutOut(BaseModel):
+    block_number: int
+    log_index: int
+    time: str | None
+    tx_hash: str
+    by: Literal["distribution", "claim"]
+    root_id: int
+    debtor: AddressOut | None
+    debtor_name: str | None = None
+    piece_id: int
+    piece_amount: int
+    face_value: int
+    share: str = Field(description="The piece's share of the receivable: amount/face value.")
+    amount: int
+    paid_out: int = Field(description="Paid to the piece so far, this payout included.")
+    repayments: list[CarriedRepaymentOut]
+
+
+class RemittanceOut(BaseModel):
+    member: AddressOut
+    member_name: str | None = None
+    currency: str
+    period: PeriodOut
+    total: int
+    count: int
+    payouts: list[PayoutOut]

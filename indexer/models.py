@@ -299,7 +299,11 @@ class PiecePayment(_EventRow, table=True):
     """One payout to a piece's holder (by a distribution pass or a claim)."""
 
     __tablename__ = "piece_payment"
-    __table_args__ = (_pk("piece_payment", "block_number", "log_index"),)
+    __table_args__ = (
+        _pk("piece_payment", "block_number", "log_index"),
+        # a holder's payouts over a period, in chain order (its remittance advice)
+        Index("ix_piece_payment_holder", "chain_id", "holder", "block_number", "log_index"),
+    )
 
     piece_id: int = Field(sa_type=BigInteger, index=True)
     root_id: int = Field(sa_type=BigInteger, index=True)

@@ -37,6 +37,7 @@ from backend.api.routes import (
     pieces,
     receivables,
     regulator,
+    statements,
     transactions,
 )
 from backend.errors import AttachmentTooLarge, DomainError, RequestTooLarge
@@ -208,6 +209,7 @@ def create_app(
         payables,
         regulator,
         audit,
+        statements,
         transactions,
     ):
         app.include_router(module.router)

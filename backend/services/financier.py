@@ -26,7 +26,7 @@ from backend.services.views import (
 from backend.txn.actions import ANSWERS
 from chain.enums import OfferStatus, PieceStatus, Role, RootStatus
 from chain.pricing import days_to_maturity, discount_price, implied_rate_bps
-from indexer.models import Offer, Piece
+from indexer.models import Offer, Piece, Root
 
 
 def financing_out(
@@ -235,7 +235,8 @@ def get_offer(
 
 
 def holdings(*, rt: Runtime, mirror: Session, me: Principal) -> list[HoldingOut]:
-    """The pieces `me` holds now and what each is still to be paid, with its due date."""
+    """The pieces `me` holds now: face amount, what it paid where it bought (the offer it
+    accepted), the debtor, days to maturity by the ledger's clock, paid out and still due."""
     rows = mirror.exec(
         select(Piece)
         .where(
@@ -245,17 +246,49 @@ def holdings(*, rt: Runtime, mirror: Session, me: Principal) -> list[HoldingOut]
         )
         .order_by(col(Piece.piece_id))
     ).all()
+    if not rows:
+        return []
+    ids = [p.piece_id for p in rows]
+    roots = {
+        r.root_id: r
+        for r in mirror.exec(
+            select(Root).where(
+                Root.chain_id == rt.chain_id, col(Root.root_id).in_({p.root_id for p in rows})
+            )
+        )
+    }
+    # its latest purchase of each piece (a piece sold on and bought back was bought twice)
+    bought: dict[int, Offer] = {}
+    for o in mirror.exec(
+        select(Offer)
+        .where(
+            Offer.chain_id == rt.chain_id,
+            col(Offer.piece_id).in_(ids),
+            Offer.financier == me.address,
+            Offer.status == int(OfferStatus.ACCEPTED),
+        )
+        .order_by(col(Offer.closed_block), col(Offer.offer_id))
+    ):
+        bought[o.piece_id] = o
+    now = chain_now(rt)
     out = []
     for p in rows:
-        root = root_row(mirror, rt, p.root_id)
+        root = roots.get(p.root_id)
         if root is None:
             raise NotFound(f"no receivable {p.root_id}")
+        offer = bought.get(p.piece_id)
         out.append(
             HoldingOut(
                 piece=piece_out(p, root),
                 expected=int(p.amount) - int(p.paid_out),
                 due_date=root.due_date,
                 root_status=RootStatus(root.status).name.lower(),
+                face_amount=int(p.amount),
+                debtor=root.debtor,
+                paid_out=int(p.paid_out),
+                days_to_maturity=days_to_maturity(now=now, due_date=root.due_date),
+                price_paid=int(offer.price) if offer is not None else None,
+                offer_id=offer.offer_id if offer is not None else None,
             )
         )
     return out

@@ -276,8 +276,40 @@ class Story:
         self.console.print(
             f"   chain {recon['chain_id']} at block {recon['block']}: checked {recon['checked']}"
         )
+        self.statements(cash)
         self.console.print("\n[bold green]the story checks out[/bold green]")
         return {"root": root, "pieces": [kept, passed], "price": price, "cash": cash}
+
+    def statements(self, cash: dict[str, int]) -> None:
+        """Each party's account statement: its sums reconcile with the mirror's balances."""
+        self.step("each party's account statement")
+        table = Table(title="account statements", title_justify="left")
+        for column in ("member", "movements", "opening", "in", "out", "closing"):
+            table.add_column(column, justify="left" if column == "member" else "right")
+        reasons: dict[str, list[str]] = {}
+        for name in ("core", "tier1", "tier2", "bank"):
+            st = self.api.get("/v1/me/statement", as_=name)
+            moves = st["movements"]
+            table.add_row(
+                name,
+                str(st["count"]),
+                _fmt(st["opening_balance"]),
+                _fmt(st["total_in"]),
+                _fmt(st["total_out"]),
+                _fmt(st["closing_balance"]),
+            )
+            summed = st["opening_balance"] + sum(m["amount"] for m in moves)
+            if summed != st["closing_balance"] or (moves and moves[-1]["balance"] != summed):
+                raise StoryFailed(f"{name}'s statement does not add up: {st}")
+            if st["closing_balance"] != cash[name]:
+                raise StoryFailed(
+                    f"{name}'s closing balance {st['closing_balance']} is not its cash {cash[name]}"
+                )
+            reasons[name] = [m["reason"] for m in moves]
+        self.console.print(table)
+        for name, lines in reasons.items():
+            self.console.print(f"   {name}: " + "; ".join(lines))
+        self.console.print("   [green]✓[/green] opening + movements = closing = cash, for each")
 
     def _settled(self, root: int) -> dict[str, Any]:
         deadline = time.monotonic() + self.settle_timeout

@@ -36,6 +36,10 @@ def test_demo_story_checks_out_on_the_embedded_profile(
     assert again["root"] != result["root"] and again["cash"]["tier1"] == KEPT
     assert "POST /v1/pieces/" in printed and " tx 0x" in printed
     assert printed.count("the story checks out") == 2
+    # each party's statement is printed, and its sums were checked against its cash
+    assert printed.count("account statements") == 2
+    assert printed.count("opening + movements = closing = cash, for each") == 2
+    assert "repayment of receivable" in printed and "sale of piece" in printed
 
 
 def test_demo_story_fails_on_a_figure_the_rules_do_not_give(

@@ -1,0 +1,170 @@
+"""/v1/me: the logged-in member's own cash, account statement, remittance advice and holdings.
+
+A report's form is `?format=json|csv|pdf`, or else the Accept header (text/csv,
+application/pdf; anything else is JSON)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from backend.api.deps import CurrentMember, MirrorDep, RuntimeDep
+from backend.api.errors import ERROR_RESPONSES
+from backend.api.params import DB_INT, BlockQuery
+from backend.runtime import Runtime
+from backend.schemas import CashOut, HoldingOut, RemittanceOut, StatementOut
+from backend.services import cash, financier
+from backend.services import statements as svc
+from backend.services.audit import holdings_block
+from backend.services.statement_pdf import statement_pdf
+
+router = APIRouter(prefix="/v1/me", tags=["statements"], responses=ERROR_RESPONSES)
+
+FromDate = Annotated[
+    date | None, Query(alias="from", description="First day of the period (UTC), included.")
+]
+ToDate = Annotated[
+    date | None, Query(alias="to", description="Last day of the period (UTC), included.")
+]
+ToBlock = Annotated[
+    int | None,
+    Query(ge=0, lt=DB_INT, description="Last block; default the mirror's; at most the head"),
+]
+MEDIA = {"json": "application/json", "csv": "text/csv", "pdf": "application/pdf"}
+
+
+def _form(request: Request, given: str | None, allowed: tuple[str, ...]) -> str:
+    if given is not None:
+        return given
+    accept = request.headers.get("accept", "")
+    for form in allowed:
+        if form != "json" and MEDIA[form] in accept:
+            return form
+    return "json"
+
+
+def _file(content: str | bytes, form: str, name: str) -> Response:
+    return Response(
+        content,
+        media_type=MEDIA[form],
+        headers={"Content-Disposition": f'attachment; filename="{name}.{form}"'},
+    )
+
+
+def _span(
+    rt: Runtime,
+    ledger: cash.CashLedger,
+    from_date: date | None,
+    to_date: date | None,
+    from_block: int | None,
+    to_block: int | None,
+) -> svc.Period:
+    return svc.period(
+        rt=rt,
+        ledger=ledger,
+        from_date=from_date,
+        to_date=to_date,
+        from_block=from_block,
+        to_block=to_block,
+    )
+
+
+@router.get("/cash", response_model=CashOut)
+def my_cash(
+    me: CurrentMember,
+    rt: RuntimeDep,
+    mirror: MirrorDep,
+    block: Annotated[
+        int | None,
+        Query(ge=0, lt=DB_INT, description="default: the mirror's cursor; at most the head"),
+    ] = None,
+) -> CashOut:
+    """Its cash, and the cash in escrow on its behalf (its open offers; as a debtor, what it
+    repaid that is not yet paid out), now or at the end of `block`."""
+    at = None if block is None else holdings_block(rt=rt, block=block)
+    body = cash.position(
+        mirror=mirror,
+        ledger=cash.CashLedger.of(rt),
+        address=me.address,
+        block=at,
+        cursor=rt.mirror_cursor(),
+    )
+    return CashOut.model_validate(body)
+
+
+@router.get(
+    "/statement",
+    response_model=StatementOut,
+    responses={200: {"content": {"text/csv": {}, "application/pdf": {}}}},
+)
+def my_statement(
+    request: Request,
+    me: CurrentMember,
+    rt: RuntimeDep,
+    mirror: MirrorDep,
+    from_date: FromDate = None,
+    to_date: ToDate = None,
+    from_block: BlockQuery = None,
+    to_block: ToBlock = None,
+    format: Annotated[Literal["json", "csv", "pdf"] | None, Query()] = None,
+) -> Response:
+    """Every movement of its cash in the period, each with its reason in words, counterparty,
+    transaction, time and running balance; the opening and closing balance."""
+    ledger = cash.CashLedger.of(rt)
+    span = _span(rt, ledger, from_date, to_date, from_block, to_block)
+    body = svc.statement(
+        mirror=mirror,
+        ledger=ledger,
+        address=me.address,
+        span=span,
+        currency=rt.settings.settlement_currency,
+    )
+    form = _form(request, format, ("json", "csv", "pdf"))
+    name = f"statement-{span.from_block}-{span.to_block}"
+    if form == "csv":
+        return _file(svc.statement_csv(body), form, name)
+    if form == "pdf":
+        return _file(statement_pdf(body), form, name)
+    return JSONResponse(body)
+
+
+@router.get(
+    "/remittances", response_model=RemittanceOut, responses={200: {"content": {"text/csv": {}}}}
+)
+def my_remittances(
+    request: Request,
+    me: CurrentMember,
+    rt: RuntimeDep,
+    mirror: MirrorDep,
+    from_date: FromDate = None,
+    to_date: ToDate = None,
+    from_block: BlockQuery = None,
+    to_block: ToBlock = None,
+    format: Annotated[Literal["json", "csv"] | None, Query()] = None,
+) -> Response:
+    """Remittance advice: each payout to it in the period, its receivable and piece, the
+    piece's share, and the part of each repayment it carries."""
+    ledger = cash.CashLedger.of(rt)
+    span = _span(rt, ledger, from_date, to_date, from_block, to_block)
+    body = svc.remittances(
+        mirror=mirror,
+        ledger=ledger,
+        address=me.address,
+        span=span,
+        currency=rt.settings.settlement_currency,
+    )
+    if _form(request, format, ("json", "csv")) == "csv":
+        return _file(
+            svc.remittance_csv(body), "csv", f"remittances-{span.from_block}-{span.to_block}"
+        )
+    return JSONResponse(body)
+
+
+@router.get("/holdings", response_model=list[HoldingOut])
+def my_holdings(me: CurrentMember, rt: RuntimeDep, mirror: MirrorDep) -> list[HoldingOut]:
+    """The pieces it holds: face amount, price paid where it bought, days to maturity, the
+    debtor, paid out so far (the same answer as /v1/holdings, for any member)."""
+    return financier.holdings(rt=rt, mirror=mirror, me=me)
