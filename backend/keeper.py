@@ -1,7 +1,7 @@
 """The keeper: distribute due and funded receivables in bounded batches until settled, mark
 overdue ones, reconcile the mirror and alert on any mismatch, expire unsigned requests and
 recover those a dead worker left unfinished, purge expired login challenges and denylist
-entries.
+entries, turn ledger events into notifications (and remind of maturities), deliver them.
 
 Its jobs are one table (`JOBS`) that both schedulers read: Celery beat (`backend.worker`) and,
 where tasks are eager and no beat runs, the in-process `KeeperThread` of `scf serve`."""
@@ -25,6 +25,8 @@ from backend.models import Alert, FinancingRequest, FinancingStatus, TxRequest, 
 from backend.runtime import Runtime
 from backend.services.audit import reconciliation
 from backend.services.auth import purge_expired
+from backend.services.delivery import deliver_due
+from backend.services.notifications import notify
 from backend.services.views import open_financing_pieces
 from backend.settings import BackendSettings
 from backend.txn.actions import new_request
@@ -228,6 +230,8 @@ JOBS: tuple[Job, ...] = (
     Job("recover", lambda s: s.stuck_after_seconds / 2, recover),
     Job("financing", lambda s: s.keeper_interval_seconds, close_moved_financing),
     Job("purge_auth", lambda s: s.auth_purge_interval_seconds, purge_auth),
+    Job("notify", lambda s: s.notify_interval_seconds, notify),
+    Job("deliver", lambda s: s.deliver_interval_seconds, deliver_due),
 )
 
 

@@ -30,6 +30,7 @@ from backend.api.routes import (
     invoices,
     ledger,
     members,
+    notifications,
     offers,
     payables,
     pieces,
@@ -179,6 +180,7 @@ def create_app(
         regulator,
         audit,
         transactions,
+        notifications,
     ):
         app.include_router(module.router)
 
