@@ -13,9 +13,7 @@ def test_the_directory_credit_code_hashes_to_the_entity_id_on_the_ledger(api: Ap
     by_address = {e["address"]: e for e in entries}
     for name in ("core", "tier1", "tier2", "bank", "regulator", "auditor"):
         entry = by_address[api.addresses[name]]
-        _, _, on_chain, _ = api.rt.contracts.registry.functions.memberOf(
-            api.addresses[name]
-        ).call()
+        _, _, on_chain, _ = api.rt.contracts.registry.functions.memberOf(api.addresses[name]).call()
         assert keccak(text=entry["credit_code"]) == on_chain
         assert entry["entity_id"] == "0x" + on_chain.hex()
     assert by_address[api.addresses["core"]]["name"] == "East China Motors"
