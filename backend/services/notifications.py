@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from backend.models import (
@@ -770,11 +771,6 @@ def derive(rt: Runtime) -> int:
             if not rows:
                 session.commit()
                 return made
-            made += len(
-                record(
-                    session, rt, drafts_for(_events(mirror, rt, rows), Facts(rt, session, mirror))
-                )
-            )
             last = rows[-1]
             assert last.id is not None
             cursor.event_id, cursor.block_hash, cursor.log_index = (
@@ -784,7 +780,15 @@ def derive(rt: Runtime) -> int:
             )
             cursor.updated_at = utcnow()
             session.add(cursor)
-            session.commit()
+            try:
+                drafts = drafts_for(_events(mirror, rt, rows), Facts(rt, session, mirror))
+                new = len(record(session, rt, drafts))
+                session.commit()
+            except IntegrityError:
+                # a concurrent pass (an overlapping keeper run) stored these first: it carries on
+                log.info("notifications already made by a concurrent pass")
+                return made
+            made += new
     return made
 
 
@@ -811,8 +815,12 @@ def remind_due(rt: Runtime) -> int:
                 ((d, k) for d, k in DUE_REMINDERS if left <= d * DAY), key=lambda dk: dk[0]
             )
             drafts.extend(_due_drafts(facts, root, days, kind))
-        made = record(session, rt, drafts)
-        session.commit()
+        try:
+            made = record(session, rt, drafts)
+            session.commit()
+        except IntegrityError:
+            log.info("reminders already made by a concurrent pass")
+            return 0
     return len(made)
 
 
