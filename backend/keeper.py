@@ -1,7 +1,8 @@
 """The keeper: distribute due and funded receivables in bounded batches until settled, mark
 overdue ones, reconcile the mirror and alert on any mismatch, expire unsigned requests and
 recover those a dead worker left unfinished, purge expired login challenges and denylist
-entries, and uploads that no invoice named.
+entries and uploads that no invoice named, turn ledger events into notifications (and remind
+of maturities), deliver them.
 
 Its jobs are one table (`JOBS`) that both schedulers read: Celery beat (`backend.worker`) and,
 where tasks are eager and no beat runs, the in-process `KeeperThread` of `scf serve`."""
@@ -26,6 +27,8 @@ from backend.runtime import Runtime
 from backend.services.attachments import purge_uploads as purge_unused_uploads
 from backend.services.audit import reconciliation
 from backend.services.auth import purge_expired
+from backend.services.delivery import deliver_due
+from backend.services.notifications import notify
 from backend.services.views import open_financing_pieces
 from backend.settings import BackendSettings
 from backend.txn.actions import new_request
@@ -240,6 +243,8 @@ JOBS: tuple[Job, ...] = (
     Job("financing", lambda s: s.keeper_interval_seconds, close_moved_financing),
     Job("purge_auth", lambda s: s.auth_purge_interval_seconds, purge_auth),
     Job("purge_uploads", lambda s: s.upload_purge_interval_seconds, purge_uploads),
+    Job("notify", lambda s: s.notify_interval_seconds, notify),
+    Job("deliver", lambda s: s.deliver_interval_seconds, deliver_due),
 )
 
 

@@ -328,6 +328,154 @@ class Alert(BackendTable, table=True):
     created_at: datetime = _ts()
 
 
+# -- notifications -----------------------------------------------------------------------------
+# Derived from the mirror's ledger events (backend.services.notifications), delivered by webhook
+# and e-mail (backend.services.delivery). A notification's key is (member, kind, ref), where ref
+# is the event's stable identity (tx hash and its place among the transaction's logs), so that a
+# pass run again, after a restart or over a reorg re-applying the same transactions, adds none.
+
+
+class NotificationKind(StrEnum):
+    """What a member is told (the `kind` of a notification, the webhook's `SCF-Event`)."""
+
+    INVOICE_AWAITING_CONFIRMATION = "invoice_awaiting_confirmation"
+    INVOICE_CONFIRMED = "invoice_confirmed"
+    INVOICE_REJECTED = "invoice_rejected"
+    PAYABLE_REFUSED = "payable_refused"
+    PIECE_RECEIVED = "piece_received"
+    OFFER_RECEIVED = "offer_received"
+    OFFER_ACCEPTED = "offer_accepted"
+    OFFER_EXPIRED = "offer_expired"
+    OFFER_REFUNDED = "offer_refunded"
+    PAYOUT_RECEIVED = "payout_received"
+    DUE_IN_7_DAYS = "due_in_7_days"
+    DUE_IN_1_DAY = "due_in_1_day"
+    RECEIVABLE_OVERDUE = "receivable_overdue"
+    FROZEN = "frozen"
+    UNFROZEN = "unfrozen"
+    MEMBERSHIP_SUSPENDED = "membership_suspended"
+    WEBHOOK_DISABLED = "webhook_disabled"
+
+
+class NotifyCursor(BackendTable, table=True):
+    """The last ledger event turned into notifications, and which one it was (a rollback that
+    cut it shows as a different event, or none, at that id)."""
+
+    __tablename__ = "notify_cursor"
+
+    chain_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    event_id: int = Field(sa_type=BigInteger)
+    block_hash: str | None = None
+    log_index: int | None = None
+    updated_at: datetime = _ts()
+
+
+class Notification(BackendTable, table=True):
+    """Something a member is told: made once per (member, kind, ref)."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("member", "kind", "ref", name="uq_notification_key"),
+        Index("ix_notification_member_id", "member", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member: str  # lower-case address
+    kind: str = Field(sa_type=String(40))
+    ref: str = Field(
+        description="The event's tx hash and its ordinal among the tx's logs, or "
+        "the receivable and threshold of a reminder."
+    )
+    chain_id: int = Field(sa_type=BigInteger)
+    title: str
+    message: str
+    data: dict[str, Any] = Field(sa_type=JSONType)
+    tx_hash: str | None = None
+    block_number: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = _ts()
+    read_at: datetime | None = _ts_opt()
+
+
+class NotificationPreference(BackendTable, table=True):
+    """A member's e-mail channel: on by default, to its directory contact unless it names
+    another address; `kinds` empty means every kind."""
+
+    __tablename__ = "notification_preference"
+
+    member: str = Field(primary_key=True)
+    email_enabled: bool = True
+    email: str | None = None
+    kinds: list[str] = Field(default_factory=list, sa_type=JSONType)
+    updated_at: datetime = _ts()
+
+
+class WebhookEndpoint(BackendTable, table=True):
+    """A member's HTTPS receiver. Its signing secret is sealed under the master key (it must be
+    recovered to sign); it is shown once, when the endpoint is made."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: str = Field(primary_key=True)
+    member: str = Field(index=True)
+    url: str
+    kinds: list[str] = Field(default_factory=list, sa_type=JSONType)
+    description: str | None = None
+    secret_nonce: bytes = Field(sa_type=LargeBinary)
+    secret_ciphertext: bytes = Field(sa_type=LargeBinary)
+    enabled: bool = True
+    failures_in_a_row: int = 0
+    disabled_at: datetime | None = _ts_opt()
+    disabled_reason: str | None = None
+    created_at: datetime = _ts()
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # due at next_attempt_at
+    DELIVERED = "delivered"
+    FAILED = "failed"  # every attempt failed
+    ABANDONED = "abandoned"  # its endpoint was disabled or removed first
+
+
+class NotificationDelivery(BackendTable, table=True):
+    """One notification to one channel (a webhook endpoint, or e-mail), retried with
+    exponential backoff until delivered or given up."""
+
+    __tablename__ = "notification_delivery"
+    __table_args__ = (
+        Index("ix_notification_delivery_due", "status", "next_attempt_at"),
+        Index("ix_notification_delivery_endpoint", "endpoint_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(index=True)
+    member: str
+    channel: str = Field(sa_type=String(16))  # webhook | email
+    endpoint_id: str | None = None
+    recipient: str = Field(description="The endpoint's URL or the e-mail address.")
+    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=String(16))
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts_opt()
+    last_status: int | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = _ts_opt()
+    created_at: datetime = _ts()
+
+
+class DeliveryAttempt(BackendTable, table=True):
+    """One try of a delivery: the HTTP status (or SMTP reply code) and when."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(index=True)
+    attempted_at: datetime = _ts()
+    status: int | None = None
+    error: str | None = None
+    duration_ms: int = 0
+
+
 BACKEND_TABLES: tuple[type[SQLModel], ...] = (
     LoginChallenge,
     ApiKey,
@@ -340,4 +488,10 @@ BACKEND_TABLES: tuple[type[SQLModel], ...] = (
     FinancingRequest,
     TxRequest,
     Alert,
+    NotifyCursor,
+    Notification,
+    NotificationPreference,
+    WebhookEndpoint,
+    NotificationDelivery,
+    DeliveryAttempt,
 )

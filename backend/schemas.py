@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from backend.models import TxStatus
+from backend.models import NotificationKind, TxStatus
 from chain.addresses import parse_address
 
 MAX_AMOUNT = 2**96  # the contracts store piece amounts as uint96
@@ -782,3 +782,116 @@ class RemittanceOut(BaseModel):
     total: int
     count: int
     payouts: list[PayoutOut]
+
+
+# -- notifications -------------------------------------------------------------------------------
+
+Kinds = Annotated[
+    list[NotificationKind],
+    Field(max_length=len(NotificationKind), description="Empty: every kind."),
+]
+
+
+class ChannelStatusOut(BaseModel):
+    channel: Literal["webhook", "email"]
+    endpoint_id: str | None
+    recipient: str
+    status: str = Field(description="pending, delivered, failed (gave up) or abandoned.")
+    attempts: int
+    last_status: int | None = Field(description="The last HTTP status (or SMTP reply code).")
+    last_error: str | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+class NotificationOut(BaseModel):
+    id: int
+    kind: str
+    created_at: datetime
+    title: str
+    message: str
+    data: dict[str, Any]
+    tx_hash: str | None
+    block_number: int | None
+    read: bool
+    read_at: datetime | None
+    deliveries: list[ChannelStatusOut]
+
+
+class ReadIn(Strict):
+    ids: list[int] | None = Field(
+        default=None, max_length=1000, description="These notifications; none: every one."
+    )
+
+
+class ReadOut(BaseModel):
+    marked: int
+
+
+class PreferencesIn(Strict):
+    email_enabled: bool = True
+    email: EmailStr | None = Field(
+        default=None, description="Where e-mail goes; none: the directory's contact e-mail."
+    )
+    kinds: Kinds = Field(default_factory=list)
+
+
+class PreferencesOut(BaseModel):
+    email_enabled: bool
+    email: str | None = Field(description="The address e-mail goes to (yours or the directory's).")
+    email_is_directory_contact: bool
+    kinds: list[str]
+
+
+class WebhookIn(Strict):
+    url: str = Field(min_length=8, max_length=2000)
+    kinds: Kinds = Field(default_factory=list)
+    description: str | None = Field(default=None, max_length=200)
+
+
+class WebhookPatch(Strict):
+    url: str | None = Field(default=None, min_length=8, max_length=2000)
+    kinds: Kinds | None = None
+    description: str | None = Field(default=None, max_length=200)
+    enabled: bool | None = Field(
+        default=None, description="true enables a disabled endpoint again (its failures reset)."
+    )
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    kinds: list[str]
+    description: str | None
+    enabled: bool
+    failures_in_a_row: int
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    created_at: datetime
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(
+        description="Signs every delivery (SCF-Signature); shown this once, keep it safe."
+    )
+
+
+class AttemptOut(BaseModel):
+    attempted_at: datetime
+    status: int | None
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    notification_id: int
+    kind: str
+    status: str
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+    history: list[AttemptOut]

@@ -269,6 +269,15 @@ class KeyVault:
         account: LocalAccount = Account.from_key(key)
         return account
 
+    def seal_secret(self, *, label: str, secret: bytes) -> tuple[bytes, bytes]:
+        """Any other secret the backend must recover (a webhook's signing secret); `label`
+        (e.g. `webhook:<id>`) is the associated data, never an address."""
+        nonce = secrets.token_bytes(12)
+        return nonce, AESGCM(self.key).encrypt(nonce, secret, label.encode())
+
+    def open_secret(self, *, label: str, nonce: bytes, ciphertext: bytes) -> bytes:
+        return AESGCM(self.key).decrypt(nonce, ciphertext, label.encode())
+
 
 def challenge_expiry(settings: BackendSettings) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=settings.challenge_lifetime_seconds)

@@ -162,6 +162,54 @@ class BackendSettings(BaseSettings):
         description="How often the keeper deletes expired login challenges and denylist entries.",
     )
 
+    # -- notifications (backend.services.notifications, backend.services.delivery)
+    notify_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the keeper turns new ledger events into notifications.",
+    )
+    notify_confirmations: int = Field(
+        default=0,
+        ge=0,
+        description="Notify only of events this many blocks below the mirror's cursor (0 on "
+        "QBFT: instant finality). Above a reorg's depth, no notification is ever made of an "
+        "event that a fork removes.",
+    )
+    notify_batch_events: int = Field(default=2_000, ge=1, description="Events read per pass.")
+    deliver_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the keeper sends the deliveries now due."
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, description="Attempts of one delivery before it is given up."
+    )
+    webhook_backoff_seconds: float = Field(
+        default=30.0, gt=0, description="The first retry's delay; each next one doubles it."
+    )
+    webhook_backoff_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    webhook_disable_after: int = Field(
+        default=10,
+        ge=1,
+        description="Failed attempts in a row after which an endpoint is disabled (and its "
+        "member told).",
+    )
+    webhook_allow_private: bool | None = Field(
+        default=None,
+        description="Let webhook URLs reach loopback, private and link-local addresses "
+        "(default: only in the embedded and local profiles; refused in production, where "
+        "they would let a member probe the platform's own network).",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="The SMTP server notifications are mailed through (none: no e-mail).",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS.")
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="scf-ledger <notifications@scf-ledger.invalid>")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
     request_threads: int = Field(
         default=16,
         ge=1,
@@ -273,6 +321,12 @@ class BackendSettings(BaseSettings):
     @property
     def should_run_indexer(self) -> bool:
         return self.embedded if self.run_indexer is None else self.run_indexer
+
+    @property
+    def webhooks_reach_private(self) -> bool:
+        if self.webhook_allow_private is not None:
+            return self.webhook_allow_private
+        return self.profile in ("embedded", "local")
 
     @property
     def eager(self) -> bool:

@@ -32,6 +32,7 @@ from backend.api.routes import (
     invoices,
     ledger,
     members,
+    notifications,
     offers,
     payables,
     pieces,
@@ -211,6 +212,7 @@ def create_app(
         audit,
         statements,
         transactions,
+        notifications,
     ):
         app.include_router(module.router)
 

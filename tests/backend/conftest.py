@@ -89,6 +89,11 @@ class _As:
             url, json=json, headers={**self.headers, **kw.pop("headers", {})}, **kw
         )
 
+    def patch(self, url: str, json: Any = None, **kw: Any) -> Any:
+        return self.api.client.patch(
+            url, json=json, headers={**self.headers, **kw.pop("headers", {})}, **kw
+        )
+
     def delete(self, url: str, **kw: Any) -> Any:
         return self.api.client.delete(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 

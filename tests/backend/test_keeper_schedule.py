@@ -85,7 +85,16 @@ def test_celery_beat_runs_every_keeper_job_on_its_interval() -> None:
     assert (
         sorted(schedule)
         == sorted(job.name for job in JOBS)
-        == ["financing", "purge_auth", "purge_uploads", "reconcile", "recover", "settle"]
+        == [
+            "deliver",
+            "financing",
+            "notify",
+            "purge_auth",
+            "purge_uploads",
+            "reconcile",
+            "recover",
+            "settle",
+        ]
     )
     assert schedule["recover"] == {
         "task": "scf.keeper.recover",
