@@ -25,16 +25,16 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _VERBATIM = frozenset({"args", "params", "document"})
 
 
-def _addresses(value: Any, found: set[str]) -> None:
+def addresses(value: Any, found: set[str]) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(item, str) and _ADDRESS.fullmatch(item):
                 found.add(item.lower())
             elif key not in _VERBATIM:
-                _addresses(item, found)
+                addresses(item, found)
     elif isinstance(value, list):
         for item in value:
-            _addresses(item, found)
+            addresses(item, found)
 
 
 def _name_key(key: str) -> str:
@@ -98,7 +98,7 @@ class NamesBesideAddresses:
         except ValueError:
             return body
         found: set[str] = set()
-        _addresses(data, found)
+        addresses(data, found)
         runtime = getattr(scope["app"].state, "runtime", None)
         if not found or runtime is None:
             return body

@@ -293,6 +293,11 @@ def test_statement_csv_holds_the_json_rows_and_a_header_when_empty(story: Story,
     assert [int(x["amount"]) for x in rows] == [m["amount"] for m in body["movements"]]
     assert [x["reason"] for x in rows] == [m["reason"] for m in body["movements"]]
     assert int(rows[-1]["balance"]) == body["closing_balance"]
+    # counterparties by name in both forms (a mint's counterparty is no member: no name)
+    assert [x["counterparty_name"] for x in rows] == [
+        m.get("counterparty_name", "") for m in body["movements"]
+    ]
+    assert "East China Motors" in {x["counterparty_name"] for x in rows}
     negotiated = bank.get("/v1/me/statement", headers={"Accept": "text/csv"})
     assert negotiated.text == r.text
     empty = bank.get(
@@ -370,6 +375,7 @@ def test_remittance_advice_splits_each_payout_by_repayment(story: Story, api: Ap
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert [int(x["carried"]) for x in rows] == [c for _, c in expected]
     assert sum(int(x["carried"]) for x in rows) == PASSED
+    assert {x["debtor_name"] for x in rows} == {"East China Motors"}
     empty = api.as_("core").get("/v1/me/remittances", params={"format": "csv"})
     assert empty.text.splitlines()[0].startswith("block_number,log_index,time,tx_hash,by,root_id")
     assert len(empty.text.splitlines()) == 1

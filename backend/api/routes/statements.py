@@ -6,19 +6,22 @@ application/pdf; anything else is JSON)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlmodel import Session
 
-from backend.api.deps import CurrentMember, MirrorDep, RuntimeDep
+from backend.api.deps import CurrentMember, MirrorDep, RuntimeDep, SessionDep
 from backend.api.errors import ERROR_RESPONSES
+from backend.api.names import addresses, with_names
 from backend.api.params import DB_INT, BlockQuery
 from backend.runtime import Runtime
 from backend.schemas import CashOut, HoldingOut, RemittanceOut, StatementOut
 from backend.services import cash, financier
 from backend.services import statements as svc
 from backend.services.audit import holdings_block
+from backend.services.directory import names_for
 from backend.services.statement_pdf import statement_pdf
 
 router = APIRouter(prefix="/v1/me", tags=["statements"], responses=ERROR_RESPONSES)
@@ -104,6 +107,7 @@ def my_statement(
     request: Request,
     me: CurrentMember,
     rt: RuntimeDep,
+    session: SessionDep,
     mirror: MirrorDep,
     from_date: FromDate = None,
     to_date: ToDate = None,
@@ -125,10 +129,10 @@ def my_statement(
     form = _form(request, format, ("json", "csv", "pdf"))
     name = f"statement-{span.from_block}-{span.to_block}"
     if form == "csv":
-        return _file(svc.statement_csv(body), form, name)
+        return _file(svc.statement_csv(_named(session, body)), form, name)
     if form == "pdf":
-        return _file(statement_pdf(body), form, name)
-    return JSONResponse(body)
+        return _file(statement_pdf(_named(session, body)), form, name)
+    return JSONResponse(body)  # named on the way out, as every JSON answer
 
 
 @router.get(
@@ -138,6 +142,7 @@ def my_remittances(
     request: Request,
     me: CurrentMember,
     rt: RuntimeDep,
+    session: SessionDep,
     mirror: MirrorDep,
     from_date: FromDate = None,
     to_date: ToDate = None,
@@ -158,9 +163,19 @@ def my_remittances(
     )
     if _form(request, format, ("json", "csv")) == "csv":
         return _file(
-            svc.remittance_csv(body), "csv", f"remittances-{span.from_block}-{span.to_block}"
+            svc.remittance_csv(_named(session, body)),
+            "csv",
+            f"remittances-{span.from_block}-{span.to_block}",
         )
     return JSONResponse(body)
+
+
+def _named(session: Session, body: dict[str, Any]) -> dict[str, Any]:
+    """The CSV and PDF forms name parties as the JSON answers do (`backend.api.names`)."""
+    found: set[str] = set()
+    addresses(body, found)
+    named: dict[str, Any] = with_names(body, names_for(session, found))
+    return named
 
 
 @router.get("/holdings", response_model=list[HoldingOut])
