@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import anyio.to_thread
+from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.services.directory import names_for
+from backend.services import directory
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+#: The directory is small (one row a member) and changes seldom: each process holds it for this
+#: long, so a renamed member reads under its new name everywhere within seconds.
+NAMES_TTL_SECONDS = 5.0
+_cached: WeakKeyDictionary[Engine, tuple[float, int, dict[str, str]]] = WeakKeyDictionary()
 #: Objects kept exactly as recorded: a ledger event's arguments, a request's parameters, an
 #: invoice's document (its canonical form is what the ledger's hash covers).
 _VERBATIM = frozenset({"args", "params", "document"})
@@ -102,12 +109,22 @@ class NamesBesideAddresses:
         runtime = getattr(scope["app"].state, "runtime", None)
         if not found or runtime is None:
             return body
+        cached = _cached.get(runtime.engine)
+        if (
+            cached is None
+            or cached[1] != directory.generation
+            or time.monotonic() - cached[0] > NAMES_TTL_SECONDS
+        ):
+            seen = (time.monotonic(), directory.generation)
 
-        def lookup() -> dict[str, str]:
-            with Session(runtime.engine) as session:
-                return names_for(session, found)
+            def load() -> dict[str, str]:
+                with Session(runtime.engine) as session:
+                    return directory.all_names(session)
 
-        names = await anyio.to_thread.run_sync(lookup)
+            cached = (*seen, await anyio.to_thread.run_sync(load))
+            _cached[runtime.engine] = cached
+        known = cached[2]
+        names = {a: known[a] for a in found if a in known}
         if not names:
             return body
         return json.dumps(

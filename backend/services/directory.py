@@ -7,6 +7,7 @@ they show only addresses their reader may already see."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 from eth_utils.address import to_checksum_address
@@ -38,6 +39,17 @@ def names_for(session: Session, addresses: Iterable[str]) -> dict[str, str]:
     return {p.address: display_name(p) for p in rows}
 
 
+#: Bumped by every write of this process, so that its cached names (`backend.api.names`) are
+#: dropped at once; other processes' caches expire by themselves.
+_generation = itertools.count()
+generation = next(_generation)
+
+
+def all_names(session: Session) -> dict[str, str]:
+    """Every lower-case address in the directory → its display name."""
+    return {p.address: display_name(p) for p in session.exec(select(MemberProfile))}
+
+
 def record(session: Session, address: str, body: ProfileIn, credit_code: str) -> MemberProfile:
     """Write (or overwrite) a member's entry; the caller commits."""
     profile = session.get(MemberProfile, address.lower()) or MemberProfile(
@@ -50,6 +62,8 @@ def record(session: Session, address: str, body: ProfileIn, credit_code: str) ->
     profile.credit_code = credit_code
     profile.updated_at = utcnow()
     session.add(profile)
+    global generation
+    generation = next(_generation)
     return profile
 
 
