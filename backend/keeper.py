@@ -1,7 +1,7 @@
 """The keeper: distribute due and funded receivables in bounded batches until settled, mark
 overdue ones, reconcile the mirror and alert on any mismatch, expire unsigned requests and
 recover those a dead worker left unfinished, purge expired login challenges and denylist
-entries.
+entries, anchor the action log's head on the ledger.
 
 Its jobs are one table (`JOBS`) that both schedulers read: Celery beat (`backend.worker`) and,
 where tasks are eager and no beat runs, the in-process `KeeperThread` of `scf serve`."""
@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from backend import metrics
 from backend.models import Alert, FinancingRequest, FinancingStatus, TxRequest, TxStatus
 from backend.runtime import Runtime
+from backend.services import action_log
 from backend.services.audit import reconciliation
 from backend.services.auth import purge_expired
 from backend.services.views import open_financing_pieces
@@ -38,11 +39,14 @@ log = logging.getLogger(__name__)
 KEEPER = "keeper"
 
 
-def _keeper_tx(rt: Runtime, action: str, params: dict[str, Any]) -> TxRequest:
-    """Send one keeper transaction through the pipeline, at once, and return its request."""
+def _keeper_tx(
+    rt: Runtime, action: str, params: dict[str, Any], *, signer: str | None = None
+) -> TxRequest:
+    """Send one keeper transaction through the pipeline, at once, and return its request
+    (signed by the keeper's account unless `signer`, another account the backend holds)."""
     req = new_request(
         member=KEEPER,
-        signer=rt.keeper.address,
+        signer=signer or rt.keeper.address,
         action=action,
         params=params,
         idempotency_key=None,
@@ -205,6 +209,22 @@ def purge_auth(rt: Runtime) -> dict[str, int]:
     return purged
 
 
+def anchor_action_log(rt: Runtime) -> dict[str, Any] | None:
+    """Write the action log's head (seq, hash) to the ledger, if it moved since the last anchor.
+    Signed by the operator: only an operator may anchor (`MemberRegistry.anchorLog`)."""
+    with Session(rt.engine) as session:
+        seq, head = action_log.head(session)
+    anchored, _ = action_log.last_anchor(rt)
+    if seq <= anchored:
+        return None
+    req = _keeper_tx(
+        rt, "log.anchor", {"seq": seq, "head": "0x" + head}, signer=rt.operator.address
+    )
+    if req.status != TxStatus.MINED:
+        log.warning("action log anchor failed", extra={"seq": seq, "code": req.error_code})
+    return {"seq": seq, "head": head, "status": str(req.status), "tx_hash": req.tx_hash}
+
+
 # -- the schedule ---------------------------------------------------------------------------
 
 
@@ -228,6 +248,7 @@ JOBS: tuple[Job, ...] = (
     Job("recover", lambda s: s.stuck_after_seconds / 2, recover),
     Job("financing", lambda s: s.keeper_interval_seconds, close_moved_financing),
     Job("purge_auth", lambda s: s.auth_purge_interval_seconds, purge_auth),
+    Job("anchor_log", lambda s: s.action_log_anchor_interval_seconds, anchor_action_log),
 )
 
 

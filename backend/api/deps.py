@@ -115,6 +115,11 @@ _PRINCIPAL = sa_select(
 ).where(_MEMBERS.c.chain_id == bindparam("chain_id"), _MEMBERS.c.address == bindparam("address"))
 
 
+def client_address(request: Request) -> str:
+    """The client's address as the rate limits and the action log see it."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 def get_current_member(
     request: Request,
     session: SessionDep,
@@ -167,9 +172,9 @@ def get_current_member(
     request.state.member = to_checksum_address(row.address)  # for the access log
     if row.status != MemberStatus.ACTIVE:
         raise Forbidden("this member is suspended", code="MemberSuspended")
+    client = client_address(request)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         limiter = rt.limiter
-        client = request.client.host if request.client is not None else "unknown"
         limiter.hit(limiter.writes_per_client, "write", client, code="RateLimited", what="writes")
         limiter.hit(
             limiter.writes_per_member, "write", row.address, code="RateLimited", what="writes"
@@ -181,6 +186,7 @@ def get_current_member(
         credit_limit=int(row.credit_limit),
         credit_used=int(row.credit_used),
         token=claims,
+        source_ip=client,
     )
 
 

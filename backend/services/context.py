@@ -26,6 +26,7 @@ class Principal:
     credit_limit: int
     credit_used: int
     token: TokenClaims | None  # None: authenticated by an API key
+    source_ip: str | None = None  # the client's address, for the action log
 
     @property
     def via_api_key(self) -> bool:

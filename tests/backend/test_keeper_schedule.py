@@ -85,7 +85,7 @@ def test_celery_beat_runs_every_keeper_job_on_its_interval() -> None:
     assert (
         sorted(schedule)
         == sorted(job.name for job in JOBS)
-        == ["financing", "purge_auth", "reconcile", "recover", "settle"]
+        == ["anchor_log", "financing", "purge_auth", "reconcile", "recover", "settle"]
     )
     assert schedule["recover"] == {
         "task": "scf.keeper.recover",
