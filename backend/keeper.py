@@ -2,7 +2,7 @@
 overdue ones, reconcile the mirror and alert on any mismatch, expire unsigned requests and
 recover those a dead worker left unfinished, purge expired login challenges and denylist
 entries and uploads that no invoice named, turn ledger events into notifications (and remind
-of maturities), deliver them.
+of maturities), deliver them, anchor the action log's head on the ledger.
 
 Its jobs are one table (`JOBS`) that both schedulers read: Celery beat (`backend.worker`) and,
 where tasks are eager and no beat runs, the in-process `KeeperThread` of `scf serve`."""
@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from backend import metrics
 from backend.models import Alert, FinancingRequest, FinancingStatus, TxRequest, TxStatus
 from backend.runtime import Runtime
+from backend.services import action_log
 from backend.services.attachments import purge_uploads as purge_unused_uploads
 from backend.services.audit import reconciliation
 from backend.services.auth import purge_expired
@@ -42,11 +43,14 @@ log = logging.getLogger(__name__)
 KEEPER = "keeper"
 
 
-def _keeper_tx(rt: Runtime, action: str, params: dict[str, Any]) -> TxRequest:
-    """Send one keeper transaction through the pipeline, at once, and return its request."""
+def _keeper_tx(
+    rt: Runtime, action: str, params: dict[str, Any], *, signer: str | None = None
+) -> TxRequest:
+    """Send one keeper transaction through the pipeline, at once, and return its request
+    (signed by the keeper's account unless `signer`, another account the backend holds)."""
     req = new_request(
         member=KEEPER,
-        signer=rt.keeper.address,
+        signer=signer or rt.keeper.address,
         action=action,
         params=params,
         idempotency_key=None,
@@ -219,6 +223,22 @@ def purge_uploads(rt: Runtime) -> dict[str, int]:
     return purged
 
 
+def anchor_action_log(rt: Runtime) -> dict[str, Any] | None:
+    """Write the action log's head (seq, hash) to the ledger, if it moved since the last anchor.
+    Signed by the operator: only an operator may anchor (`MemberRegistry.anchorLog`)."""
+    with Session(rt.engine) as session:
+        seq, head = action_log.head(session)
+    anchored, _ = action_log.last_anchor(rt)
+    if seq <= anchored:
+        return None
+    req = _keeper_tx(
+        rt, "log.anchor", {"seq": seq, "head": "0x" + head}, signer=rt.operator.address
+    )
+    if req.status != TxStatus.MINED:
+        log.warning("action log anchor failed", extra={"seq": seq, "code": req.error_code})
+    return {"seq": seq, "head": head, "status": str(req.status), "tx_hash": req.tx_hash}
+
+
 # -- the schedule ---------------------------------------------------------------------------
 
 
@@ -245,6 +265,7 @@ JOBS: tuple[Job, ...] = (
     Job("purge_uploads", lambda s: s.upload_purge_interval_seconds, purge_uploads),
     Job("notify", lambda s: s.notify_interval_seconds, notify),
     Job("deliver", lambda s: s.deliver_interval_seconds, deliver_due),
+    Job("anchor_log", lambda s: s.action_log_anchor_interval_seconds, anchor_action_log),
 )
 
 

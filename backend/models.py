@@ -150,6 +150,41 @@ class MemberProfile(BackendTable, table=True):
     updated_at: datetime = _ts()
 
 
+# -- the off-chain action log (tamper-evident) ----------------------------------------------
+
+
+class ActionLogEntryBase(SQLModel):
+    seq: int = Field(
+        primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False}
+    )
+    at: datetime = _ts(index=True)
+    member: str | None = Field(default=None, index=True)  # lower-case address
+    user: str | None = Field(default=None, index=True)  # a staff user's login name
+    action: str = Field(index=True)
+    source: str | None = None  # the client's address (IP)
+    target: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    result: str
+    prev_hash: str
+    hash: str
+
+
+class ActionLogEntry(ActionLogEntryBase, BackendTable, table=True):
+    """One off-chain action, append-only: its hash covers its fields and the hash before it."""
+
+    __tablename__ = "action_log"
+
+
+class ActionLogHead(BackendTable, table=True):
+    """The one row every append locks and moves: the last entry's seq and hash."""
+
+    __tablename__ = "action_log_head"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int = Field(sa_type=BigInteger)
+    hash: str
+
+
 # -- documents and requests --------------------------------------------------------------------
 
 
@@ -494,4 +529,6 @@ BACKEND_TABLES: tuple[type[SQLModel], ...] = (
     WebhookEndpoint,
     NotificationDelivery,
     DeliveryAttempt,
+    ActionLogEntry,
+    ActionLogHead,
 )

@@ -156,6 +156,11 @@ class BackendSettings(BaseSettings):
     keeper_max_batches: int = Field(default=20, ge=1)
     keeper_interval_seconds: float = Field(default=30.0, gt=0)
     reconcile_interval_seconds: float = Field(default=300.0, gt=0)
+    action_log_anchor_interval_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How often the keeper anchors the action log's head on the ledger.",
+    )
     auth_purge_interval_seconds: float = Field(
         default=600.0,
         gt=0,

@@ -28,6 +28,9 @@ MESSAGES: dict[str, str] = {
     "MemberRegistryEntityIdUsed": "this legal entity is already the member {account}",
     "MemberRegistryInvalidRoles": "{roles} is not a valid set of roles",
     "MemberRegistryLastOperator": "{account} is the last operator and must stay one",
+    "MemberRegistryLogAnchorNotAfter": (
+        "the action log is already anchored up to entry {lastSeq}, not before entry {seq}"
+    ),
     "MemberRegistryMemberSuspended": "the member {account} is suspended",
     "MemberRegistryMissingRole": "{account} needs the role {anyOfRoles}",
     "MemberRegistryNotMember": "{account} is not a member of the ledger",
@@ -37,6 +40,7 @@ MESSAGES: dict[str, str] = {
     "MemberRegistryStatusUnchanged": "the member {account} is already {status}",
     "MemberRegistryZeroAddress": "the zero address cannot be a member",
     "MemberRegistryZeroEntityId": "a member needs a legal entity id",
+    "MemberRegistryZeroLogHead": "an action log anchor needs a head hash",
     # SettlementToken (ERC-20)
     "ERC20InsufficientAllowance": "{spender} may move {allowance} fen, not {needed}",
     "ERC20InsufficientBalance": "{sender} has {balance} fen of settlement cash, {needed} needed",

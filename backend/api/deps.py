@@ -172,9 +172,9 @@ def authenticate(
     if row is None or row.status == MemberStatus.NONE:
         raise Forbidden("not a member of the ledger", code="NotMember")
     request.state.member = to_checksum_address(row.address)  # for the access log
+    client = client_of(request)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         limiter = rt.limiter
-        client = client_of(request)
         limiter.hit(limiter.writes_per_client, "write", client, code="RateLimited", what="writes")
         limiter.hit(
             limiter.writes_per_member, "write", row.address, code="RateLimited", what="writes"
@@ -187,6 +187,7 @@ def authenticate(
         credit_used=int(row.credit_used),
         token=claims,
         suspended=row.status != MemberStatus.ACTIVE,
+        source_ip=client,
     )
 
 

@@ -27,6 +27,7 @@ class Principal:
     credit_used: int
     token: TokenClaims | None  # None: authenticated by an API key
     suspended: bool = False  # let through only where a suspended member may act
+    source_ip: str | None = None  # the client's address, for the action log
 
     @property
     def via_api_key(self) -> bool:

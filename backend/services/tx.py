@@ -16,6 +16,7 @@ from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.models import TxRequest, TxStatus, as_utc
 from backend.runtime import Runtime
 from backend.schemas import TxRequestOut
+from backend.services import action_log
 from backend.services.context import Idem, Principal, WriteContext, by_key, require_same_request
 from backend.txn.actions import WHILE_SUSPENDED, new_request
 from backend.txn.nonces import provisional_nonce
@@ -38,12 +39,14 @@ def submit(
     params: dict[str, Any],
     signer: str | None = None,
     with_request: Callable[[TxRequest], Iterable[SQLModel]] | None = None,
+    log: action_log.Logged | None = None,
 ) -> TxRequest:
     """Create (or find, for a repeated Idempotency-Key) the request, run it, maybe wait.
 
     A repeated key was replayed before the checks (`replay_first`), or meets the key's unique
     constraint here (a concurrent first use, or a service that looks keys up only when a check
-    refuses): either way it is answered with the request it stands for."""
+    refuses): either way it is answered with the request it stands for. With `log`, the action
+    log's entry is written in the request's transaction (a replay writes none)."""
     rt, session, idem, wait = ctx.rt, ctx.session, ctx.idem, ctx.wait
     idempotency_key = idem.key if idem is not None else None
     signer = (signer or member.address).lower()
@@ -65,6 +68,16 @@ def submit(
         # row may be built from an earlier one's generated key
         for row in with_request(req) if with_request is not None else ():
             insert_new(session, row)
+        if log is not None:
+            action_log.record(
+                session,
+                member=member.address,
+                action=log.action,
+                result=action_log.SUBMITTED,
+                source_ip=member.source_ip,
+                target=log.target,
+                details={**log.details, "transaction": req.id},
+            )
         session.commit()
     except IntegrityError:
         session.rollback()

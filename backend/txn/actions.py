@@ -45,6 +45,7 @@ CALLS: dict[str, tuple[str, str, Args]] = {
     ),
     "ledger.pause": ("registry", "pause", lambda p: ()),
     "ledger.unpause": ("registry", "unpause", lambda p: ()),
+    "log.anchor": ("registry", "anchorLog", lambda p: (p["seq"], _b32(p["head"]))),
     "cash.mint": ("token", "mint", lambda p: (p["account"], p["amount"])),
     "cash.burn": ("token", "burn", lambda p: (p["account"], p["amount"])),
     "root.register": (

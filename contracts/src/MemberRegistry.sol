@@ -22,6 +22,8 @@ contract MemberRegistry is IMemberRegistry {
     mapping(bytes32 entityId => address account) private _accountByEntityId;
     uint256 private _activeOperators;
     bool private _paused;
+    uint256 private _logAnchorSeq;
+    bytes32 private _logAnchorHead;
 
     event MemberAdded(address indexed account, uint8 roles, bytes32 entityId, uint256 creditLimit);
     event MemberRolesChanged(address indexed account, uint8 roles);
@@ -29,6 +31,8 @@ contract MemberRegistry is IMemberRegistry {
     event CreditLimitChanged(address indexed account, uint256 creditLimit);
     event Paused(address indexed operator);
     event Unpaused(address indexed operator);
+    /// @notice The head of the backend's off-chain action log (a hash chain) at entry `seq`.
+    event LogAnchored(uint256 indexed seq, bytes32 head, address indexed anchoredBy);
 
     error MemberRegistryNotOperator(address caller);
     error MemberRegistryZeroAddress();
@@ -41,6 +45,8 @@ contract MemberRegistry is IMemberRegistry {
     error MemberRegistryLastOperator(address account);
     error MemberRegistryAlreadyPaused();
     error MemberRegistryNotPaused();
+    error MemberRegistryLogAnchorNotAfter(uint256 seq, uint256 lastSeq);
+    error MemberRegistryZeroLogHead();
 
     modifier onlyOperator() {
         Member storage caller = _members[msg.sender];
@@ -137,6 +143,23 @@ contract MemberRegistry is IMemberRegistry {
         if (!_paused) revert MemberRegistryNotPaused();
         _paused = false;
         emit Unpaused(msg.sender);
+    }
+
+    /// @notice Anchors the head of the off-chain action log: entries up to `seq` hash to `head`,
+    /// so none of them can be changed or removed later without the anchor showing it.
+    /// @dev Moves nothing, so it runs while paused. Requirements: caller is an active
+    /// operator; `seq` is above the last anchored one; `head` is not zero.
+    function anchorLog(uint256 seq, bytes32 head) external onlyOperator {
+        if (seq <= _logAnchorSeq) revert MemberRegistryLogAnchorNotAfter(seq, _logAnchorSeq);
+        if (head == bytes32(0)) revert MemberRegistryZeroLogHead();
+        _logAnchorSeq = seq;
+        _logAnchorHead = head;
+        emit LogAnchored(seq, head, msg.sender);
+    }
+
+    /// @notice The last anchored head of the action log (0, 0 before the first anchor).
+    function lastLogAnchor() external view returns (uint256 seq, bytes32 head) {
+        return (_logAnchorSeq, _logAnchorHead);
     }
 
     // ----------------------------------------------------------------------------------------

@@ -86,6 +86,7 @@ def test_celery_beat_runs_every_keeper_job_on_its_interval() -> None:
         sorted(schedule)
         == sorted(job.name for job in JOBS)
         == [
+            "anchor_log",
             "deliver",
             "financing",
             "notify",

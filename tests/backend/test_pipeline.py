@@ -268,6 +268,8 @@ def test_calldata_encoded_without_web3_is_byte_for_byte_web3s(api: Api) -> None:
         "expiry": 1_800_000_000,
         "offer_id": 17,
         "invoice_number_key": "inv2026发票0001",
+        "seq": 2**40 + 3,
+        "head": "0x" + "12" * 32,
     }
     for action in CALLS:
         fn: Any = build_call(api.rt, action, params)
