@@ -20,6 +20,7 @@ from backend.security import (
     new_api_key,
     recover_signer,
 )
+from backend.services import action_log
 from backend.services.context import Principal
 
 
@@ -47,7 +48,12 @@ def challenged_address(*, session: Session, challenge_id: str) -> str | None:
 
 
 def login(
-    *, rt: Runtime, session: Session, challenge_id: str, signature: str
+    *,
+    rt: Runtime,
+    session: Session,
+    challenge_id: str,
+    signature: str,
+    source_ip: str | None = None,
 ) -> tuple[str, TokenOut]:
     """Verify a signed challenge (single use, unexpired); returns (address, token)."""
     challenge = session.get(LoginChallenge, challenge_id)
@@ -75,15 +81,29 @@ def login(
         .where(LoginChallenge.used_at.is_(None))  # type: ignore[union-attr]
         .values(used_at=now)
     )
-    session.commit()
     if used.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
         raise Unauthenticated("challenge already used", code="ChallengeUsed")
+    action_log.record(
+        session,
+        member=challenge.address,
+        action="auth.login",
+        result=action_log.OK,
+        source_ip=source_ip,
+        target=challenge_id,
+    )
+    session.commit()
     token, token_expires = rt.tokens.issue(challenge.address)
     return challenge.address, TokenOut(access_token=token, expires_at=token_expires)
 
 
 def create_api_key(
-    *, session: Session, address: str, name: str, expires_at: datetime | None
+    *,
+    session: Session,
+    address: str,
+    name: str,
+    expires_at: datetime | None,
+    source_ip: str | None = None,
 ) -> ApiKeyCreated:
     """A new key for `address`, valid until `expires_at` (never, if None)."""
     if expires_at is not None:
@@ -99,6 +119,15 @@ def create_api_key(
             )
     row, created = new_key(address=address, name=name, expires_at=expires_at)
     session.add(row)
+    action_log.record(
+        session,
+        member=address,
+        action="api_key.create",
+        result=action_log.OK,
+        source_ip=source_ip,
+        target=row.id,
+        details={"name": name, "expires_at": expires_at.isoformat() if expires_at else None},
+    )
     session.commit()
     return created
 
@@ -129,6 +158,14 @@ def revoke_api_key(*, session: Session, me: Principal, key_id: str) -> None:
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
         session.add(key)
+        action_log.record(
+            session,
+            member=me.address,
+            action="api_key.revoke",
+            result=action_log.OK,
+            source_ip=me.source_ip,
+            target=key_id,
+        )
         session.commit()
 
 
@@ -138,7 +175,31 @@ def logout(*, session: Session, me: Principal) -> None:
         raise Forbidden("only a login (a bearer token) can log out", code="LoginRequired")
     if session.get(RevokedToken, me.token.jti) is None:
         session.add(RevokedToken(jti=me.token.jti, expires_at=me.token.expires_at))
+        action_log.record(
+            session,
+            member=me.address,
+            action="auth.logout",
+            result=action_log.OK,
+            source_ip=me.source_ip,
+            target=me.token.jti,
+        )
         session.commit()
+
+
+def login_failed(
+    session: Session, *, member: str | None, source_ip: str, exc: Unauthenticated
+) -> None:
+    """A refused login, in the action log (its own transaction: the login wrote nothing)."""
+    session.rollback()
+    action_log.record(
+        session,
+        member=member,
+        action="auth.login",
+        result=action_log.FAILED,
+        source_ip=source_ip,
+        details={"code": exc.code},
+    )
+    session.commit()
 
 
 def purge_expired(*, session: Session, now: datetime) -> dict[str, int]:

@@ -729,3 +729,54 @@ def config_show(as_json: JsonOut = False) -> None:
         style = "bold" if r["source"] != "default" else None
         table.add_row(r["variable"], r["value"], r["source"], style=style)
     console.print(table)
+
+
+# -- the action log ----------------------------------------------------------------------------
+
+
+@audit_app.command("verify-log")
+def audit_verify_log(
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Check the off-chain action log: every entry's hash, every link to the one before, no gap
+    in its sequence, and every anchor of its head that the ledger holds (read from the chain
+    itself). Attaches to the configured deployment (SCF_PROFILE=local|production).
+
+    Exit codes: 0 intact, 1 a break (the first broken entry is named), 2 cannot check (the
+    embedded profile, whose chain lives only in the API's process; a missing deployment), 3 the
+    ledger or the database cannot be reached."""
+    from sqlmodel import Session
+
+    from backend.runtime import build_runtime
+    from backend.services import action_log
+    from chain.errors import ChainError
+
+    settings = BackendSettings()
+    if settings.embedded:
+        err.print(
+            "cannot verify the log on the embedded profile: its chain lives in the memory of "
+            "the `make run` process and ends with it; verify a deployment that persists "
+            "(SCF_PROFILE=local|production)"
+        )
+        raise typer.Exit(ExitCode.USAGE)
+    try:
+        rt = build_runtime(settings.model_copy(update={"deploy": False, "run_indexer": False}))
+    except ChainError as exc:
+        err.print(f"cannot reach the ledger: {exc}")
+        raise typer.Exit(ExitCode.UNREACHABLE) from exc
+    try:
+        with Session(rt.engine) as session:
+            report = action_log.verify_with_ledger(rt, session)
+    finally:
+        rt.close()
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(report), indent=2))
+    else:
+        console.print(
+            f"{report.entries} entries (to seq {report.last_seq}), "
+            f"{report.anchors_checked} anchors checked against the ledger"
+        )
+        for problem in report.problems:
+            err.print(f"BROKEN: {problem}")
+        console.print("intact" if report.ok else f"first break: {report.first_break}")
+    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.FAILED)

@@ -12,6 +12,7 @@ from backend.models import ActionLogEntry, ActionLogHead
 from backend.runtime import Runtime
 from backend.services import action_log
 from backend.tools.serve import build_app
+from tests.backend.conftest import Api
 
 
 def _append(rt: Runtime, n: int) -> None:
@@ -81,3 +82,46 @@ def test_an_edited_entry_and_a_deleted_entry_are_each_named() -> None:
             report = action_log.verify_with_ledger(rt, session)
             assert report.broken_seq == 5
             assert report.first_break == "entry 4 is missing (seq jumps to 5)"
+
+
+def test_logins_logouts_and_api_keys_are_in_the_log_and_the_chain_holds(fresh_api: Api) -> None:
+    from eth_account import Account
+    from sqlmodel import select
+
+    from backend.security import sign_message
+    from chain.connection import dev_account
+
+    api = fresh_api
+    auditor_key = dev_account(1)  # the consortium's auditor holds its own key
+    token = api.login(auditor_key)
+    me = {"Authorization": f"Bearer {token}"}
+    r = api.client.post("/v1/auth/api-keys", json={"name": "erp"}, headers=me)
+    assert r.status_code == 201, r.text
+    key_id = r.json()["id"]
+    assert api.client.delete(f"/v1/auth/api-keys/{key_id}", headers=me).status_code == 204
+    assert api.client.post("/v1/auth/logout", headers=me).status_code == 204
+    # a login signed by someone else is refused, and logged as a failure
+    ch = api.client.post("/v1/auth/challenge", json={"address": auditor_key.address}).json()
+    bad = sign_message(Account.create(), ch["message"])
+    r = api.client.post(
+        "/v1/auth/login", json={"challenge_id": ch["challenge_id"], "signature": bad}
+    )
+    assert r.status_code == 401, r.text
+
+    mine = auditor_key.address.lower()
+    with Session(api.rt.engine) as session:
+        rows = session.exec(
+            select(ActionLogEntry).where(ActionLogEntry.member == mine).order_by(ActionLogEntry.seq)  # type: ignore[arg-type]
+        ).all()
+        report = action_log.verify_with_ledger(api.rt, session)
+    trail = [(e.action, e.result) for e in rows]
+    assert trail[-5:] == [
+        ("auth.login", "ok"),
+        ("api_key.create", "ok"),
+        ("api_key.revoke", "ok"),
+        ("auth.logout", "ok"),
+        ("auth.login", "failed"),
+    ]
+    assert rows[-1].details == {"code": "BadSignature"}
+    assert rows[-4].target == key_id and rows[-1].source == "testclient"
+    assert report.ok, report.problems

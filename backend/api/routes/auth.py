@@ -65,10 +65,15 @@ def login(
     rt.limiter.hit(rt.limiter.auth_per_client, "auth", client, code="RateLimited", what="logins")
     try:
         address, token = auth.login(
-            rt=rt, session=session, challenge_id=body.challenge_id, signature=body.signature
+            rt=rt,
+            session=session,
+            challenge_id=body.challenge_id,
+            signature=body.signature,
+            source_ip=client,
         )
-    except Unauthenticated:
+    except Unauthenticated as exc:
         rt.limiter.login_failed(client, member)
+        auth.login_failed(session, member=member, source_ip=client, exc=exc)
         raise
     row = member_row(mirror, rt, address)
     if row is None or row.status == MemberStatus.NONE:
@@ -108,7 +113,11 @@ def create_api_key(body: ApiKeyIn, member: LoggedIn, session: SessionDep) -> Api
     """A key for a machine client of this member, shown once; needs a login (an API key is
     refused: 403 LoginRequired). With `expires_at` the key stops working then."""
     return auth.create_api_key(
-        session=session, address=member.address, name=body.name, expires_at=body.expires_at
+        session=session,
+        address=member.address,
+        name=body.name,
+        expires_at=body.expires_at,
+        source_ip=member.source_ip,
     )
 
 
