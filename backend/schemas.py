@@ -208,7 +208,7 @@ class LedgerOut(BaseModel):
     registry: AddressOut
     token: AddressOut
     receivables: AddressOut
-    mirror_block: int = Field(description="The block these settings were last changed at.")
+    changed_at_block: int = Field(description="The block these settings were last changed at.")
 
 
 # -- operator ------------------------------------------------------------------------------------

@@ -36,5 +36,5 @@ def settings(mirror: Session, rt: Runtime) -> LedgerOut:
         registry=rt.deployment.registry.address,
         token=rt.deployment.token.address,
         receivables=rt.deployment.receivables.address,
-        mirror_block=int(status.updated_block),
+        changed_at_block=int(status.updated_block),
     )
