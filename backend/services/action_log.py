@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from eth_utils.address import is_hex_address, to_checksum_address
 from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
@@ -168,6 +169,41 @@ def entries(
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(session.exec(stmt).all())
+
+
+#: The columns of an entry as the auditors' API and CSV show it.
+COLUMNS = (
+    "seq",
+    "at",
+    "member",
+    "user",
+    "action",
+    "source",
+    "target",
+    "result",
+    "details",
+    "prev_hash",
+    "hash",
+)
+
+
+def entry_row(entry: ActionLogEntry) -> dict[str, Any]:
+    """An entry for an answer: its fields, the time in ISO 8601, the member in EIP-55."""
+    return {
+        "seq": entry.seq,
+        "at": as_utc(entry.at).isoformat(),
+        "member": to_checksum_address(entry.member)
+        if entry.member and is_hex_address(entry.member)
+        else entry.member,
+        "user": entry.user,
+        "action": entry.action,
+        "source": entry.source,
+        "target": entry.target,
+        "result": entry.result,
+        "details": entry.details,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
 
 
 def all_entries(session: Session, *, page: int = 1000) -> Iterator[ActionLogEntry]:

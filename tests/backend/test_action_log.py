@@ -125,3 +125,43 @@ def test_logins_logouts_and_api_keys_are_in_the_log_and_the_chain_holds(fresh_ap
     assert rows[-1].details == {"code": "BadSignature"}
     assert rows[-4].target == key_id and rows[-1].source == "testclient"
     assert report.ok, report.problems
+
+
+def test_auditors_read_the_log_by_member_action_and_time_and_as_csv(fresh_api: Api) -> None:
+    import csv
+    import io
+    from datetime import UTC, datetime, timedelta
+
+    api = fresh_api
+    auditor = api.as_("auditor")  # its login (conftest) is in the log
+    start = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    member = api.addresses["auditor"]
+    r = auditor.get(
+        "/v1/audit/action-log", params={"member": member.lower(), "action": "auth.login"}
+    )
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert items and all(
+        i["member"] == member and i["action"] == "auth.login" for i in items
+    )  # asked in lower case, answered in EIP-55
+    assert items[0]["member_name"] == "Lixin Auditors"
+    later = auditor.get("/v1/audit/action-log", params={"since": start}).json()["items"]
+    assert {i["seq"] for i in items} <= {i["seq"] for i in later}
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert auditor.get("/v1/audit/action-log", params={"since": future}).json()["items"] == []
+    page = auditor.get("/v1/audit/action-log", params={"limit": 1}).json()
+    assert len(page["items"]) == 1 and page["next_cursor"] == page["items"][0]["seq"]
+    nxt = auditor.get("/v1/audit/action-log", params={"limit": 1, "cursor": page["next_cursor"]})
+    assert nxt.json()["items"][0]["seq"] == page["items"][0]["seq"] + 1
+
+    exported = auditor.get("/v1/audit/action-log", params={"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [int(x["seq"]) for x in rows] == [
+        i["seq"] for i in auditor.get("/v1/audit/action-log").json()["items"]
+    ]
+    empty = auditor.get("/v1/audit/action-log", params={"since": future, "format": "csv"})
+    assert empty.text.splitlines() == [",".join(action_log.COLUMNS)]
+
+    naive = auditor.get("/v1/audit/action-log", params={"since": "2026-12-01T00:00:00"})
+    assert naive.status_code == 422 and naive.json()["code"] == "NaiveDateTime"
+    assert api.as_("tier1").get("/v1/audit/action-log").status_code == 403

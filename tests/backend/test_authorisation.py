@@ -40,6 +40,7 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("POST", "/v1/regulator/roots/1/freeze", {"reason": "x"}, {"regulator"}),
     ("GET", "/v1/audit/events", None, {"auditor", "regulator"}),
     ("GET", "/v1/audit/aging", None, {"auditor", "regulator"}),
+    ("GET", "/v1/audit/action-log", None, {"auditor", "regulator"}),
     ("GET", "/v1/audit/exposure", None, {"auditor", "regulator"}),
     ("GET", "/v1/audit/holdings", None, {"auditor", "regulator"}),
     ("GET", "/v1/members", None, {"auditor", "regulator"}),
