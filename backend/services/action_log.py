@@ -85,6 +85,28 @@ class Logged:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+#: The operator's and regulator's writes: each one submitted leaves an entry by itself (the
+#: parties' own business writes are in the ledger's events and in `tx_request`).
+LOGGED_ACTIONS = frozenset(
+    {
+        "member.add",
+        "member.roles",
+        "member.suspend",
+        "member.reactivate",
+        "member.credit_limit",
+        "ledger.pause",
+        "ledger.unpause",
+        "cash.mint",
+        "cash.burn",
+        "root.close",
+        "root.freeze",
+        "root.unfreeze",
+        "piece.freeze",
+        "piece.unfreeze",
+    }
+)
+
+
 def _lock_head(session: Session) -> tuple[int, str]:
     """The head (seq, hash), locked for this transaction."""
     # a no-op write: it takes the row lock (PostgreSQL) or the write lock (SQLite) before reading

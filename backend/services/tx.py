@@ -3,6 +3,7 @@ enqueue, wait."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -68,6 +69,8 @@ def submit(
         # row may be built from an earlier one's generated key
         for row in with_request(req) if with_request is not None else ():
             insert_new(session, row)
+        if log is None and action in action_log.LOGGED_ACTIONS:
+            log = action_log.Logged(action, details=_loggable(params))
         if log is not None:
             action_log.record(
                 session,
@@ -220,3 +223,12 @@ def respond(rt: Runtime, req: TxRequest) -> TxRequestOut:
             details={**(req.error_details or {}), "transaction": req.id, "tx_hash": req.tx_hash},
         )
     return to_public(rt, req)
+
+
+def _loggable(params: dict[str, Any]) -> dict[str, Any]:
+    """A request's parameters as an action log entry holds them: JSON text for anything that is
+    not a string, an integer, a boolean or None (the entry's hash covers their text)."""
+    plain = (str, int, bool, type(None))
+    return {
+        k: v if isinstance(v, plain) else json.dumps(v, sort_keys=True) for k, v in params.items()
+    }

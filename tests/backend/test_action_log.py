@@ -165,3 +165,29 @@ def test_auditors_read_the_log_by_member_action_and_time_and_as_csv(fresh_api: A
     naive = auditor.get("/v1/audit/action-log", params={"since": "2026-12-01T00:00:00"})
     assert naive.status_code == 422 and naive.json()["code"] == "NaiveDateTime"
     assert api.as_("tier1").get("/v1/audit/action-log").status_code == 403
+
+
+def test_the_operators_and_regulators_writes_are_in_the_log(fresh_api: Api) -> None:
+    api, a = fresh_api, fresh_api.addresses
+    op = api.as_("operator")
+    r = op.put(f"/v1/operator/members/{a['tier2']}/status?wait=true", json={"status": "suspended"})
+    assert r.status_code == 202, r.text
+    suspended = r.json()["id"]
+    r = op.post("/v1/operator/cash/mint?wait=true", json={"account": a["bank"], "amount": 500})
+    assert r.status_code == 202, r.text
+    minted = r.json()["id"]
+    entries = (
+        api.as_("auditor")
+        .get("/v1/audit/action-log", params={"member": a["operator"]})
+        .json()["items"]
+    )
+    by_request = {e["details"].get("transaction"): e for e in entries}
+    assert by_request[suspended]["action"] == "member.suspend"
+    assert by_request[suspended]["result"] == "submitted"
+    assert by_request[minted]["action"] == "cash.mint"
+    assert by_request[minted]["details"]["amount"] == 500
+    assert by_request[minted]["source"] == "testclient"
+    # onboarding the consortium left one entry per member
+    assert sum(e["action"] == "member.add" for e in entries) == 6
+    with Session(api.rt.engine) as session:
+        assert action_log.verify_with_ledger(api.rt, session).ok
