@@ -43,6 +43,7 @@ from backend.schemas import (
     VerifyMatch,
     VerifyOut,
 )
+from backend.services import action_log
 from backend.services.context import Principal
 from backend.services.directory import names_for
 from backend.services.documents import document_hash
@@ -152,6 +153,15 @@ def upload(
     row.file_name = clean_file_name(file_name)
     row.created_at = utcnow()
     session.add(row)
+    action_log.record(
+        session,
+        member=me.address,
+        action="document.upload",
+        result=action_log.OK,
+        source_ip=me.source_ip,
+        target=digest,
+        details={"size": len(data), "content_type": content_type, "file_name": row.file_name},
+    )
     session.commit()
     # stored after the row is committed: a purge that ran meanwhile saw the row and kept it
     try:
@@ -373,6 +383,15 @@ def add_supplementary(
     (entry,) = resolve(session, me.address, [ref])
     row = InvoiceAttachment(invoice_id=invoice_id, covered=False, added_by=me.address, **entry)
     session.add(row)
+    action_log.record(
+        session,
+        member=me.address,
+        action="document.attach",
+        result=action_log.OK,
+        source_ip=me.source_ip,
+        target=ref.sha256,
+        details={"invoice_id": invoice_id, "kind": ref.kind, "covered": False},
+    )
     session.commit()
     return attachment_out(row)
 

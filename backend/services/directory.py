@@ -19,6 +19,7 @@ from backend.errors import InvalidInput, NotFound
 from backend.models import MemberProfile, utcnow
 from backend.runtime import Runtime
 from backend.schemas import EntryIn, ProfileIn, ProfileOut
+from backend.services import action_log
 from backend.services.context import Principal
 from backend.services.views import member_row
 from chain.consortium import entity_id
@@ -129,7 +130,7 @@ def entry(
 
 
 def update(
-    session: Session, mirror: Session, rt: Runtime, address: str, body: EntryIn
+    session: Session, mirror: Session, rt: Runtime, me: Principal, address: str, body: EntryIn
 ) -> ProfileOut:
     """The operator writes an entry. An existing entry keeps its credit code (the ledger's
     entity id); a new one needs the code, and it must hash to the member's entity id."""
@@ -159,5 +160,14 @@ def update(
             )
         code = body.credit_code
     profile = record(session, address, body, code)
+    action_log.record(
+        session,
+        member=me.address,
+        action="directory.update",
+        result=action_log.OK,
+        source_ip=me.source_ip,
+        target=address.lower(),
+        details={"legal_name": body.legal_name, "short_name": body.short_name},
+    )
     session.commit()
     return profile_out(profile)

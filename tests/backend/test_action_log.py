@@ -191,3 +191,26 @@ def test_the_operators_and_regulators_writes_are_in_the_log(fresh_api: Api) -> N
     assert sum(e["action"] == "member.add" for e in entries) == 6
     with Session(api.rt.engine) as session:
         assert action_log.verify_with_ledger(api.rt, session).ok
+
+
+def test_uploads_and_directory_changes_are_in_the_log(fresh_api: Api) -> None:
+    import hashlib
+
+    from tests.backend.attachment_files import PDF
+
+    api, a = fresh_api, fresh_api.addresses
+    r = api.as_("tier1").post(
+        "/v1/attachments", files={"file": ("invoice.pdf", PDF, "application/pdf")}
+    )
+    assert r.status_code == 201, r.text
+    r = api.as_("operator").put(
+        f"/v1/operator/members/{a['bank']}/profile", json={"legal_name": "浦江银行"}
+    )
+    assert r.status_code == 200, r.text
+    log = api.as_("auditor").get("/v1/audit/action-log").json()["items"]
+    upload = next(e for e in log if e["action"] == "document.upload")
+    assert upload["member"] == a["tier1"] and upload["target"] == hashlib.sha256(PDF).hexdigest()
+    assert upload["details"]["file_name"] == "invoice.pdf"
+    changed = next(e for e in log if e["action"] == "directory.update")
+    assert changed["member"] == a["operator"] and changed["target"] == a["bank"].lower()
+    assert changed["details"]["legal_name"] == "浦江银行"

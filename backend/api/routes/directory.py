@@ -40,4 +40,4 @@ def update(
     rt: RuntimeDep,
 ) -> ProfileOut:
     """Write a member's names and contact; its credit code is its ledger entity id and stays."""
-    return directory.update(session, mirror, rt, address, body)
+    return directory.update(session, mirror, rt, me, address, body)
