@@ -7,6 +7,7 @@ transactions in flight."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -586,3 +588,38 @@ def test_events_in_a_block_range_page_by_id_like_the_whole_list(local_api: Api) 
             break
         cursor = page["next_cursor"]
     assert got == wanted
+
+
+def test_scf_audit_verify_log_checks_the_log_and_its_anchors_on_the_ledger(
+    local_api: Api, local_env: dict[str, str]
+) -> None:
+    from backend.keeper import anchor_action_log
+
+    scf = str(Path(sys.executable).with_name("scf"))
+    env = {**os.environ, **local_env}
+
+    def verify() -> tuple[int, dict[str, Any]]:
+        done = subprocess.run(
+            [scf, "audit", "verify-log", "--json"], env=env, capture_output=True, timeout=120
+        )
+        return done.returncode, json.loads(done.stdout or b"{}")
+
+    anchored = anchor_action_log(local_api.rt)
+    assert anchored is not None and anchored["status"] == "mined", anchored
+    code, report = verify()
+    assert code == 0, report
+    assert report["entries"] >= 6 and report["anchors_checked"] >= 1  # the onboardings at least
+    with local_api.rt.engine.begin() as conn:
+        before = conn.execute(text("SELECT details FROM action_log WHERE seq = 2")).scalar_one()
+        conn.execute(text("UPDATE action_log SET details = '{}' WHERE seq = 2"))
+    try:
+        code, report = verify()
+        assert code == 1
+        assert report["broken_seq"] == 2 and "2" in report["first_break"]
+    finally:
+        with local_api.rt.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE action_log SET details = CAST(:d AS JSONB) WHERE seq = 2"),
+                {"d": json.dumps(before)},
+            )
+    assert verify()[0] == 0
