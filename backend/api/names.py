@@ -4,8 +4,9 @@ One rule in one place, for every route: in a JSON object, a string field holding
 the member directory knows gets a sibling `<field>_name` (`name` for a field called `address`).
 Only addresses the answer already shows are named, so an answer reveals no name its reader could
 not already see the address of. Left alone: lists of bare addresses, a ledger event's `args`, an
-invoice's `document` and a request's `params` (kept as recorded), and CSV and PDF answers (their
-services name parties themselves, or carry addresses only)."""
+invoice's `document` and a request's `params` (kept as recorded), streamed answers (large
+exports), and CSV and PDF answers (the statements name parties with `with_names` themselves; the
+audit exports carry addresses)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ _VERBATIM = frozenset({"args", "params", "document"})
 
 
 def addresses(value: Any, found: set[str]) -> None:
+    """Add to `found` the lower-case addresses that `value`'s address fields hold."""
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(item, str) and _ADDRESS.fullmatch(item):
@@ -82,7 +84,9 @@ class NamesBesideAddresses:
             if message["type"] == "http.response.start":
                 headers = dict(message.get("headers", []))
                 is_json = headers.get(b"content-type", b"").startswith(b"application/json")
-                if is_json and 200 <= int(message["status"]) < 300:
+                # a streamed answer (no length: a large export) streams on, unnamed
+                whole = b"content-length" in headers
+                if is_json and whole and 200 <= int(message["status"]) < 300:
                     start = message
                     return
                 await send(message)

@@ -11,10 +11,11 @@ from sqlmodel import col, select
 
 from backend.api.deps import Auditor, MirrorDep, RuntimeDep, SessionDep
 from backend.api.errors import ERROR_RESPONSES
+from backend.api.names import with_names
 from backend.api.params import DB_INT, AddressQuery, After, BlockQuery, Id40, Limit
 from backend.errors import InvalidInput
 from backend.models import Alert
-from backend.services import action_log
+from backend.services import action_log, directory
 from backend.services import audit as svc
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERROR_RESPONSES)
@@ -81,6 +82,7 @@ def root_tree(
 def holdings(
     me: Auditor,
     rt: RuntimeDep,
+    session: SessionDep,
     mirror: MirrorDep,
     block: Annotated[
         int | None,
@@ -105,8 +107,10 @@ def holdings(
                 headers=_attachment(f"holdings-{at}"),
             )
         head = {"block": at, "next_cursor": None}
+        known = directory.all_names(session)  # streamed: named here, as the middleware would
+        named = ([with_names(row, known) for row in page] for page in pages)
         return StreamingResponse(
-            svc.json_chunks(head, "holdings", pages), media_type="application/json"
+            svc.json_chunks(head, "holdings", named), media_type="application/json"
         )
     rows = svc.holdings_at(rt=rt, mirror=mirror, block=at, holder=holder, after=cursor, limit=limit)
     nxt = rows[-1]["piece_id"] if len(rows) == limit else None
