@@ -19,6 +19,7 @@ from typing import Any
 from eth_utils.address import is_hex_address, to_checksum_address
 from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
+from web3.exceptions import Web3RPCError
 
 from backend.db import insert_new
 from backend.models import ActionLogEntry, ActionLogHead, as_utc, utcnow
@@ -334,14 +335,26 @@ def ledger_anchors(rt: Runtime) -> list[Anchor]:
     """Every `LogAnchored` event of the deployment's registry, read from the chain itself."""
     registry = rt.contracts.registry
     event = registry.events.LogAnchored()
-    logs = rt.conn.w3.eth.get_logs(
-        {
-            "address": registry.address,
-            "topics": [event.topic],
-            "fromBlock": rt.deployment.registry.block_number,
-            "toBlock": "latest",
-        }
-    )
+    logs = []
+    start, head = rt.deployment.registry.block_number, int(rt.conn.w3.eth.block_number)
+    span = rt.indexer_settings.max_block_range
+    while start <= head:
+        end = min(start + span - 1, head)
+        try:
+            logs += rt.conn.w3.eth.get_logs(
+                {
+                    "address": registry.address,
+                    "topics": [event.topic],
+                    "fromBlock": start,
+                    "toBlock": end,
+                }
+            )
+        except Web3RPCError:
+            if span == 1:
+                raise
+            span = max(span // 2, 1)  # a node that caps the range (Besu): ask for less
+            continue
+        start = end + 1
     anchors = []
     for log in logs:
         ev = event.process_log(log)
