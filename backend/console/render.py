@@ -58,6 +58,26 @@ ROLE_LABELS: dict[Role, str] = {
 }
 
 
+#: Statuses of pieces, receivables, offers and financing requests as the services name them.
+STATUS_LABELS: dict[str, str] = {
+    "pending": N_("pending"),
+    "active": N_("active"),
+    "split": N_("split"),
+    "void": N_("void"),
+    "paid": N_("paid"),
+    "registered": N_("awaiting confirmation"),
+    "confirmed": N_("confirmed"),
+    "rejected": N_("rejected"),
+    "cancelled": N_("cancelled"),
+    "overdue": N_("overdue"),
+    "settled": N_("settled"),
+    "refused": N_("refused"),
+    "closed": N_("closed"),
+    "open": N_("open"),
+    "accepted": N_("accepted"),
+}
+
+
 def nav_for(seen: Viewer | None) -> list[NavItem]:
     if seen is None:
         return []
@@ -94,6 +114,7 @@ def environment(lang: str) -> Environment:
     env.globals["csrf_field"] = _csrf_field
     env.globals["languages"] = i18n.LANGUAGES
     env.globals["role_labels"] = ROLE_LABELS
+    env.globals["status_labels"] = STATUS_LABELS
     return env
 
 

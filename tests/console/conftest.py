@@ -113,6 +113,7 @@ class Watch:
 
     problems: list[str] = field(default_factory=list)
     expected: set[int] = field(default_factory=set)
+    downloads: set[str] = field(default_factory=set)
 
     def expect_status(self, *statuses: int) -> None:
         self.expected.update(statuses)
@@ -126,9 +127,13 @@ class Watch:
             self.problems.append(f"console error: {text} ({msg.location.get('url')})")
 
     def on_failed(self, request: Request) -> None:
+        if request.url in self.downloads and request.failure == "net::ERR_ABORTED":
+            return  # Chromium ends the navigation to a file it saves as a download
         self.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
 
     def on_response(self, response: Response) -> None:
+        if response.headers.get("content-disposition", "").startswith("attachment"):
+            self.downloads.add(response.url)
         if response.status >= 400 and response.status not in self.expected:
             self.problems.append(
                 f"{response.status} answer: {response.request.method} {response.url}"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Path, Query, Request, Response
 
-from backend.api.deps import MirrorDep, SessionDep, principal_for
+from backend.api.deps import MirrorDep, RuntimeDep, SessionDep, principal_for
+from backend.api.routes import attachments
 from backend.console import i18n
 from backend.console.i18n import N_
 from backend.console.render import PREFIX, local_path, redirect, render, tr
@@ -146,3 +147,23 @@ def notifications(
 def mark_all_read(request: Request, seen: ActiveViewer, session: SessionDep) -> Response:
     marked = inbox.mark_read(session, seen.member, None)
     return redirect(f"{PREFIX}/notifications", flash=tr(request, "%(n)d marked read.", n=marked))
+
+
+@router.get("/invoices/{invoice_id}/files/{sha256}")
+def invoice_file(
+    invoice_id: Annotated[int, Path(gt=0, lt=2**63)],
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-fA-F]{64}$")],
+    seen: ActiveViewer,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+) -> Response:
+    """A file behind an invoice, to whoever GET /v1/invoices/{id}/attachments/{sha256} serves."""
+    return attachments.download(
+        invoice_id=invoice_id,
+        sha256=sha256,
+        me=seen.member,
+        rt=rt,
+        session=session,
+        mirror=mirror,
+    )
