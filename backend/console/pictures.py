@@ -19,14 +19,16 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from backend.console import format as fmt
+
 Gettext = Callable[[str], str]
 
 FONT = "system-ui, -apple-system, 'Segoe UI', 'Noto Sans CJK SC', 'Noto Sans', sans-serif"
 INK = "#1a1a1a"  # body text: 16:1 on white
 MUTED = "#4a4a4a"  # secondary text: 8.9:1 on white, 7.9:1 on the lightest fills used here
 LINE = "#6b6b6b"
-#: The widest a picture is drawn: the console's content column at 1280 px.
-MAX_WIDTH = 1240
+#: The widest a picture is drawn: the console's content column (main: 1200 px less padding).
+MAX_WIDTH = 1160
 
 
 def _same(text: str) -> str:
@@ -34,14 +36,8 @@ def _same(text: str) -> str:
 
 
 def money(fen: int) -> str:
-    """Fen as yuan: 123456 -> ¥1,234.56 (integer arithmetic only)."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(int(fen)), 100)
-    return f"{sign}¥{whole:,}.{cents:02d}"
-
-
-def short_address(address: str) -> str:
-    return f"{address[:6]}…{address[-4:]}" if len(address) > 12 else address
+    """The console's one way of showing fen: ¥1,234.56."""
+    return fmt.money(fen)
 
 
 def _day(timestamp: int) -> date:
@@ -272,7 +268,7 @@ def _root_status(status: str, _: Gettext) -> str:
 
 
 def _name(address: str, names: Mapping[str, str]) -> str:
-    return names.get(address.lower()) or short_address(address)
+    return names.get(address.lower()) or fmt.short(address)
 
 
 def _describe(
