@@ -1,15 +1,242 @@
-"""A financier's pages: pieces offered for financing, its offers and holdings."""
+"""A financier's pages: the open financing requests it may answer (debtor, amount, maturity, the
+supplier's maximum rate), posting, changing (cancel, then post anew) and withdrawing its offers,
+its portfolio by debtor and maturity with the repayments it expects (a maturity ladder), its
+cash and statement. Every read and write goes through the service its /v1 route calls."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+import json
+from collections import defaultdict
+from typing import Annotated, Any, Literal
 
-from backend.console.render import PREFIX, render
-from backend.console.session import FinancierViewer
+from fastapi import APIRouter, Form, Path, Query, Request, Response
+
+from backend.api.deps import MirrorDep, RuntimeDep, SessionDep
+from backend.api.routes import statements
+from backend.console import i18n, pictures
+from backend.console.forms import ConsoleWrite, build, percent_to_bps
+from backend.console.render import PREFIX, language, names, redirect, render, tr
+from backend.console.session import FinancierViewer, Viewer
+from backend.models import FinancingStatus
+from backend.schemas import FinancingOut, HoldingOut, OfferIn, OfferOut
+from backend.services import financier
+from backend.services.common import chain_now
+from backend.services.context import WriteContext
+from backend.services.tx import respond
+from chain.pricing import days_to_maturity
 
 router = APIRouter(prefix=f"{PREFIX}/financier", include_in_schema=False)
+HOME = f"{PREFIX}/financier"
+OfferId = Annotated[int, Path(gt=0, lt=2**40)]
+#: How long a posted offer stands unless the form says otherwise (the API's default).
+OFFER_DAYS = 7
+
+
+def by_debtor(holdings: list[HoldingOut]) -> list[dict[str, Any]]:
+    """The portfolio per debtor: what its pieces are still owed, and how many, largest first."""
+    per: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for h in holdings:
+        if h.expected > 0:
+            per[h.debtor.lower()][0] += h.expected
+            per[h.debtor.lower()][1] += 1
+    return [
+        {"debtor": d, "outstanding": v[0], "receivables": v[1]}
+        for d, v in sorted(per.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    ]
+
+
+def _open_requests(requests: list[FinancingOut], me: str) -> list[FinancingOut]:
+    """The open requests of others: those it may answer."""
+    return [r for r in requests if r.status == FinancingStatus.OPEN and r.requester.lower() != me]
 
 
 @router.get("")
-def home(request: Request, seen: FinancierViewer) -> Response:
-    return render(request, "financier/home.html")
+def home(
+    request: Request,
+    seen: FinancierViewer,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+) -> Response:
+    me = seen.member
+    gettext: pictures.Gettext = i18n.translations(language(request)).gettext
+    requests = _open_requests(
+        financier.list_financing(rt=rt, session=session, mirror=mirror, me=me, limit=200, after=0),
+        me.address,
+    )
+    offers = financier.list_offers(
+        rt=rt, session=session, mirror=mirror, me=me, status="open", limit=200, after=0
+    )
+    mine_open = [o for o in offers if o.financier.lower() == me.address]
+    offered = {o.piece_id: o for o in mine_open}
+    held = financier.holdings(rt=rt, mirror=mirror, me=me)
+    now = chain_now(rt)
+    days = {r.id: days_to_maturity(now=now, due_date=r.due_date) for r in requests if r.due_date}
+    known = names(request)
+    debtors = by_debtor(held)
+    ladder = pictures.maturity_ladder(
+        [(h.due_date, h.expected) for h in held if h.expected > 0], now=now, _=gettext
+    )
+    exposure = pictures.exposure_by_debtor({"by_debtor": debtors}, names=known, _=gettext)
+    position = statements.my_cash(me=me, rt=rt, mirror=mirror, block=None)
+    return render(
+        request,
+        "financier/home.html",
+        {
+            "requests": requests,
+            "days": days,
+            "offered": offered,
+            "offers": mine_open,
+            "holdings": sorted(held, key=lambda h: (h.due_date, h.debtor, h.piece.piece_id)),
+            "expected": sum(h.expected for h in held),
+            "debtors": debtors,
+            "ladder": ladder,
+            "exposure": exposure,
+            "cash": position,
+            "offer_days": OFFER_DAYS,
+        },
+    )
+
+
+def _post(
+    ctx: WriteContext, seen: Viewer, *, piece_id: int, rate: str, financing_request_id: int | None
+) -> OfferOut | None:
+    body = build(
+        OfferIn,
+        piece_id=piece_id,
+        rate_bps=percent_to_bps(rate, field="rate"),
+        expires_in_seconds=OFFER_DAYS * 86_400,
+        financing_request_id=financing_request_id,
+    )
+    answer = respond(ctx.rt, financier.post_offer(ctx=ctx, me=seen.member, body=body))
+    offer_id = (answer.result or {}).get("offer_id")
+    if offer_id is None:
+        return None
+    return financier.get_offer(
+        rt=ctx.rt, session=ctx.session, mirror=ctx.mirror, me=seen.member, offer_id=int(offer_id)
+    )
+
+
+@router.post("/offers")
+def post_offer(
+    request: Request,
+    seen: FinancierViewer,
+    ctx: ConsoleWrite,
+    piece_id: Annotated[int, Form(gt=0, lt=2**40)],
+    rate: Annotated[str, Form(max_length=16)],
+    financing_request_id: Annotated[int | None, Form(gt=0, lt=2**31)] = None,
+) -> Response:
+    """An offer on a piece at a yearly discount rate; its price goes into escrow."""
+    offer = _post(
+        ctx, seen, piece_id=piece_id, rate=rate, financing_request_id=financing_request_id
+    )
+    flash = (
+        tr(
+            request,
+            "Offer %(id)s posted: %(price)s for piece %(piece)s, held in escrow.",
+            id=offer.offer_id,
+            price=pictures.money(offer.price),
+            piece=piece_id,
+        )
+        if offer
+        else tr(request, "Offer posted.")
+    )
+    return redirect(HOME, flash=flash)
+
+
+@router.post("/offers/{offer_id}/change")
+def change_offer(
+    request: Request,
+    offer_id: OfferId,
+    seen: FinancierViewer,
+    ctx: ConsoleWrite,
+    rate: Annotated[str, Form(max_length=16)],
+) -> Response:
+    """A new rate for an open offer: the ledger changes no offer, so it is withdrawn (its
+    escrow refunded) and posted anew at the new rate, for the same request."""
+    old = financier.get_offer(
+        rt=ctx.rt, session=ctx.session, mirror=ctx.mirror, me=seen.member, offer_id=offer_id
+    )
+    percent_to_bps(rate, field="rate")  # a mistyped rate is refused before the withdrawal
+    respond(ctx.rt, financier.cancel_offer(ctx=ctx, me=seen.member, offer_id=offer_id))
+    offer = _post(
+        ctx,
+        seen,
+        piece_id=old.piece_id,
+        rate=rate,
+        financing_request_id=old.financing_request_id,
+    )
+    flash = (
+        tr(
+            request,
+            "Offer %(old)s withdrawn and offer %(id)s posted at %(price)s.",
+            old=offer_id,
+            id=offer.offer_id,
+            price=pictures.money(offer.price),
+        )
+        if offer
+        else tr(request, "Offer posted.")
+    )
+    return redirect(HOME, flash=flash)
+
+
+@router.post("/offers/{offer_id}/withdraw")
+def withdraw_offer(
+    request: Request, offer_id: OfferId, seen: FinancierViewer, ctx: ConsoleWrite
+) -> Response:
+    respond(ctx.rt, financier.cancel_offer(ctx=ctx, me=seen.member, offer_id=offer_id))
+    return redirect(
+        HOME, flash=tr(request, "Offer %(id)s withdrawn: its escrow is refunded.", id=offer_id)
+    )
+
+
+@router.get("/cash")
+def cash_page(
+    request: Request,
+    seen: FinancierViewer,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+) -> Response:
+    position = statements.my_cash(me=seen.member, rt=rt, mirror=mirror, block=None)
+    answer = statements.my_statement(
+        request,
+        me=seen.member,
+        rt=rt,
+        session=session,
+        mirror=mirror,
+        from_date=None,
+        to_date=None,
+        from_block=None,
+        to_block=None,
+        format="json",
+    )
+    return render(
+        request,
+        "financier/cash.html",
+        {"cash": position, "statement": json.loads(bytes(answer.body))},
+    )
+
+
+@router.get("/statement")
+def statement_file(
+    request: Request,
+    seen: FinancierViewer,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    format: Annotated[Literal["pdf", "csv"], Query()] = "pdf",
+) -> Response:
+    """The file GET /v1/me/statement serves, for the console's session."""
+    return statements.my_statement(
+        request,
+        me=seen.member,
+        rt=rt,
+        session=session,
+        mirror=mirror,
+        from_date=None,
+        to_date=None,
+        from_block=None,
+        to_block=None,
+        format=format,
+    )
