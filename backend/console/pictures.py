@@ -520,9 +520,17 @@ BAR_FONT = 12
 CHART_TOP = 34
 
 
-def bar_chart(bars: Sequence[Bar], *, title: str, _: Gettext = _same, width: float = 620) -> Markup:
+def bar_chart(
+    bars: Sequence[Bar],
+    *,
+    title: str,
+    _: Gettext = _same,
+    width: float = 620,
+    titled: bool = True,
+) -> Markup:
     """Horizontal bars, each with its label on the left and its amount (and note) on the right,
-    scaled to the largest amount."""
+    scaled to the largest amount. `titled=False` leaves the drawn title out (the page's heading
+    says it; the picture's label still does)."""
     # labels and amounts take what they need, within limits that leave the bars a quarter
     label_w = min(
         width * 0.36,
@@ -538,8 +546,13 @@ def bar_chart(bars: Sequence[Bar], *, title: str, _: Gettext = _same, width: flo
     )
     track = width - label_w - amount_w - 2 * MARGIN
     top = max((b.amount for b in bars), default=0)
-    y = CHART_TOP + 6
-    body = [_text(MARGIN, 20, fit(title, width - 2 * MARGIN, 14, bold=True), size=14, bold=True)]
+    chart_top = CHART_TOP if titled else 4
+    y = chart_top + 6
+    body = (
+        [_text(MARGIN, 20, fit(title, width - 2 * MARGIN, 14, bold=True), size=14, bold=True)]
+        if titled
+        else [""]
+    )
     for b in bars:
         row = BAR_SUB_ROW if b.level else BAR_ROW
         thick = 10 if b.level else 16
@@ -578,7 +591,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, _: Gettext = _same, width: flo
     x0 = MARGIN + label_w
     body.insert(
         1,
-        f'<line x1="{_num(x0)}" y1="{CHART_TOP}" x2="{_num(x0)}" y2="{_num(y + 2)}" '
+        f'<line x1="{_num(x0)}" y1="{chart_top}" x2="{_num(x0)}" y2="{_num(y + 2)}" '
         f'stroke="{LINE}" stroke-width="1"/>',
     )
     desc = "\n".join(f"{'  ' * b.level}{b.label}: {_amount_text(b)}" for b in bars)
@@ -592,7 +605,9 @@ def _amount_text(b: Bar) -> str:
 AGING_COLORS = {"current": "#2e7d32", "1-30": "#8a6d00", "31-90": "#b45309", ">90": "#b00020"}
 
 
-def aging_chart(aging: Mapping[str, Any], *, _: Gettext = _same, width: float = 620) -> Markup:
+def aging_chart(
+    aging: Mapping[str, Any], *, _: Gettext = _same, width: float = 620, titled: bool = True
+) -> Markup:
     """The aging buckets (`audit.aging`'s `buckets`): outstanding by days past due."""
     words = {
         "current": _("Not past due"),
@@ -609,7 +624,9 @@ def aging_chart(aging: Mapping[str, Any], *, _: Gettext = _same, width: float = 
         )
         for b in aging["buckets"]
     ]
-    return bar_chart(bars, title=_("Aging of outstanding receivables"), _=_, width=width)
+    return bar_chart(
+        bars, title=_("Aging of outstanding receivables"), _=_, width=width, titled=titled
+    )
 
 
 def _top(rows: list[Bar], limit: int, _: Gettext) -> list[Bar]:
@@ -634,6 +651,7 @@ def exposure_by_debtor(
     names: Mapping[str, str] | None = None,
     _: Gettext = _same,
     width: float = 620,
+    titled: bool = True,
     limit: int = 12,
 ) -> Markup:
     """Outstanding per debtor (`audit.exposure`'s `by_debtor`), largest first."""
@@ -646,7 +664,9 @@ def exposure_by_debtor(
         )
         for r in exposure.get("by_debtor", [])
     ]
-    return bar_chart(_top(bars, limit, _), title=_("Exposure by debtor"), _=_, width=width)
+    return bar_chart(
+        _top(bars, limit, _), title=_("Exposure by debtor"), _=_, width=width, titled=titled
+    )
 
 
 def exposure_by_financier(
@@ -655,6 +675,7 @@ def exposure_by_financier(
     names: Mapping[str, str] | None = None,
     _: Gettext = _same,
     width: float = 620,
+    titled: bool = True,
     limit: int = 12,
 ) -> Markup:
     """What each financier's pieces are still owed (`audit.exposure`'s `by_financier`): its
@@ -681,7 +702,7 @@ def exposure_by_financier(
             )
         )
         bars += _top(debtors, limit, _)
-    return bar_chart(bars, title=_("Exposure by financier"), _=_, width=width)
+    return bar_chart(bars, title=_("Exposure by financier"), _=_, width=width, titled=titled)
 
 
 # -- the maturity ladder -------------------------------------------------------------------------
@@ -706,6 +727,7 @@ def maturity_ladder(
     by: str = "auto",
     _: Gettext = _same,
     width: float = 620,
+    titled: bool = True,
 ) -> Markup:
     """Expected repayments by maturity (`(due date, amount still owed)` pairs): one rung per week
     or month from now to the last maturity, empty rungs included, what is already past due in a
@@ -758,7 +780,7 @@ def maturity_ladder(
             bars.append(Bar(label=label, amount=amount, note=note))
             rung = step(rung)
     title = _("Expected repayments by week") if by == "week" else _("Expected repayments by month")
-    return bar_chart(bars, title=title, _=_, width=width)
+    return bar_chart(bars, title=title, _=_, width=width, titled=titled)
 
 
 # -- the payables calendar -----------------------------------------------------------------------

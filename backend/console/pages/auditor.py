@@ -25,6 +25,8 @@ from chain.addresses import parse_address
 router = APIRouter(prefix=f"{PREFIX}/auditor", include_in_schema=False)
 HOME = f"{PREFIX}/auditor"
 PAGE = 100
+#: Two charts side by side in the content column.
+CHART_WIDTH = 560
 #: The filters a person types into the explorer's forms: empty means "any".
 Typed = Annotated[str | None, Query(max_length=80)]
 
@@ -81,9 +83,13 @@ def home(request: Request, seen: AuditorViewer, rt: RuntimeDep, mirror: MirrorDe
     aging = audit.aging(rt=rt, mirror=mirror)
     exposure = audit.exposure(rt=rt, mirror=mirror)
     charts = {
-        "aging": pictures.aging_chart(aging, _=_, width=560),
-        "by_debtor": pictures.exposure_by_debtor(exposure, names=known, _=_, width=560),
-        "by_financier": pictures.exposure_by_financier(exposure, names=known, _=_, width=560),
+        "aging": pictures.aging_chart(aging, _=_, width=CHART_WIDTH, titled=False),
+        "by_debtor": pictures.exposure_by_debtor(
+            exposure, names=known, _=_, width=CHART_WIDTH, titled=False
+        ),
+        "by_financier": pictures.exposure_by_financier(
+            exposure, names=known, _=_, width=CHART_WIDTH, titled=False
+        ),
     }
     return render(
         request,

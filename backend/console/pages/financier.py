@@ -30,6 +30,7 @@ HOME = f"{PREFIX}/financier"
 OfferId = Annotated[int, Path(gt=0, lt=2**40)]
 #: How long a posted offer stands unless the form says otherwise (the API's default).
 OFFER_DAYS = 7
+CHART_WIDTH = 560
 
 
 def by_debtor(holdings: list[HoldingOut]) -> list[dict[str, Any]]:
@@ -75,9 +76,15 @@ def home(
     known = names(request)
     debtors = by_debtor(held)
     ladder = pictures.maturity_ladder(
-        [(h.due_date, h.expected) for h in held if h.expected > 0], now=now, _=gettext
+        [(h.due_date, h.expected) for h in held if h.expected > 0],
+        now=now,
+        _=gettext,
+        width=CHART_WIDTH,
+        titled=False,
     )
-    exposure = pictures.exposure_by_debtor({"by_debtor": debtors}, names=known, _=gettext)
+    exposure = pictures.exposure_by_debtor(
+        {"by_debtor": debtors}, names=known, _=gettext, width=CHART_WIDTH, titled=False
+    )
     position = statements.my_cash(me=me, rt=rt, mirror=mirror, block=None)
     return render(
         request,
