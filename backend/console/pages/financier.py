@@ -17,7 +17,8 @@ from backend.console import i18n, pictures
 from backend.console.forms import ConsoleWrite, build, percent_to_bps
 from backend.console.render import PREFIX, language, names, redirect, render, tr
 from backend.console.session import FinancierViewer, Viewer
-from backend.models import FinancingStatus
+from backend.errors import Conflict
+from backend.models import FinancingRequest, FinancingStatus
 from backend.schemas import FinancingOut, HoldingOut, OfferIn, OfferOut
 from backend.services import financier
 from backend.services.common import chain_now
@@ -164,7 +165,21 @@ def change_offer(
     old = financier.get_offer(
         rt=ctx.rt, session=ctx.session, mirror=ctx.mirror, me=seen.member, offer_id=offer_id
     )
-    percent_to_bps(rate, field="rate")  # a mistyped rate is refused before the withdrawal
+    # refusals the new offer would meet, before the old one is withdrawn for nothing: a
+    # mistyped rate, a rate above the request's maximum (the service checks the price's rate)
+    rate_bps = percent_to_bps(rate, field="rate")
+    asked = ctx.session.get(FinancingRequest, old.financing_request_id or 0)
+    if asked is not None and rate_bps > asked.max_rate_bps:
+        raise Conflict(
+            "the offer's rate is above the financing request's maximum",
+            code="OfferAboveMaxRate",
+            details={
+                "pieceId": old.piece_id,
+                "financing_request_id": asked.id,
+                "rate_bps": rate_bps,
+                "max_rate_bps": asked.max_rate_bps,
+            },
+        )
     respond(ctx.rt, financier.cancel_offer(ctx=ctx, me=seen.member, offer_id=offer_id))
     offer = _post(
         ctx,
