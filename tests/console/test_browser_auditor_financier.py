@@ -20,6 +20,7 @@ from tests.console.conftest import ConsoleServer, Party, screenshot
 
 YUAN = 100
 BANK = "Pujiang Commercial Bank"  # the demo bank's name in the directory
+TABLET = 820  # an iPad Air held upright
 
 
 def _ok(resp: httpx.Response, status: int = 202) -> Any:
@@ -135,6 +136,23 @@ def test_the_bank_buys_a_piece_and_the_auditor_follows_its_tree_to_the_bank(
     expect(table).not_to_contain_text("PieceSplit")
     auditor.goto("/console/auditor/reconciliation")
     expect(apage.get_by_role("status")).to_contain_text("The mirror matches the chain")
+
+    # on a tablet the pages still need no sideways scrolling: the pictures scale down
+    for who, path in (
+        (auditor, f"/console/auditor/roots/{ids['root']}"),
+        (bank, "/console/financier"),
+    ):
+        who.page.set_viewport_size({"width": TABLET, "height": 1000})
+        who.goto(path)
+        width = who.page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= TABLET, f"{path} is {width} px wide on a {TABLET} px tablet"
+
+    # in Chinese, the tree's words are the catalogue's
+    zh = party("auditor", lang="zh")
+    zh.goto(f"/console/auditor/roots/{ids['root']}")
+    tree = zh.page.get_by_role("img", name=re.compile(rf"^应收账款 #{ids['root']} 的穿透图"))
+    expect(tree.locator(f"g.piece[data-piece='{ids['passed']}']")).to_contain_text("售予")
+    screenshot(zh, "auditor-tree-zh")
 
 
 def test_a_bank_changes_its_offer_then_withdraws_it(
