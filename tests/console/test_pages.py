@@ -185,3 +185,24 @@ def test_the_cash_page_shows_the_balance_as_money(api: Api) -> None:
     assert html.status_code == 403  # a core enterprise is no supplier
     page = logged_in(api, "tier1").get("/console/supplier/cash").text
     assert re.search(r"¥[\d,]+\.\d\d", page)
+
+
+def test_a_form_sent_twice_sends_one_transaction(api: Api) -> None:
+    made = confirmed_piece(api, "INV-PAGES-TWICE", amount=1_000 * YUAN)
+    c = logged_in(api, "core")
+    html = c.get("/console/core").text
+    form = {
+        "csrf": csrf_of(html),
+        "idem": re.search(r'name="idem" value="([^"]+)"', html).group(1),  # type: ignore[union-attr]
+        "amount": "100",
+    }
+    action = f"/console/core/payables/{made['root_id']}/repay"
+    first = c.post(action, data=form, follow_redirects=True)
+    assert f"Repayment of receivable {made['root_id']} sent." in first.text
+    again = c.post(action, data=form, follow_redirects=True)
+    assert again.status_code == 200 and "This form was already sent" in again.text
+    assert "mined" in again.text
+    root = next(
+        r for r in api.as_("core").get("/v1/payables").json() if r["root_id"] == made["root_id"]
+    )
+    assert root["repaid"] == 100 * YUAN
