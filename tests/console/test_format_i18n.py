@@ -35,7 +35,7 @@ def test_an_address_shows_its_name_short_and_opens_to_the_full_value() -> None:
     assert "Acme &lt;Parts&gt;" in html  # escaped
     assert "<code>0xabab…abab</code>" in html
     assert f'<code class="full">{address}</code>' in html
-    assert "<details" in html and "<summary>" in html
+    assert "<details" in html and f'<summary title="{address}">' in html
     assert str(fmt.address(None, {})) == "—"
 
 

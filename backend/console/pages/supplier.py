@@ -21,11 +21,13 @@ from backend.console.session import SupplierViewer
 from backend.errors import DomainError, InvalidInput
 from backend.runtime import Runtime
 from backend.schemas import (
+    AttachmentKind,
     AttachmentRef,
     FinancingIn,
     InvoiceIn,
     OfferOut,
     PieceOut,
+    ProfileOut,
     QuoteOut,
     SplitIn,
     SplitPart,
@@ -43,7 +45,7 @@ DEFAULT_RATE_BPS = 600
 MAX_SPLIT_ROWS = 4
 PieceId = Annotated[int, Path(gt=0, lt=2**40)]
 #: The files the invoice form takes, by the attachment kind each is recorded as.
-FILE_KINDS: tuple[tuple[str, str], ...] = (
+FILE_KINDS: tuple[tuple[str, AttachmentKind], ...] = (
     ("invoice_file", "invoice"),
     ("contract_file", "purchase_contract"),
     ("delivery_file", "delivery_note"),
@@ -140,7 +142,7 @@ def home(
 # -- invoices ------------------------------------------------------------------------------------
 
 
-def _directory(rt: Runtime, session: Session, mirror: Session, me: Principal) -> list[Any]:
+def _directory(rt: Runtime, session: Session, mirror: Session, me: Principal) -> list[ProfileOut]:
     """The members this supplier may see in the directory, but itself."""
     return [
         p for p in directory.listing(session, mirror, rt, me) if p.address.lower() != me.address
@@ -162,7 +164,6 @@ def new_invoice(
         {
             "members": _directory(rt, session, mirror, seen.member),
             "today": today.isoformat(),
-            "file_kinds": FILE_KINDS,
         },
     )
 
@@ -184,13 +185,22 @@ def register_invoice(
     """The files first (as POST /v1/attachments), then the invoice naming them (as POST
     /v1/invoices), waiting for the ledger."""
     me = seen.member
-    fen = yuan_to_fen(amount, field="amount")
-    refs = []
+    # the form checked before any file is stored
+    body = build(
+        InvoiceIn,
+        number=number.strip(),
+        seller=me.address,
+        buyer=buyer.strip(),
+        amount=yuan_to_fen(amount, field="amount"),
+        issue_date=issue_date,
+        due_date=due_date,
+    )
     files = {
         "invoice_file": invoice_file,
         "contract_file": contract_file,
         "delivery_file": delivery_file,
     }
+    refs = []
     for field, kind in FILE_KINDS:
         upload = files[field]
         if upload is None or not upload.filename:
@@ -199,17 +209,8 @@ def register_invoice(
         held = attachments.upload(
             rt=ctx.rt, session=ctx.session, me=me, data=data, file_name=upload.filename
         )
-        refs.append(AttachmentRef(sha256=held.sha256, kind=kind))  # type: ignore[arg-type]
-    body = build(
-        InvoiceIn,
-        number=number.strip(),
-        seller=me.address,
-        buyer=buyer.strip(),
-        amount=fen,
-        issue_date=issue_date,
-        due_date=due_date,
-        attachments=refs,
-    )
+        refs.append(AttachmentRef(sha256=held.sha256, kind=kind))
+    body = build(InvoiceIn, **{**body.model_dump(), "attachments": refs})
     doc, req = invoicing.originate(ctx=ctx, me=me, body=body, issue=False)
     out = respond(ctx.rt, req)
     return redirect(
