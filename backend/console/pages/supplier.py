@@ -115,6 +115,11 @@ def home(
         rt=rt, session=session, mirror=mirror, me=me, held=True, root_id=None, limit=500, after=0
     )
     quotes = {p.piece_id: _quote(rt, session, mirror, me, p, rate_bps) for p in pieces}
+    seen_pieces = supplier.list_pieces(
+        rt=rt, session=session, mirror=mirror, me=me, held=False, root_id=None, limit=500, after=0
+    )
+    # what it passed on or sold, as the holders stand now (a split's children, not the parent)
+    gone = [p for p in seen_pieces if p.holder.lower() != me.address and p.status == "active"]
     invoices = supplier.list_invoices(
         rt=rt, session=session, mirror=mirror, me=me, limit=100, after=0
     )
@@ -129,6 +134,7 @@ def home(
         "supplier/home.html",
         {
             "pieces": pieces,
+            "gone": gone,
             "quotes": quotes,
             "rate_bps": rate_bps,
             "invoices": [i for i in invoices if i.seller.lower() == me.address],
