@@ -40,6 +40,7 @@ from backend.services.views import root_row
 
 router = APIRouter(prefix=f"{PREFIX}/supplier", include_in_schema=False)
 HOME = f"{PREFIX}/supplier"
+INVOICE_FORM = f"{HOME}/invoices"
 #: The yearly rate a piece is valued at today unless the page is asked for another.
 DEFAULT_RATE_BPS = 600
 MAX_SPLIT_ROWS = 4
@@ -174,7 +175,7 @@ def new_invoice(
     )
 
 
-@router.post("/invoices")
+@router.post(INVOICE_FORM.removeprefix(HOME))
 def register_invoice(
     request: Request,
     seen: SupplierViewer,
