@@ -4,41 +4,18 @@ codes, and the API itself answers as before."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
 from chain.connection import dev_account
 from tests.backend.conftest import Api, make_api
+from tests.console.clients import browser, csrf_of, key_of, logged_in
 
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[Api]:
     yield from make_api(with_console=True)
-
-
-def key_of(api: Api, who: str) -> str:
-    return api.headers[who]["Authorization"].removeprefix("Bearer ")
-
-
-def browser(api: Api) -> TestClient:
-    """A client of its own (its own cookie jar) on the same app."""
-    return TestClient(api.client.app, base_url="http://127.0.0.1:8000")
-
-
-def logged_in(api: Api, who: str) -> TestClient:
-    c = browser(api)
-    resp = c.post("/console/login", data={"api_key": key_of(api, who)}, follow_redirects=False)
-    assert resp.status_code == 303, resp.text
-    return c
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert found, "the page carries no CSRF token"
-    return found.group(1)
 
 
 def test_login_sets_an_httponly_strict_cookie_and_shows_the_member(api: Api) -> None:
