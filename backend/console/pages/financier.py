@@ -5,6 +5,7 @@ cash and statement. Every read and write goes through the service its /v1 route 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from typing import Annotated, Any, Literal
@@ -22,7 +23,7 @@ from backend.models import FinancingRequest, FinancingStatus
 from backend.schemas import FinancingOut, HoldingOut, OfferIn, OfferOut
 from backend.services import financier
 from backend.services.common import chain_now
-from backend.services.context import WriteContext
+from backend.services.context import Idem, WriteContext
 from backend.services.tx import respond
 from chain.pricing import days_to_maturity
 
@@ -152,6 +153,16 @@ def post_offer(
     return redirect(HOME, flash=flash)
 
 
+def _second_write(ctx: WriteContext) -> WriteContext:
+    """The context of a form's second transaction: under the form's key it would replay the
+    first, so it has a key of its own derived from the form's (a form sent again still sends
+    neither twice)."""
+    if ctx.idem is None:
+        return ctx
+    idem = Idem(key=f"{ctx.idem.key}/2", request_hash=ctx.idem.request_hash)
+    return dataclasses.replace(ctx, idem=idem)
+
+
 @router.post("/offers/{offer_id}/change")
 def change_offer(
     request: Request,
@@ -182,7 +193,7 @@ def change_offer(
         )
     respond(ctx.rt, financier.cancel_offer(ctx=ctx, me=seen.member, offer_id=offer_id))
     offer = _post(
-        ctx,
+        _second_write(ctx),
         seen,
         piece_id=old.piece_id,
         rate=rate,
