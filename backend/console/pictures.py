@@ -74,14 +74,24 @@ def wrap(text: str, width: float, size: float, *, bold: bool = False, rows: int 
     rest = text
     while rest and len(out) < rows - 1 and text_width(rest, size, bold=bold) > width:
         cut = len(fit(rest, width, size, bold=bold)) - 1  # the characters that fit
-        space = rest.rfind(" ", 0, cut + 1)
-        if space > 0 and not any(unicodedata.east_asian_width(c) in "WF" for c in rest[:cut]):
-            cut = space
+        # the last place a line may break: at a space, or beside a CJK character
+        breaks = [i for i in range(1, cut + 1) if _breaks_before(rest, i)]
+        if breaks:
+            cut = breaks[-1]
         out.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
     if rest:
         out.append(fit(rest, width, size, bold=bold))
     return out
+
+
+def _wide(c: str) -> bool:
+    return unicodedata.east_asian_width(c) in "WF"
+
+
+def _breaks_before(text: str, i: int) -> bool:
+    before, after = text[i - 1], text[i]
+    return before == " " or after == " " or _wide(before) or _wide(after)
 
 
 def _num(v: float) -> str:

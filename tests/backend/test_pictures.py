@@ -537,3 +537,31 @@ def test_a_month_starting_on_monday_fills_its_first_column() -> None:
     assert cells[28][0] == pytest.approx(pic.MARGIN + 6 * pic.CELL_W)
     assert {"周一", "周日"} <= set(texts(svg))
     assert svg.get("aria-label") == "2027-02 到期应付: ¥0.00 in 0 payables"
+
+
+@pytest.mark.parametrize(
+    ("text", "width", "rows"),
+    [
+        (
+            "sold for ¥394,000.00 to Bank of Ningbo Supply Chain Finance",
+            224,
+            ["sold for ¥394,000.00 to Bank", "of Ningbo Supply Chain Finance"],
+        ),
+        (
+            "以 ¥295,500.00 售予 Pujiang Commercial Bank",
+            224,
+            ["以 ¥295,500.00 售予 Pujiang", "Commercial Bank"],
+        ),
+        (
+            "#3 华东汽车制造有限公司华东汽车制造有限公司",
+            120,
+            ["#3 华东汽车制造有", "限公司华东汽车制造…"],
+        ),
+        ("#3 Pujiang", 224, ["#3 Pujiang"]),
+    ],
+)
+def test_a_line_wraps_at_a_space_or_beside_cjk_and_the_last_row_is_cut(
+    text: str, width: float, rows: list[str]
+) -> None:
+    assert pic.wrap(text, width, 12) == rows
+    assert all(pic.text_width(r, 12) <= width for r in rows)
