@@ -367,7 +367,7 @@ def box_width(levels: int, width: float = MAX_WIDTH) -> float:
 def layout_tree(nodes: Sequence[TreeNode], *, width: float = MAX_WIDTH) -> tuple[float, float]:
     """Place every node (a tidy layered layout, levels left to right: a tree grows down the
     page however many pieces it has, and its depth shares the width); returns the drawing's
-    size. Boxes of one level never overlap, parents sit midway along their children."""
+    size. No two boxes overlap; parents sit midway along their children."""
     levels = max(_levels(nodes), 1)
     box_w = box_width(levels, width)
     for n in _walk(nodes):
