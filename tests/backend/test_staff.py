@@ -24,9 +24,11 @@ from tests.backend.staff_tools import (
     staff_login,
 )
 
+Org = tuple[Api, dict[str, Person]]
+
 
 @pytest.fixture(scope="module")
-def org() -> Iterator[tuple[Api, dict[str, Person]]]:
+def org() -> Iterator[Org]:
     """core with an administrator, a clerk (confirm up to 2 million yuan), a manager (confirm
     and repay), a viewer, and a user that may confirm but not view."""
     # the client address's own lock-out (one test client) set aside: these tests are the user's
@@ -54,7 +56,7 @@ def _log(api: Api, action: str) -> list[ActionLogEntry]:
 
 
 def test_the_operator_makes_only_the_first_administrator(
-    org: tuple[Api, dict[str, Person]],
+    org: Org,
 ) -> None:
     api, _ = org
     r = api.as_("operator").post(
@@ -85,7 +87,7 @@ def test_the_operator_makes_only_the_first_administrator(
     assert policies["piece.split"]["approvers"] == 0
 
 
-def test_a_one_time_password_must_be_changed_first(org: tuple[Api, dict[str, Person]]) -> None:
+def test_a_one_time_password_must_be_changed_first(org: Org) -> None:
     api, _ = org
     created = add_user(api, "core-admin", "core.newcomer", ["view"])
     person = Person(created["login"], created["totp_secret"], created["password"])
@@ -103,7 +105,7 @@ def test_a_one_time_password_must_be_changed_first(org: tuple[Api, dict[str, Per
     assert api.client.get("/v1/payables", headers=bearer).status_code == 200
 
 
-def test_a_code_is_good_once(org: tuple[Api, dict[str, Person]]) -> None:
+def test_a_code_is_good_once(org: Org) -> None:
     api, people = org
     viewer = people["viewer"]
     code = viewer.next_code()
@@ -128,7 +130,7 @@ def test_a_code_is_good_once(org: tuple[Api, dict[str, Person]]) -> None:
 
 
 def test_repeated_failures_lock_the_user_out_until_reset(
-    org: tuple[Api, dict[str, Person]],
+    org: Org,
 ) -> None:
     api, people = org
     created = add_user(api, "core-admin", "core.guessed", ["view"])
@@ -153,7 +155,7 @@ def test_repeated_failures_lock_the_user_out_until_reset(
     _ = people
 
 
-def test_permissions_by_action_and_amount(org: tuple[Api, dict[str, Person]]) -> None:
+def test_permissions_by_action_and_amount(org: Org) -> None:
     api, _ = org
     small = registered_root(api, "STAFF-PERM-1", 1_000_000 * YUAN)
     large = registered_root(api, "STAFF-PERM-2", 3_000_000 * YUAN)
@@ -175,7 +177,7 @@ def test_permissions_by_action_and_amount(org: tuple[Api, dict[str, Person]]) ->
     assert r.status_code == 403 and r.json()["code"] == "MissingPermission"
 
 
-def test_an_api_key_does_what_its_user_may(org: tuple[Api, dict[str, Person]]) -> None:
+def test_an_api_key_does_what_its_user_may(org: Org) -> None:
     api, _ = org
     r = api.as_("viewer").post("/v1/auth/api-keys", json={"name": "viewer's script"})
     assert r.status_code == 201, r.text
@@ -204,7 +206,7 @@ def test_an_api_key_does_what_its_user_may(org: tuple[Api, dict[str, Person]]) -
     )
 
 
-def test_the_last_administrator_stays(org: tuple[Api, dict[str, Person]]) -> None:
+def test_the_last_administrator_stays(org: Org) -> None:
     api, _ = org
     r = api.as_("core-admin").patch("/v1/staff/users/core.admin", json={"permissions": ["view"]})
     assert r.status_code == 409 and r.json()["code"] == "LastAdministrator"
