@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from eth_utils.address import to_checksum_address
 from fastapi import Depends, Header, Query, Request
@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from backend.errors import Forbidden, Unauthenticated
 from backend.models import ApiKey, RevokedToken, StaffStatus, StaffUser, as_utc
-from backend.permissions import Permission
+from backend.permissions import Permission, permission_for
 from backend.runtime import Runtime
 from backend.security import secret_matches, split_api_key
 from backend.services.context import (
@@ -297,6 +297,18 @@ def require_role(
         return _check(member)
 
     return check
+
+
+def may_do(action: str) -> Any:
+    """A route dependency: a staff user without the permission `action` needs
+    (`backend.permissions`) is refused before anything else is looked at; the amount limit is
+    checked where the amount is known (`backend.services.tx.submit`)."""
+    permission = permission_for(action)
+
+    async def check(member: Authenticated) -> None:
+        member.require(permission)
+
+    return Depends(check)
 
 
 Operator = Annotated[Principal, Depends(require_role(Role.OPERATOR))]

@@ -158,6 +158,7 @@ def upload(
     action_log.record(
         session,
         member=me.address,
+        user=me.login,
         action="document.upload",
         result=action_log.OK,
         source_ip=me.source_ip,
@@ -389,6 +390,7 @@ def add_supplementary(
     action_log.record(
         session,
         member=me.address,
+        user=me.login,
         action="document.attach",
         result=action_log.OK,
         source_ip=me.source_ip,

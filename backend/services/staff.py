@@ -108,6 +108,7 @@ def create(
     users: from then on the member's own administrators manage them)."""
     member = member.lower()
     if first:
+        by.require(Permission.OPERATE)
         if has_staff(session, member):
             raise Conflict(
                 "this member already has staff users: its own administrators add more",
