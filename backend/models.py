@@ -472,6 +472,8 @@ class NotificationKind(StrEnum):
     UNFROZEN = "unfrozen"
     MEMBERSHIP_SUSPENDED = "membership_suspended"
     WEBHOOK_DISABLED = "webhook_disabled"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_REJECTED = "approval_rejected"
 
 
 class NotifyCursor(BackendTable, table=True):

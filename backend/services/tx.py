@@ -18,7 +18,7 @@ from backend.models import TxRequest, TxStatus, as_utc
 from backend.permissions import amount_in, permission_for
 from backend.runtime import Runtime
 from backend.schemas import TxRequestOut
-from backend.services import action_log, policies
+from backend.services import action_log, approval_notice, policies
 from backend.services.context import Idem, Principal, WriteContext, by_key, require_same_request
 from backend.txn.actions import WHILE_SUSPENDED, approval_hash, new_request
 from backend.txn.nonces import provisional_nonce
@@ -103,6 +103,7 @@ def submit(
                 details={**log.details, "transaction": req.id},
             )
         if pending:
+            approval_notice.notify_requested(ctx, req, amount)
             action_log.record(
                 session,
                 member=member.address,

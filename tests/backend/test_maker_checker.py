@@ -241,3 +241,17 @@ def test_a_tampered_action_is_neither_approved_nor_sent(org: Org) -> None:
         "mined"
     )
     assert _status_on_ledger(api, honest) == "confirmed"
+
+
+def test_the_approvers_are_told(org: Org) -> None:
+    api, _ = org
+    root = registered_root(api, "MC-7", 50_000 * YUAN)
+    made = api.as_("clerk").post(f"/v1/payables/{root}/confirm").json()
+    inbox = api.as_("manager").get("/v1/notifications?kind=approval_requested").json()
+    told = next(n for n in inbox if n["data"]["transaction"] == made["id"])
+    assert told["title"] == f"Approval needed: confirm receivable {root} (50,000.00 CNY)"
+    assert "mc.clerk" in told["message"]
+    api.as_("manager").post(f"/v1/approvals/{made['id']}/reject", json={"reason": "duplicate"})
+    inbox = api.as_("clerk").get("/v1/notifications?kind=approval_rejected").json()
+    told = next(n for n in inbox if n["data"]["transaction"] == made["id"])
+    assert "duplicate" in told["message"] and "mc.manager" in told["message"]
