@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -267,6 +267,10 @@ class Verification:
     @property
     def ok(self) -> bool:
         return self.first_break is None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as `scf audit verify-log --json` prints it and the API answers it."""
+        return {"ok": self.ok, **asdict(self)}
 
     def _break(self, seq: int | None, problem: str) -> None:
         if self.first_break is None:

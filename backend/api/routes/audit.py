@@ -197,3 +197,14 @@ def action_log_entries(
         csv = svc.to_csv(rows, action_log.COLUMNS)
         return Response(csv, media_type="text/csv", headers=_attachment("action-log"))
     return JSONResponse({"items": rows, "next_cursor": nxt})
+
+
+@router.get("/action-log/verify")
+def action_log_verify(me: Auditor, rt: RuntimeDep, session: SessionDep) -> JSONResponse:
+    """The whole check `scf audit verify-log` makes, made by this API: every entry's hash, every
+    link to the one before, no gap in the sequence, and every anchor of the head the ledger
+    holds (read from the chain itself). `ok` false names the first break (`first_break`,
+    `broken_seq`) and lists every one (`problems`). The check of a deployment whose chain
+    lives in the API's process (the embedded profile), and of one whose database the caller
+    cannot reach."""
+    return JSONResponse(action_log.verify_with_ledger(rt, session).as_dict())
