@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from web3.exceptions import Web3RPCError
 
 from backend.db import insert_new
+from backend.errors import InvalidInput
 from backend.models import ActionLogEntry, ActionLogHead, as_utc, utcnow
 from backend.runtime import Runtime
 
@@ -172,6 +173,14 @@ class LogFilter:
     since: datetime | None = None
     until: datetime | None = None
 
+    def __post_init__(self) -> None:
+        for moment in (self.since, self.until):
+            if moment is not None and moment.tzinfo is None:
+                raise InvalidInput(
+                    "since and until need a time zone (e.g. 2026-12-01T00:00:00Z)",
+                    code="NaiveDateTime",
+                )
+
 
 def entries(
     session: Session, filt: LogFilter, *, after: int = 0, limit: int | None = None
@@ -194,7 +203,15 @@ def entries(
     return list(session.exec(stmt).all())
 
 
-#: The columns of an entry as the auditors' API and CSV show it.
+def page(
+    session: Session, filt: LogFilter, *, after: int, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of entries as answers show them, and the cursor of the next (None: the last)."""
+    rows = [entry_row(e) for e in entries(session, filt, after=after, limit=limit)]
+    return rows, rows[-1]["seq"] if len(rows) == limit else None
+
+
+#: The columns of an entry as the API and its CSV show it.
 COLUMNS = (
     "seq",
     "at",

@@ -8,6 +8,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -295,3 +296,98 @@ def test_concurrent_writers_on_postgresql_never_fork_the_chain(pg_backend: Engin
     # the writers did overlap: the chain switches writer far more often than once per writer
     switches = sum(a.details["writer"] != b.details["writer"] for a, b in pairs)
     assert switches >= writers, switches
+
+
+def test_a_member_reads_its_own_logins_and_key_changes_never_another_members(
+    fresh_api: Api,
+) -> None:
+    import csv
+    import io
+    from datetime import UTC, datetime, timedelta
+
+    from eth_account import Account
+
+    from backend.security import sign_message
+    from chain.connection import dev_account
+    from tests.backend.attachment_files import PDF
+
+    api = fresh_api
+    own = Account.create()  # a supplier that holds its own key and logs in by signing
+    r = api.as_("operator").post(
+        "/v1/operator/members?wait=true",
+        json={"legal_id": "USCC-tier3", "roles": ["SUPPLIER"], "address": own.address},
+    )
+    assert r.status_code == 202, r.text
+    me = {"Authorization": f"Bearer {api.login(own)}"}
+    r = api.client.post("/v1/auth/api-keys", json={"name": "erp"}, headers=me)
+    assert r.status_code == 201, r.text
+    key_id = r.json()["id"]
+    assert api.client.delete(f"/v1/auth/api-keys/{key_id}", headers=me).status_code == 204
+    assert api.client.post("/v1/auth/logout", headers=me).status_code == 204
+    ch = api.client.post("/v1/auth/challenge", json={"address": own.address}).json()
+    r = api.client.post(
+        "/v1/auth/login",
+        json={
+            "challenge_id": ch["challenge_id"],
+            "signature": sign_message(Account.create(), ch["message"]),
+        },
+    )
+    assert r.status_code == 401, r.text
+    me = {"Authorization": f"Bearer {api.login(own)}"}
+    # another member's actions meanwhile: tier1 uploads, the auditor logs in
+    r = api.as_("tier1").post(
+        "/v1/attachments", files={"file": ("invoice.pdf", PDF, "application/pdf")}
+    )
+    assert r.status_code == 201, r.text
+    api.login(dev_account(1))
+
+    r = api.client.get("/v1/me/action-log", headers=me)
+    assert r.status_code == 200, r.text
+    mine = r.json()["items"]
+    assert [(e["action"], e["result"]) for e in mine] == [
+        ("auth.login", "ok"),
+        ("api_key.create", "ok"),
+        ("api_key.revoke", "ok"),
+        ("auth.logout", "ok"),
+        ("auth.login", "failed"),
+        ("auth.login", "ok"),
+    ]
+    assert {e["member"] for e in mine} == {own.address}
+    assert mine[1]["target"] == key_id and mine[4]["details"] == {"code": "BadSignature"}
+    assert r.json()["next_cursor"] is None
+    # asking for another member's is not a filter it has: still its own
+    r = api.client.get("/v1/me/action-log", params={"member": api.addresses["tier1"]}, headers=me)
+    assert [e["seq"] for e in r.json()["items"]] == [e["seq"] for e in mine]
+    theirs = api.as_("tier1").get("/v1/me/action-log").json()["items"]
+    assert [e["action"] for e in theirs] == ["document.upload"]
+    assert theirs[0]["member"] == api.addresses["tier1"]
+    assert not {e["seq"] for e in theirs} & {e["seq"] for e in mine}
+
+    def ask(**params: Any) -> list[int]:
+        r = api.client.get("/v1/me/action-log", params=params, headers=me)
+        assert r.status_code == 200, r.text
+        return [e["seq"] for e in r.json()["items"]]
+
+    seqs = [e["seq"] for e in mine]
+    assert ask(action="api_key.revoke") == [seqs[2]]
+    assert ask(action="auth.login") == [seqs[0], seqs[4], seqs[5]]
+    assert ask(user="clerk") == []  # no staff user acted
+    hour = timedelta(hours=1)
+    assert ask(since=(datetime.now(UTC) - hour).isoformat()) == seqs
+    assert ask(until=(datetime.now(UTC) - hour).isoformat()) == []
+    assert ask(since=mine[3]["at"]) == seqs[3:]
+    assert ask(until=mine[3]["at"]) == seqs[:3]
+    first = api.client.get("/v1/me/action-log", params={"limit": 4}, headers=me).json()
+    assert [e["seq"] for e in first["items"]] == seqs[:4] and first["next_cursor"] == seqs[3]
+    assert ask(limit=4, cursor=first["next_cursor"]) == seqs[4:]
+
+    exported = api.client.get("/v1/me/action-log", params={"format": "csv"}, headers=me)
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [int(x["seq"]) for x in rows] == seqs and {x["member"] for x in rows} == {own.address}
+    by_accept = api.client.get("/v1/me/action-log", headers={**me, "Accept": "text/csv"})
+    assert by_accept.text == exported.text
+
+    naive = api.client.get("/v1/me/action-log", params={"since": "2026-12-01T00:00:00"}, headers=me)
+    assert naive.status_code == 422 and naive.json()["code"] == "NaiveDateTime"
+    assert api.client.get("/v1/me/action-log").status_code == 401
