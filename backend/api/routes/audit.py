@@ -201,7 +201,6 @@ def action_log_verify(me: Auditor, rt: RuntimeDep, session: SessionDep) -> JSONR
     """The whole check `scf audit verify-log` makes, made by this API: every entry's hash, every
     link to the one before, no gap in the sequence, and every anchor of the head the ledger
     holds (read from the chain itself). `ok` false names the first break (`first_break`,
-    `broken_seq`) and lists every one (`problems`). The check of a deployment whose chain
-    lives in the API's process (the embedded profile), and of one whose database the caller
-    cannot reach."""
+    `broken_seq`) and lists every one (`problems`). For a chain that lives only in the API's
+    process (the embedded profile), or a database the auditor cannot reach itself."""
     return JSONResponse(action_log.verify_with_ledger(rt, session).as_dict())
