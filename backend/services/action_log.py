@@ -22,9 +22,11 @@ from sqlmodel import Session, col, select
 from web3.exceptions import Web3RPCError
 
 from backend.db import insert_new
-from backend.errors import InvalidInput
+from backend.errors import Forbidden, InvalidInput
 from backend.models import ActionLogEntry, ActionLogHead, as_utc, utcnow
+from backend.permissions import Permission
 from backend.runtime import Runtime
+from backend.services.context import Principal
 
 GENESIS = "0" * 64
 
@@ -180,6 +182,30 @@ class LogFilter:
                     "since and until need a time zone (e.g. 2026-12-01T00:00:00Z)",
                     code="NaiveDateTime",
                 )
+
+
+def own_filter(
+    me: Principal,
+    *,
+    user: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> LogFilter:
+    """What a member reads of the log: its own entries. Its administrators (and the member
+    itself) read all of them; a staff user without `users.admin` only the ones it made: its
+    colleagues' logins and actions are the administrators' to review."""
+    staff = me.user
+    if staff is not None and not me.may(Permission.ADMINISTER):
+        if user is not None and user != staff.login:
+            raise Forbidden(
+                f"{staff.display_name} ({staff.login}) reads only its own entries of the log: "
+                f"{user}'s need the permission {Permission.ADMINISTER}",
+                code="MissingPermission",
+                details={"permission": str(Permission.ADMINISTER), "user": staff.login},
+            )
+        user = staff.login
+    return LogFilter(member=me.address, user=user, action=action, since=since, until=until)
 
 
 def entries(

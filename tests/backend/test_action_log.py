@@ -391,3 +391,36 @@ def test_a_member_reads_its_own_logins_and_key_changes_never_another_members(
     naive = api.client.get("/v1/me/action-log", params={"since": "2026-12-01T00:00:00"}, headers=me)
     assert naive.status_code == 422 and naive.json()["code"] == "NaiveDateTime"
     assert api.client.get("/v1/me/action-log").status_code == 401
+
+
+def test_a_staff_user_reads_its_own_entries_and_an_administrator_everyone_of_its_member(
+    fresh_api: Api,
+) -> None:
+    from tests.backend.staff_tools import add_user, enrol, first_admin
+
+    api = fresh_api
+    enrol(api, first_admin(api, "tier1", "t1.admin"), as_name="t1.admin")
+    enrol(api, add_user(api, "t1.admin", "t1.clerk", ["view"]), as_name="t1.clerk")
+    enrol(api, first_admin(api, "bank", "bk.admin"), as_name="bk.admin")
+
+    def read(who: str, **params: Any) -> Any:
+        return api.as_(who).get("/v1/me/action-log", params=params)
+
+    clerk = read("t1.clerk").json()["items"]
+    assert clerk and {e["user"] for e in clerk} == {"t1.clerk"}
+    assert {e["action"] for e in clerk} >= {"auth.staff_login", "user.password"}
+    admin = read("t1.admin").json()["items"]
+    assert {e["user"] for e in admin} >= {"t1.admin", "t1.clerk"}
+    assert {e["member"] for e in admin} == {api.addresses["tier1"]}  # not the bank's admin
+    made = [(e["user"], e["target"]) for e in admin if e["action"] == "user.create"]
+    assert made == [(None, "t1.admin"), ("t1.admin", "t1.clerk")]  # the operator made the first
+    assert [e["seq"] for e in read("t1.admin", user="t1.clerk").json()["items"]] == [
+        e["seq"] for e in clerk
+    ]
+    r = read("t1.clerk", user="t1.admin")
+    assert r.status_code == 403 and r.json()["code"] == "MissingPermission"
+    assert "t1.admin's need the permission users.admin" in r.json()["message"]
+    assert read("t1.clerk", user="t1.clerk").json()["items"] == clerk
+    bank = read("bk.admin").json()["items"]
+    assert {e["member"] for e in bank} == {api.addresses["bank"]}
+    assert not {e["user"] for e in bank} & {"t1.admin", "t1.clerk"}

@@ -210,10 +210,9 @@ def my_action_log(
 ) -> Response:
     """Its own entries of the off-chain action log, oldest first: its logins (refused ones
     too), API keys, uploads, its people's actions. Another member's never; the whole log is
-    the auditors' (`/v1/audit/action-log`). `next_cursor` pages on."""
-    filt = action_log.LogFilter(
-        member=me.address, user=user, action=action, since=since, until=until
-    )
+    the auditors' (`/v1/audit/action-log`). A staff user without `users.admin` reads only its
+    own entries (another user's: 403 MissingPermission). `next_cursor` pages on."""
+    filt = action_log.own_filter(me, user=user, action=action, since=since, until=until)
     rows, nxt = action_log.page(session, filt, after=cursor, limit=limit)
     if _form(request, format, ("json", "csv")) == "csv":
         return _file(to_csv(rows, action_log.COLUMNS), "csv", "action-log")
