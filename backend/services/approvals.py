@@ -35,16 +35,19 @@ from backend.txn.actions import approval_hash
 from backend.txn.queue import enqueue
 
 
-def _expire_lapsed(session: Session, member: str) -> None:
-    """Requests of `member` left pending past their deadline end as expired."""
+def expire_lapsed(session: Session, member: str | None = None) -> int:
+    """Requests (of `member`, or anyone's) left pending past their deadline end as expired;
+    how many. The listings run it for their member, the keeper for everyone."""
     now = datetime.now(UTC)
-    session.execute(
+    lapsed = [
+        col(TxRequest.status) == TxStatus.PENDING_APPROVAL,
+        col(TxRequest.expires_at) <= now,
+    ]
+    if member is not None:
+        lapsed.append(col(TxRequest.member) == member)
+    ended = session.execute(
         update(TxRequest)
-        .where(
-            col(TxRequest.member) == member,
-            col(TxRequest.status) == TxStatus.PENDING_APPROVAL,
-            col(TxRequest.expires_at) <= now,
-        )
+        .where(*lapsed)
         .values(
             status=TxStatus.EXPIRED,
             error_code="ApprovalExpired",
@@ -53,6 +56,7 @@ def _expire_lapsed(session: Session, member: str) -> None:
         )
     )
     session.commit()
+    return int(ended.rowcount)  # type: ignore[attr-defined]
 
 
 def _decisions(session: Session, request_id: str) -> list[TxApproval]:
@@ -137,7 +141,7 @@ def listing(
     *, ctx: WriteContext, me: Principal, status: TxStatus | None, limit: int
 ) -> list[PendingOut]:
     """The member's requests made under a policy, newest first (by default those pending)."""
-    _expire_lapsed(ctx.session, me.address)
+    expire_lapsed(ctx.session, me.address)
     stmt = select(TxRequest).where(
         TxRequest.member == me.address, col(TxRequest.approvals_required) > 0
     )
@@ -147,7 +151,7 @@ def listing(
 
 
 def one(*, ctx: WriteContext, me: Principal, request_id: str) -> PendingOut:
-    _expire_lapsed(ctx.session, me.address)
+    expire_lapsed(ctx.session, me.address)
     return _pending_out(ctx, _own(ctx, me, request_id))
 
 
@@ -160,7 +164,7 @@ def _own(ctx: WriteContext, me: Principal, request_id: str) -> TxRequest:
 
 def _decidable(ctx: WriteContext, me: Principal, request_id: str) -> TxRequest:
     """The pending request, locked for this transaction, and `me` allowed to decide on it."""
-    _expire_lapsed(ctx.session, me.address)
+    expire_lapsed(ctx.session, me.address)
     own = _own(ctx, me, request_id)
     req = ctx.session.exec(select(TxRequest).where(TxRequest.id == own.id).with_for_update()).one()
     if req.status == TxStatus.EXPIRED:

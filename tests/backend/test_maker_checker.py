@@ -255,3 +255,21 @@ def test_the_approvers_are_told(org: Org) -> None:
     inbox = api.as_("clerk").get("/v1/notifications?kind=approval_rejected").json()
     told = next(n for n in inbox if n["data"]["transaction"] == made["id"])
     assert "duplicate" in told["message"] and "mc.manager" in told["message"]
+
+
+def test_the_keeper_expires_what_waits_too_long(org: Org) -> None:
+    api, _ = org
+    from backend.keeper import expire_approvals
+
+    root = registered_root(api, "MC-8", 60_000 * YUAN)
+    made = api.as_("clerk").post(f"/v1/payables/{root}/confirm").json()
+    with Session(api.rt.engine) as s:
+        s.execute(
+            update(TxRequest)
+            .where(TxRequest.id == made["id"])  # type: ignore[arg-type]
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+        s.commit()
+    assert expire_approvals(api.rt) == 1
+    r = api.as_("core").get(f"/v1/transactions/{made['id']}")
+    assert r.json()["status"] == "expired" and r.json()["error_code"] == "ApprovalExpired"
