@@ -273,3 +273,41 @@ def test_the_keeper_expires_what_waits_too_long(org: Org) -> None:
     assert expire_approvals(api.rt) == 1
     r = api.as_("core").get(f"/v1/transactions/{made['id']}")
     assert r.json()["status"] == "expired" and r.json()["error_code"] == "ApprovalExpired"
+
+
+def _offered_for_financing(api: Api, number: str, amount: int) -> int:
+    """A confirmed receivable of tier1's that it asks financing for: its root piece."""
+    root = registered_root(api, number, amount)
+    made = api.as_("clerk").post(f"/v1/payables/{root}/confirm").json()
+    _approve(api, "manager", made["id"], _pending(api, "manager", made["id"])["action_hash"])
+    asked = api.as_("tier1").post(
+        "/v1/financing-requests",
+        json={"piece_id": root, "amount_wanted": amount, "max_rate_bps": 2000},
+    )
+    assert asked.status_code == 201, asked.text
+    return root
+
+
+def test_a_large_offer_waits_a_small_one_does_not(org: Org) -> None:
+    api, _ = org
+    enrol(api, first_admin(api, "bank", "mcb.admin"), as_name="bank-admin")
+    for name in ("trader", "head"):
+        created = add_user(api, "bank-admin", f"mcb.{name}", ["view", "offers.post"])
+        enrol(api, created, as_name=f"bank-{name}")
+    modest = _offered_for_financing(api, "MC-9a", 1_000_000 * YUAN)
+    big = _offered_for_financing(api, "MC-9b", 2_000_000 * YUAN)
+    small = api.as_("bank-trader").post(
+        "/v1/offers?wait=true", json={"piece_id": modest, "price": 990_000 * YUAN}
+    )
+    assert small.status_code == 202 and small.json()["status"] == "mined", small.text
+    large = api.as_("bank-trader").post(
+        "/v1/offers?wait=true", json={"piece_id": big, "price": 1_980_000 * YUAN}
+    )
+    assert large.json()["status"] == "pending_approval", large.text
+    pending = _pending(api, "bank-head", large.json()["id"])
+    assert pending["amount"] == 1_980_000 * YUAN
+    assert pending["subject"]["piece"]["piece_id"] == big
+    assert pending["subject"]["invoice"]["number"] == "MC-9b"
+    r = _approve(api, "bank-head", large.json()["id"], pending["action_hash"])
+    assert r.json()["request"]["status"] == "mined", r.text
+    assert r.json()["request"]["result"]["offer_id"] > small.json()["result"]["offer_id"]
