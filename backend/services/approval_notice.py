@@ -50,3 +50,22 @@ def notify_requested(ctx: WriteContext, req: TxRequest, amount: int | None) -> N
             )
         ],
     )
+
+
+def notify_rejected(ctx: WriteContext, req: TxRequest, *, by: str, reason: str) -> None:
+    """Tell the member (its maker among its people) that an action was turned down."""
+    notifications.record(
+        ctx.session,
+        ctx.rt,
+        [
+            Draft(
+                member=req.member,
+                kind=NotificationKind.APPROVAL_REJECTED,
+                ref=f"rejected:{req.id}",
+                title=f"Rejected: {describe(req)}",
+                message=f"{by} rejected the request of {req.made_by or 'the member'} to "
+                f"{describe(req)}: {reason}. Nothing was sent.",
+                data={"transaction": req.id, "action": req.action, "reason": reason},
+            )
+        ],
+    )

@@ -16,7 +16,6 @@ from backend.errors import Conflict, Forbidden, NotFound
 from backend.models import (
     ApprovalDecision,
     InvoiceDocument,
-    NotificationKind,
     TxApproval,
     TxRequest,
     TxStatus,
@@ -24,10 +23,9 @@ from backend.models import (
 )
 from backend.permissions import amount_in, default_policy
 from backend.schemas import DecisionOut, PendingOut
-from backend.services import action_log, notifications, policies
-from backend.services.approval_notice import describe
+from backend.services import action_log, policies
+from backend.services.approval_notice import notify_rejected
 from backend.services.context import Principal, WriteContext
-from backend.services.notifications import Draft
 from backend.services.supplier import invoice_out
 from backend.services.tx import finish_wait, load, to_public
 from backend.services.views import offer_row, piece_out, piece_row, root_out, root_row
@@ -241,21 +239,7 @@ def reject(*, ctx: WriteContext, me: Principal, request_id: str, reason: str) ->
     req.status, req.updated_at = TxStatus.REJECTED, utcnow()
     req.error_code, req.error_message = "ApprovalRejected", f"rejected by {me.user.login}: {reason}"
     ctx.session.add(req)
-    notifications.record(
-        ctx.session,
-        ctx.rt,
-        [
-            Draft(
-                member=req.member,
-                kind=NotificationKind.APPROVAL_REJECTED,
-                ref=f"rejected:{req.id}",
-                title=f"Rejected: {describe(req)}",
-                message=f"{me.user.display_name} ({me.user.login}) rejected "
-                f"{req.made_by or 'the'}'s request to {describe(req)}: {reason}. Nothing was sent.",
-                data={"transaction": req.id, "action": req.action, "reason": reason},
-            )
-        ],
-    )
+    notify_rejected(ctx, req, by=f"{me.user.display_name} ({me.user.login})", reason=reason)
     ctx.session.commit()
     return _pending_out(ctx, req)
 
