@@ -24,7 +24,7 @@ from backend.db import make_engine, session_scope, upgrade
 from backend.errors import Conflict
 from backend.models import CustodyKey
 from backend.ratelimit import Limiter
-from backend.security import KeyVault, TokenIssuer, master_key_bytes
+from backend.security import CsrfSigner, KeyVault, TokenIssuer, master_key_bytes
 from backend.settings import BackendSettings
 from chain.abi import CalldataEncoder
 from chain.connection import ChainConnection, connect, dev_account
@@ -54,6 +54,7 @@ class Runtime:
     mirror: Engine
     vault: KeyVault
     tokens: TokenIssuer
+    csrf: CsrfSigner
     operator: LocalAccount
     keeper: LocalAccount
     limiter: Limiter
@@ -236,6 +237,7 @@ def build_runtime(
             mirror=mirror,
             vault=KeyVault.from_master(master),
             tokens=TokenIssuer.from_master(master, settings),
+            csrf=CsrfSigner.from_master(master),
             operator=operator,
             keeper=keeper,
             limiter=Limiter.from_settings(settings),

@@ -211,6 +211,27 @@ class TokenIssuer:
         )
 
 
+# -- the console's CSRF tokens ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CsrfSigner:
+    """The console's form tokens: an HMAC of the session's credential under a subkey of the
+    master key, so only a page served to that session can carry one."""
+
+    secret: bytes
+
+    @classmethod
+    def from_master(cls, master: bytes) -> CsrfSigner:
+        return cls(_subkey(master, "console-csrf"))
+
+    def token(self, credential: str) -> str:
+        return hmac.new(self.secret, credential.encode(), hashlib.sha256).hexdigest()
+
+    def matches(self, credential: str, token: str) -> bool:
+        return hmac.compare_digest(self.token(credential).encode(), token.encode())
+
+
 # -- API keys ----------------------------------------------------------------------------------
 
 

@@ -145,11 +145,17 @@ def authenticate(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_api_key: Annotated[str | None, Header(description="API key (alternative)")] = None,
 ) -> Principal:
-    # Core statements, not the ORM: every request runs these two
-    rt = runtime_of(request)
     token = credentials.credentials if credentials is not None else x_api_key
     if not token:
         raise Unauthenticated("log in (bearer token) or send an API key")
+    return principal_for(request, session, mirror, token)
+
+
+def principal_for(request: Request, session: Session, mirror: Session, token: str) -> Principal:
+    """The member a credential (an API key or a bearer token) stands for: the API takes it
+    from its headers, the console from its session cookie."""
+    # Core statements, not the ORM: every request runs these two
+    rt = runtime_of(request)
     parts = split_api_key(token)
     if parts is not None:
         key_id, secret = parts
@@ -247,9 +253,7 @@ Authenticated = Annotated[Principal, Depends(authenticate)]
 async def get_current_member(member: Authenticated) -> Principal:
     """An active member: a suspended one takes no new position and sees nothing, except what
     the routes that take `Authenticated` let it do (repay what it owes, follow those writes)."""
-    if member.suspended:
-        raise Forbidden("this member is suspended", code="MemberSuspended")
-    return member
+    return check_active(member)
 
 
 CurrentMember = Annotated[Principal, Depends(get_current_member)]
@@ -269,22 +273,34 @@ async def require_login(member: CurrentMember) -> Principal:
 LoggedIn = Annotated[Principal, Depends(require_login)]
 
 
+def check_roles(member: Principal, roles: tuple[Role, ...]) -> Principal:
+    """`member`, if it holds any of `roles` (403 MissingRole naming them otherwise)."""
+    wanted = Role(0)
+    for r in roles:
+        wanted |= r
+    if not member.roles & wanted:
+        names = [r.name or str(int(r)) for r in roles]
+        raise Forbidden(
+            f"needs the role {' or '.join(names)}", code="MissingRole", details={"roles": names}
+        )
+    return member
+
+
+def check_active(member: Principal) -> Principal:
+    """`member`, if not suspended (403 MemberSuspended)."""
+    if member.suspended:
+        raise Forbidden("this member is suspended", code="MemberSuspended")
+    return member
+
+
 def require_role(
     *roles: Role, even_suspended: bool = False
 ) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets through active members holding any of `roles` (suspended ones
     too with `even_suspended`)."""
-    wanted = Role(0)
-    for r in roles:
-        wanted |= r
-    names = [r.name or str(int(r)) for r in roles]
 
     def _check(member: Principal) -> Principal:
-        if not member.roles & wanted:
-            raise Forbidden(
-                f"needs the role {' or '.join(names)}", code="MissingRole", details={"roles": names}
-            )
-        return member
+        return check_roles(member, roles)
 
     if even_suspended:
 

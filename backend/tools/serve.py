@@ -24,6 +24,7 @@ from rich.table import Table
 from backend.api.app import create_app
 from backend.api.routes import ops
 from backend.config import Config
+from backend.console import mount as mount_console
 from backend.keeper import KeeperThread
 from backend.tools.client import ApiCallFailed, ApiClient, demo_profile, demo_staff, mined
 from chain.connection import dev_account
@@ -45,11 +46,12 @@ SEED: dict[str, tuple[str, list[str], int, int]] = {
 
 
 def build_app(config: Config, *, keeper: bool | None = None) -> FastAPI:
-    """The API of `create_app` plus /v1/ops and, when asked (default: eager tasks, i.e. no beat),
-    a keeper thread on the configured schedule."""
+    """The API of `create_app` plus /v1/ops, the web console at /console and, when asked
+    (default: eager tasks, i.e. no beat), a keeper thread on the configured schedule."""
     chain_settings = None if config.backend.embedded else config.chain
     app = create_app(config.backend, chain_settings=chain_settings, indexer_settings=config.indexer)
     app.include_router(ops.router)
+    mount_console(app)
     run_keeper = config.backend.eager if keeper is None else keeper
     if run_keeper:
         inner = app.router.lifespan_context
@@ -227,6 +229,7 @@ def print_seeded(console: Console, seeded: Seeded) -> None:
             )
         console.print(people)
     console.print(f"API docs: {seeded.base_url}/docs")
+    console.print(f"Web console: {seeded.base_url}/console (log in with an API key above)")
     operator_key = seeded.members["operator"]["api_key"]
     console.print(f"export SCF_API_URL={seeded.base_url} SCF_API_KEY={operator_key}  # scf member")
     console.file.flush()

@@ -108,15 +108,21 @@ def make_api(
     *,
     operator: LocalAccount | None = None,
     with_ops: bool = False,
+    with_console: bool = False,
     strip: tuple[type, ...] = (),
 ) -> Iterator[Api]:
-    """`with_ops`: also serve /v1/ops, as `scf serve` does; `strip`: middleware classes left out
+    """`with_ops`: also serve /v1/ops, as `scf serve` does; `with_console`: also the web
+    console at /console; `strip`: middleware classes left out
     (a benchmark's baseline)."""
     settings = settings or BackendSettings(profile="embedded", wait_timeout_seconds=30)
     app = create_app(settings, chain_settings=chain_settings)
     app.user_middleware = [m for m in app.user_middleware if m.cls not in strip]
     if with_ops:
         app.include_router(ops.router)
+    if with_console:
+        from backend import console
+
+        console.mount(app)
     with TestClient(app) as client:
         rt: Runtime = app.state.runtime
         api = Api(client, rt)
