@@ -30,6 +30,8 @@ HOME = f"{PREFIX}/regulator"
 Id40 = Annotated[int, Path(gt=0, lt=2**40)]
 #: the page of each kind, by the name its form posts to
 PAGES = {"receivables": "receivables", "pieces": "pieces"}
+#: the status badge of a frozen receivable or piece (`status("frozen")` in the templates)
+FROZEN = N_("frozen")
 Which = tuple[str, str]
 DONE: dict[Which, str] = {
     ("receivables", "freeze"): N_("Receivable %(id)s frozen: %(reason)s"),
