@@ -293,3 +293,13 @@ def test_pause_and_unpause_show_the_ledgers_state(api: Api) -> None:
     assert again.status_code == 409 and "MemberRegistryAlreadyPaused" in again.text
     resp = post_form(c, "/console/operator", "/console/operator/ledger/unpause", {})
     assert "The ledger runs again." in resp.text and "Pause the ledger" in resp.text
+
+
+def test_the_pages_speak_chinese(api: Api) -> None:
+    op = logged_in(api, "operator")
+    op.cookies.set("scf_lang", "zh", path="/console")
+    text = text_of(op.get("/console/operator"))
+    assert "准入成员" in text and "暂停账本" in text and "核心企业" in text
+    reg = logged_in(api, "regulator")
+    reg.cookies.set("scf_lang", "zh", path="/console")
+    assert "当前冻结" in text_of(reg.get("/console/regulator"))

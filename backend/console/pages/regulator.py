@@ -13,6 +13,7 @@ from backend.api.deps import MirrorDep, RuntimeDep, SessionDep
 from backend.api.params import AddressPath
 from backend.console.forms import ConsoleWrite, build
 from backend.console.i18n import N_
+from backend.console.pages.operator import ROLES
 from backend.console.render import PREFIX, redirect, render, tr
 from backend.console.session import RegulatorViewer
 from backend.errors import InvalidInput, NotFound
@@ -69,6 +70,7 @@ def home(
         "regulator/home.html",
         {
             "q": q or "",
+            "role_names": dict(ROLES),
             "found": found,
             "frozen": supervision.frozen_now(rt=rt, mirror=mirror, me=seen.member),
         },
@@ -151,7 +153,11 @@ def member(
         entry = directory.entry(session, mirror, rt, seen.member, address)
     except NotFound:
         entry = None  # a member admitted without a directory entry
-    return render(request, "regulator/member.html", {"member": shown, "entry": entry})
+    return render(
+        request,
+        "regulator/member.html",
+        {"member": shown, "entry": entry, "role_names": dict(ROLES)},
+    )
 
 
 @router.post("/{kind}/{target}/{action}")
