@@ -66,6 +66,7 @@ def test_the_regulator_finds_freezes_lists_and_unfreezes_a_receivable(
         f"Receivable {root_id} frozen: disputed delivery of steel coil"
     )
     expect(page.get_by_role("heading", level=1)).to_contain_text("frozen")
+    screenshot(regulator, "regulator-receivable-frozen")
 
     page.get_by_role("link", name="← Supervision").click()
     frozen = page.get_by_role("region", name="Frozen now")
@@ -118,6 +119,7 @@ def test_the_operator_changes_a_credit_limit_and_suspends_then_reactivates(
     page.get_by_role("button", name="Suspend the member").click()
     expect(page.get_by_role("status")).to_contain_text("Member suspended")
     expect(page.get_by_role("heading", level=1)).to_contain_text("suspended")
+    screenshot(operator, "operator-member-suspended")
     page.get_by_role("button", name="Reactivate the member").click()
     expect(page.get_by_role("status")).to_contain_text("Member reactivated.")
     expect(page.get_by_role("heading", level=1)).to_contain_text("active")

@@ -303,3 +303,9 @@ def test_the_pages_speak_chinese(api: Api) -> None:
     reg = logged_in(api, "regulator")
     reg.cookies.set("scf_lang", "zh", path="/console")
     assert "当前冻结" in text_of(reg.get("/console/regulator"))
+
+
+def test_a_search_for_a_wildcard_matches_only_what_contains_it(api: Api) -> None:
+    confirmed(api, "INV-REG-WILD")
+    page = logged_in(api, "regulator").get("/console/regulator?q=%25").text
+    assert "INV-REG-WILD" not in page  # "%" is a character searched for, not a wildcard
