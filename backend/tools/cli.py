@@ -611,6 +611,17 @@ def member_list(
     console.print(table)
 
 
+@app.command("totp")
+def totp(
+    secret: Annotated[str, typer.Argument(help="a staff user's TOTP secret (base32)")],
+) -> None:
+    """The current code for a TOTP secret, as an authenticator app would show it (for the
+    demo's staff users; a person uses an app)."""
+    from backend.security import totp_code
+
+    typer.echo(totp_code(secret))
+
+
 @keys_app.command("new")
 def keys_new(
     out: Annotated[
