@@ -9,11 +9,21 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from backend.console import errors
-from backend.console.pages import auditor, common, core, financier, operator, regulator, supplier
+from backend.console.pages import (
+    approvals,
+    auditor,
+    common,
+    core,
+    financier,
+    operator,
+    regulator,
+    staff,
+    supplier,
+)
 from backend.console.render import PREFIX
 
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (common, supplier, core, financier, regulator, auditor, operator)
+ROUTERS = (common, staff, approvals, supplier, core, financier, regulator, auditor, operator)
 
 
 def mount(app: FastAPI) -> None:
