@@ -430,3 +430,31 @@ def test_a_rejection_needs_a_reason_and_ends_it_unsent(org: Org) -> None:
     assert "Nothing was sent." in rejected.text
     gone = manager.get("/console/approvals?status=rejected")
     assert "the goods have not arrived" in gone.text
+
+
+def test_a_suppliers_split_under_its_policy_waits_too(org: Org) -> None:
+    api, _ = org
+    root_id = registered_root(api, "INV-CSTAFF-3", 50_000 * YUAN)
+    made = api.as_("clerk").post(f"/v1/payables/{root_id}/confirm")
+    assert made.status_code == 202 and made.json()["status"] == "pending_approval", made.text
+    rid = made.json()["id"]
+    shown = api.as_("manager").get(f"/v1/approvals/{rid}").json()
+    done = api.as_("manager").post(
+        f"/v1/approvals/{rid}/approve?wait=true", json={"action_hash": shown["action_hash"]}
+    )
+    assert done.json()["request"]["status"] == "mined", done.text
+    enrol(api, first_admin(api, "tier1", "cs.t1admin"), as_name="t1admin")
+    t1clerk = enrol(
+        api, add_user(api, "t1admin", "cs.t1clerk", ["view", "pieces.transfer"]), as_name="t1clerk"
+    )
+    rule = api.as_("t1admin").put("/v1/staff/policies/piece.split", json={"approvers": 1})
+    assert rule.status_code == 200, rule.text
+    piece = api.as_("tier1").get(f"/v1/pieces?root_id={root_id}&held=true").json()[0]
+    c = staff_browser(api, t1clerk)
+    page = f"/console/supplier/pieces/{piece['piece_id']}"
+    resp = post_form(
+        c, page, f"{page}/split", {"to": [api.addresses["tier2"], ""], "amount": ["10,000", ""]}
+    )
+    assert resp.status_code == 200, resp.text
+    assert f"Split piece #{piece['piece_id']} is waiting for approval" in resp.text
+    assert "split." not in resp.text
