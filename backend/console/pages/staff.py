@@ -10,14 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from sqlmodel import Session
 
-from backend.api.deps import (
-    MirrorDep,
-    RuntimeDep,
-    SessionDep,
-    client_of,
-    principal_for,
-    runtime_of,
-)
+from backend.api.deps import MirrorDep, RuntimeDep, SessionDep, client_of, runtime_of
+from backend.api.errors import status_of
 from backend.console.forms import build, yuan_to_fen
 from backend.console.i18n import N_
 from backend.console.render import EXTRA_NAV, PREFIX, NavItem, local_path, redirect, render, tr
@@ -32,9 +26,11 @@ from backend.schemas import (
     StaffUserIn,
     StaffUserPatch,
 )
+from backend.security import split_api_key
 from backend.services import auth, policies, staff
+from backend.services.context import Principal
 from backend.services.views import member_row
-from chain.enums import MemberStatus
+from chain.enums import MemberStatus, Role
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 STAFF = f"{PREFIX}/staff"
@@ -105,9 +101,7 @@ EXTRA_NAV.append(NavItem(STAFF, N_("Staff"), (), when=_staff_nav))
 
 
 def _refused(request: Request, exc: DomainError, *, next_path: str, login: str) -> Response:
-    status = 429 if isinstance(exc, TooManyRequests) else 403 if isinstance(exc, Forbidden) else 401
-    if isinstance(exc, InvalidInput):
-        status = 422
+    status = status_of(exc)
     page = render(
         request,
         "common/login.html",
@@ -125,18 +119,27 @@ def _refused(request: Request, exc: DomainError, *, next_path: str, login: str) 
     return page
 
 
-def _end_old_session(request: Request, session: Session, mirror: Session) -> None:
-    """A bearer token left in the cookie is revoked: a login never keeps an earlier session."""
+def _end_old_session(request: Request, session: Session) -> None:
+    """A bearer token left in the cookie is revoked (whoever it was, even one told to change
+    its password): a login never keeps an earlier session alive."""
     old = request.cookies.get(COOKIE)
-    if not old:
+    if not old or split_api_key(old) is not None:
         return
     try:
-        before = principal_for(request, session, mirror, old)
-    except DomainError:
-        session.rollback()
+        claims = runtime_of(request).tokens.verify(old)
+    except Unauthenticated:
         return
-    if not before.via_api_key:
-        auth.logout(session=session, me=before)
+    # auth.logout revokes the token a principal carries; only the token and its member matter
+    holder = Principal(
+        address=claims.address.lower(),
+        roles=Role(0),
+        entity_id="",
+        credit_limit=0,
+        credit_used=0,
+        token=claims,
+        source_ip=client_of(request),
+    )
+    auth.logout(session=session, me=holder)
 
 
 @router.post("/login/staff")
@@ -169,11 +172,9 @@ def staff_login(
         row = member_row(mirror, rt, out.user.member)
         if row is None or row.status == MemberStatus.NONE:
             raise Forbidden("this user's member is not on the ledger", code="NotMember")
-    except InvalidInput as exc:
+    except (InvalidInput, Unauthenticated, Forbidden, TooManyRequests) as exc:
         return _refused(request, exc, next_path=target, login=name)
-    except (Unauthenticated, Forbidden, TooManyRequests) as exc:
-        return _refused(request, exc, next_path=target, login=name)
-    _end_old_session(request, session, mirror)
+    _end_old_session(request, session)
     if out.password_change_required:
         target = f"{PASSWORD}?next={target}"
     response = redirect(target)
