@@ -395,6 +395,10 @@ def test_a_confirmation_waits_for_a_second_person(org: Org) -> None:
         data={"csrf": csrf_of(page.text), "action_hash": "0" * 64},
     )
     assert changed.status_code == 409 and "ActionChanged" in changed.text
+    manager.cookies.set("scf_lang", "zh", domain="127.0.0.1", path="/console")
+    zh = manager.get("/console/approvals")
+    assert "等待审批" in zh.text and f"确认应收账款 #{root_id}" in zh.text
+    manager.cookies.delete("scf_lang")
     # the member's own key sees the queue but a person decides
     own = logged_in(api, "core").get("/console/approvals")
     assert "log in as a staff user to decide" in own.text

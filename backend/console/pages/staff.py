@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, Response
 from sqlmodel import Session
@@ -176,7 +177,7 @@ def staff_login(
         return _refused(request, exc, next_path=target, login=name)
     _end_old_session(request, session)
     if out.password_change_required:
-        target = f"{PASSWORD}?next={target}"
+        target = f"{PASSWORD}?next={quote(target)}"
     response = redirect(target)
     set_session(request, response, out.access_token)  # a new cookie: the old value is gone
     return response
