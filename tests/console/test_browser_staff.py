@@ -37,8 +37,14 @@ def staff_party(browser: Browser, console_server: ConsoleServer) -> Iterator[Sta
     person's login name, password and code; console errors and failed requests fail the test."""
     opened: list[tuple[Any, Party]] = []
 
-    def open_party(role: str, *, cookie: str | None = None) -> Party:
-        person = console_server.seeded.staff[role]
+    def open_party(
+        role: str,
+        *,
+        cookie: str | None = None,
+        person: dict[str, str] | None = None,
+        lands: str = "**/console/",
+    ) -> Party:
+        person = person or console_server.seeded.staff[role]
         context = browser.new_context(
             viewport={"width": WIDTH, "height": 900}, base_url=console_server.base_url
         )
@@ -65,7 +71,7 @@ def staff_party(browser: Browser, console_server: ConsoleServer) -> Iterator[Sta
         form.get_by_label("Password").fill(person["password"])
         form.get_by_label("6-digit code").fill(current_code(person["totp_secret"]))
         form.get_by_role("button", name="Log in").click()
-        page.wait_for_url("**/console/")
+        page.wait_for_url(lands)
         return who
 
     yield open_party
@@ -170,6 +176,34 @@ def test_the_administrator_gets_a_new_session_and_sees_its_people(
         expect(users).to_contain_text(person["login"])
     expect(users).to_contain_text("payables.confirm")
     screenshot(admin, "staff")
+
+    # a new person: its one-time password and authenticator secret, shown once
+    add = page.get_by_role("region", name="Add a user")
+    add.get_by_label("Login name").fill("core.auditor")
+    add.get_by_label("Name", exact=True).fill("Zhao Lei (internal audit)")
+    add.get_by_role("button", name="Add the user").click()
+    once = page.get_by_role("region", name="Shown once")
+    expect(once).to_contain_text("otpauth://totp/")
+    secrets = once.locator("code.secret").all_inner_texts()
+    assert len(secrets) == 2
+    screenshot(admin, "staff-new-user")
+    newcomer = staff_party(
+        "newcomer",
+        person={"login": "core.auditor", "password": secrets[0], "totp_secret": secrets[1]},
+        lands="**/console/password**",
+    )
+    npage = newcomer.page
+    expect(npage.get_by_role("status")).to_contain_text("one-time password")
+    npage.get_by_label("Current password").fill(secrets[0])
+    npage.get_by_label("New password", exact=True).fill("a long and private passphrase")
+    npage.get_by_label("New password again").fill("a long and private passphrase")
+    npage.get_by_role("button", name="Change the password").click()
+    expect(npage.get_by_role("status")).to_contain_text("Your password is changed.")
+    expect(npage.locator(".person")).to_contain_text("Zhao Lei (internal audit)")
+    page.goto(console_server.base_url + "/console/staff")
+    expect(page.get_by_role("row", name=re.compile("core.auditor"))).not_to_contain_text(
+        "has not chosen a password yet"
+    )
     page.get_by_role("link", name="Approval policies").click()
     expect(page.get_by_role("row", name=re.compile("confirm a receivable"))).to_contain_text("1")
     # logging out ends the token: the old cookie no longer opens a page
