@@ -40,6 +40,7 @@ def org() -> Iterator[Org]:
         for name, perms in (
             ("clerk", ["view", "payables.confirm", "payables.repay"]),
             ("manager", ["view", "payables.confirm", "payables.repay"]),
+            ("reader", ["view"]),
         ):
             people[name] = enrol(api, add_user(api, "admin", f"cs.{name}", perms), as_name=name)
         yield api, people
@@ -399,6 +400,16 @@ def test_a_confirmation_waits_for_a_second_person(org: Org) -> None:
     zh = manager.get("/console/approvals")
     assert "等待审批" in zh.text and f"确认应收账款 #{root_id}" in zh.text
     manager.cookies.delete("scf_lang")
+    # one who may not approve it is not offered to, and is refused if it tries
+    reader = staff_browser(api, people["reader"])
+    seen = reader.get("/console/approvals")
+    assert "You may not approve this: it needs the permission" in seen.text
+    assert f"/console/approvals/{rid}/approve" not in seen.text
+    tried = reader.post(
+        f"/console/approvals/{rid}/approve",
+        data={"csrf": csrf_of(seen.text), "action_hash": action_hash},
+    )
+    assert tried.status_code == 403 and "MissingPermission" in tried.text
     # the member's own key sees the queue but a person decides
     own = logged_in(api, "core").get("/console/approvals")
     assert "log in as a staff user to decide" in own.text

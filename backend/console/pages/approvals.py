@@ -15,8 +15,9 @@ from backend.console.forms import ConsoleWrite, build
 from backend.console.i18n import N_
 from backend.console.render import EXTRA_NAV, PREFIX, NavItem, redirect, render, tr
 from backend.console.session import ActiveViewer, Viewer
-from backend.errors import Conflict
+from backend.errors import Conflict, Forbidden
 from backend.models import TxStatus
+from backend.permissions import Permission
 from backend.schemas import ApprovalIn, PendingOut, RejectionIn, TxRequestOut
 from backend.services import approvals, staff
 from backend.services.context import WriteContext
@@ -82,6 +83,7 @@ class Item:
     title: str
     mine: bool  # the viewer made it: it may withdraw, not approve
     decided: bool  # the viewer has decided on it already
+    entitled: bool  # the viewer holds the approver permission, within its amount limit
 
     @property
     def approved(self) -> int:
@@ -93,6 +95,15 @@ def _read_context(request: Request, session: Session, mirror: Session) -> WriteC
     return WriteContext(
         rt=runtime_of(request), session=session, mirror=mirror, idem=None, wait=False
     )
+
+
+def _entitled(seen: Viewer, pending: PendingOut) -> bool:
+    """Whether the service would let the viewer approve it (the button is offered then)."""
+    try:
+        seen.member.require(Permission(pending.approver_permission), amount=pending.amount)
+    except Forbidden:
+        return False
+    return True
 
 
 @router.get("")
@@ -114,6 +125,7 @@ def queue(
             title=doing(request, p.request.action, p.request.params),
             mine=me is not None and p.request.made_by == me,
             decided=me is not None and any(d.login == me for d in p.decisions),
+            entitled=_entitled(seen, p),
         )
         for p in listing
     ]
