@@ -445,6 +445,19 @@ def test_a_rejection_needs_a_reason_and_ends_it_unsent(org: Org) -> None:
     assert "Nothing was sent." in rejected.text
     gone = manager.get("/console/approvals?status=rejected")
     assert "the goods have not arrived" in gone.text
+    # its maker withdraws one the same way
+    root_id = registered_root(api, "INV-CSTAFF-4", 10_000 * YUAN)
+    post_form(clerk, "/console/core", f"/console/core/payables/{root_id}/confirm", {})
+    page = clerk.get("/console/approvals")
+    card = page.text[page.text.index("INV-CSTAFF-4") :]
+    found = re.search(r'/console/approvals/([0-9a-f-]+)/reject"', card)
+    assert found and "Why withdraw it" in card
+    withdrawn = clerk.post(
+        f"/console/approvals/{found.group(1)}/reject",
+        data={"csrf": csrf_of(page.text), "reason": "typed the wrong receivable"},
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert "Nothing was sent." in withdrawn.text
 
 
 def test_a_suppliers_split_under_its_policy_waits_too(org: Org) -> None:
