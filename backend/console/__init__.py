@@ -4,10 +4,12 @@ visibility as the API. `mount(app)` adds it to an app built by `backend.api.app.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from backend.api.app import BodyLimit
 from backend.console import errors
 from backend.console.pages import (
     approvals,
@@ -26,8 +28,18 @@ STATIC = Path(__file__).parent / "static"
 ROUTERS = (common, staff, approvals, supplier, core, financier, regulator, auditor, operator)
 
 
+#: The console's forms that carry files: their bodies may be as large as an attachment, as
+#: POST /v1/attachments may (the API's BodyLimit).
+UPLOAD_PATHS = (supplier.INVOICE_FORM,)
+
+
 def mount(app: FastAPI) -> None:
     for page in ROUTERS:
         app.include_router(page.router)
+    for middleware in app.user_middleware:
+        factory: object = middleware.cls
+        if factory is BodyLimit:
+            uploads = cast(tuple[str, ...], middleware.kwargs.get("uploads", ()))
+            middleware.kwargs["uploads"] = (*uploads, *UPLOAD_PATHS)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
     errors.install(app)

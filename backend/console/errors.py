@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.api.errors import status_of
 from backend.blobstore import BlobStoreError
+from backend.console.forms import AlreadySent
 from backend.console.i18n import N_
 from backend.console.render import PREFIX, render
 from backend.console.session import COOKIE, clear_session
@@ -55,6 +56,12 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
 
 
 async def _console_response(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, AlreadySent):
+        return render(
+            request,
+            "common/already_sent.html",
+            {"request_id": exc.request_id, "status": exc.status},
+        )
     if isinstance(exc, ContractRevert):
         exc = from_revert(exc)
     if isinstance(exc, Unauthenticated):
@@ -107,6 +114,7 @@ async def _console_response(request: Request, exc: Exception) -> Response:
 
 
 HANDLED: tuple[type[Exception], ...] = (
+    AlreadySent,
     DomainError,
     ContractRevert,
     ChainError,

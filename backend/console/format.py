@@ -70,7 +70,7 @@ def address(value: str | None, names: dict[str, str]) -> Markup:
     name = names.get(value.lower())
     label = f"{escape(name)} " if name else ""
     return Markup(
-        '<details class="addr"><summary>{label}<code>{short}</code></summary>'
+        '<details class="addr"><summary title="{full}">{label}<code>{short}</code></summary>'
         '<code class="full">{full}</code></details>'
     ).format(label=Markup(label), short=short(value), full=value)
 

@@ -3,8 +3,9 @@ basis points, and a schema built from form fields whose refusal names the fields
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, TypeVar
 
@@ -12,8 +13,9 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
 from backend.api.deps import MirrorDep, SessionDep, runtime_of
+from backend.console.session import CSRF_FIELD, AnyViewer
 from backend.errors import InvalidInput
-from backend.services.context import WriteContext
+from backend.services.context import Idem, WriteContext, by_key, require_same_request
 
 M = TypeVar("M", bound=BaseModel)
 _MONEY = re.compile(r"^\d+(\.\d{1,2})?$")
@@ -67,16 +69,57 @@ def build(model: type[M], **fields: Any) -> M:
         raise InvalidInput(message, details={"fields": named}) from exc
 
 
-async def console_write(
-    request: Request, session: SessionDep, mirror: MirrorDep
-) -> AsyncIterator[WriteContext]:
+IDEM_FIELD = "idem"
+
+
+class AlreadySent(Exception):
+    """The same form came twice (a double click, a reload): the first one's request stands,
+    and the page shows it instead of sending another transaction."""
+
+    def __init__(self, request_id: str, status: str) -> None:
+        super().__init__(request_id)
+        self.request_id, self.status = request_id, status
+
+
+async def form_idem(request: Request) -> Idem | None:
+    """The key every console form carries (`csrf_field` adds it), as an Idempotency-Key over
+    the form's fields, so the same form sent twice sends one transaction."""
+    form = await request.form()  # parsed once: the CSRF check read it already
+    key = form.get(IDEM_FIELD)
+    if not isinstance(key, str) or not key:
+        return None
+    digest = hashlib.sha256()
+    parts = [request.method, request.url.path]
+    for name, value in sorted(form.multi_items(), key=lambda kv: kv[0]):
+        if name == CSRF_FIELD:
+            continue  # the same form from another page load carries another
+        shown = value if isinstance(value, str) else f"{value.filename}:{value.size}"
+        parts.append(f"{name}={shown}")
+    for part in parts:
+        data = part.encode()
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return Idem(key=f"console/{key}", request_hash=digest.hexdigest())
+
+
+def console_write(
+    request: Request,
+    seen: AnyViewer,
+    session: SessionDep,
+    mirror: MirrorDep,
+    idem: Annotated[Idem | None, Depends(form_idem)],
+) -> Iterator[WriteContext]:
     """A console write waits until mined and visible (the page shows the result), holding one
-    of the process's waiting slots as `?wait=true` does."""
+    of the process's waiting slots as `?wait=true` does; a form sent again is not sent twice."""
+    if idem is not None:
+        existing = by_key(session, seen.member.address, idem.key)
+        if existing is not None:
+            require_same_request(existing, idem)
+            raise AlreadySent(existing.id, str(existing.status))
     limiter = runtime_of(request).limiter
     limiter.wait_slot()
     try:
         yield WriteContext(
-            rt=runtime_of(request), session=session, mirror=mirror, idem=None, wait=True
+            rt=runtime_of(request), session=session, mirror=mirror, idem=idem, wait=True
         )
     finally:
         limiter.release_wait_slot()

@@ -3,6 +3,7 @@ header's navigation by roles, flash messages, names beside addresses."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -115,7 +116,10 @@ def _csrf_field(ctx: Context) -> Markup:
     seen: Viewer | None = ctx.get("viewer")
     if seen is None:
         return Markup("")
-    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, seen.csrf)
+    # and a key of its own: the same form sent twice sends one transaction (`forms.form_idem`)
+    return Markup(
+        '<input type="hidden" name="{}" value="{}"><input type="hidden" name="idem" value="{}">'
+    ).format(CSRF_FIELD, seen.csrf, secrets.token_urlsafe(16))
 
 
 @cache

@@ -178,8 +178,9 @@ def party(browser: Browser, console_server: ConsoleServer) -> Iterator[Callable[
         who = Party(name=name, page=page, watch=watch, base_url=console_server.base_url)
         opened.append((context, who))
         who.goto("/console/login")
-        page.get_by_role("textbox", name="API key").fill(console_server.key(name))
-        page.get_by_role("button", name="Log in").first.click()
+        # by id, not by label: the page may be in Chinese
+        page.locator("#api_key").fill(console_server.key(name))
+        page.locator("form[action='/console/login'] button[type=submit]").click()
         page.wait_for_url("**/console/")
         return who
 

@@ -51,3 +51,32 @@ def test_logout_ends_the_session(party: Callable[..., Party]) -> None:
     bank.page.wait_for_url("**/console/login")
     bank.goto("/console/")
     expect(bank.page.get_by_role("status")).to_contain_text("Log in to use the console.")
+
+
+def test_the_pages_fit_a_tablet(party: Callable[..., Party]) -> None:
+    for who, path in (("tier1", "/console/supplier"), ("core", "/console/core")):
+        member = party(who)
+        member.page.set_viewport_size({"width": 768, "height": 1024})
+        member.goto(path)
+        width = member.page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= 768, f"{path} is {width} px wide on a 768 px tablet"
+
+
+def test_the_keyboard_reaches_the_skip_link_first_and_the_forms(
+    party: Callable[..., Party],
+) -> None:
+    tier1 = party("tier1")
+    page = tier1.page
+    tier1.goto("/console/supplier/invoices/new")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Invoice number")).to_be_focused()
+
+
+def test_chinese_pages_fit_1280_px(party: Callable[..., Party]) -> None:
+    tier1 = party("tier1", lang="zh")
+    tier1.goto("/console/supplier")
+    expect(tier1.page.get_by_role("heading", name="应收账款", exact=True)).to_be_visible()
+    screenshot(tier1, "supplier-home-zh")

@@ -72,6 +72,7 @@ def test_invoice_to_financing_to_repayment(
     pieces = page.get_by_role("region", name="Pieces you hold")
     row = pieces.get_by_role("row").filter(has_text="¥250,000.00")
     expect(row).to_contain_text("active")
+    screenshot(tier1, "supplier-home")
     row.get_by_role("link", name=re.compile(r"^#\d+$")).click()
     piece_id = int(page.url.rsplit("/", 1)[1])
     page.get_by_label("Amount wanted (yuan)").fill("240000")
@@ -93,7 +94,10 @@ def test_invoice_to_financing_to_repayment(
     balance = page.locator("dl.facts dd").first
     expect(balance).not_to_have_text("¥0.00")
     page.get_by_role("navigation", name="Pages").get_by_role("link", name="Receivables").click()
-    screenshot(tier1, "supplier-home")
+    passed_on = page.get_by_role("region", name="Pieces passed on or sold")
+    expect(passed_on.get_by_role("row").filter(has_text="¥250,000.00")).to_contain_text(
+        "Pujiang Commercial Bank"
+    )
 
     # the core enterprise repays in two instalments
     cpage.reload()

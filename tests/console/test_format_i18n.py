@@ -4,12 +4,17 @@ catalogue covering every text the pages and their code mark for translation."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
+from typing import Any, cast
 
 from babel.messages.extract import extract_from_dir
+from fastapi import Request, Response
 
 from backend.console import format as fmt
 from backend.console import i18n
 from backend.console.render import TEMPLATES
+from backend.console.session import set_session
+from backend.security import CsrfSigner
 
 CONSOLE_DIR = TEMPLATES.parent
 
@@ -35,7 +40,7 @@ def test_an_address_shows_its_name_short_and_opens_to_the_full_value() -> None:
     assert "Acme &lt;Parts&gt;" in html  # escaped
     assert "<code>0xabab…abab</code>" in html
     assert f'<code class="full">{address}</code>' in html
-    assert "<details" in html and "<summary>" in html
+    assert "<details" in html and f'<summary title="{address}">' in html
     assert str(fmt.address(None, {})) == "—"
 
 
@@ -64,3 +69,25 @@ def test_an_unknown_language_falls_back_to_english() -> None:
     assert i18n.language_of(None) == "en"
     assert i18n.translations("en").gettext("Log out") == "Log out"
     assert i18n.translations("zh").gettext("Log out") == "退出登录"
+
+
+def test_the_session_cookie_is_secure_behind_https() -> None:
+    def cookie_for(public_url: str) -> str:
+        settings = SimpleNamespace(public_url=public_url)
+        app = SimpleNamespace(state=SimpleNamespace(runtime=SimpleNamespace(settings=settings)))
+        response = Response()
+        set_session(cast(Request, cast(Any, SimpleNamespace(app=app))), response, "scf_k_s")
+        return response.headers["set-cookie"]
+
+    assert "Secure" in cookie_for("https://scf.example")
+    assert "Secure" not in cookie_for("http://127.0.0.1:8000")
+    assert "HttpOnly" in cookie_for("https://scf.example")
+
+
+def test_csrf_tokens_belong_to_one_credential() -> None:
+    signer = CsrfSigner.from_master(b"\x01" * 32)
+    token = signer.token("scf_a_b")
+    assert signer.matches("scf_a_b", token)
+    assert not signer.matches("scf_a_c", token)
+    assert not signer.matches("scf_a_b", token[:-1] + ("0" if token[-1] != "0" else "1"))
+    assert not CsrfSigner.from_master(b"\x02" * 32).matches("scf_a_b", token)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from backend.settings import BackendSettings
 from chain.pricing import discount_price
 from tests.backend.conftest import YUAN, Api, invoice, make_api
 from tests.console.clients import csrf_of, logged_in
@@ -185,3 +187,56 @@ def test_the_cash_page_shows_the_balance_as_money(api: Api) -> None:
     assert html.status_code == 403  # a core enterprise is no supplier
     page = logged_in(api, "tier1").get("/console/supplier/cash").text
     assert re.search(r"¥[\d,]+\.\d\d", page)
+
+
+def test_a_form_sent_twice_sends_one_transaction(api: Api) -> None:
+    made = confirmed_piece(api, "INV-PAGES-TWICE", amount=1_000 * YUAN)
+    c = logged_in(api, "core")
+    html = c.get("/console/core").text
+    form = {
+        "csrf": csrf_of(html),
+        "idem": re.search(r'name="idem" value="([^"]+)"', html).group(1),  # type: ignore[union-attr]
+        "amount": "100",
+    }
+    action = f"/console/core/payables/{made['root_id']}/repay"
+    first = c.post(action, data=form, follow_redirects=True)
+    assert f"Repayment of receivable {made['root_id']} sent." in first.text
+    again = c.post(action, data=form, follow_redirects=True)
+    assert again.status_code == 200 and "This form was already sent" in again.text
+    assert "mined" in again.text
+    root = next(
+        r for r in api.as_("core").get("/v1/payables").json() if r["root_id"] == made["root_id"]
+    )
+    assert root["repaid"] == 100 * YUAN
+
+
+def test_the_invoice_form_takes_a_file_as_large_as_the_api_does() -> None:
+    """A request body may be 64 KiB, an attachment 256 KiB: the form with a 200 KiB scan goes
+    through, as POST /v1/attachments would take it."""
+    settings = BackendSettings(
+        profile="embedded",
+        wait_timeout_seconds=30,
+        max_request_bytes=64 * 1024,
+        max_attachment_bytes=256 * 1024,
+    )
+    for small in make_api(settings, with_console=True):
+        c = logged_in(small, "tier1")
+        token = csrf_of(c.get("/console/supplier/invoices/new").text)
+        scan = b"%PDF-1.7\n" + b"0" * (200 * 1024) + b"\n%%EOF\n"
+        resp = c.post(
+            "/console/supplier/invoices",
+            data={
+                "csrf": token,
+                "number": "INV-PAGES-BIGSCAN",
+                "buyer": small.addresses["core"],
+                "amount": "1000",
+                "issue_date": date.today().isoformat(),
+                "due_date": (date.today() + timedelta(days=60)).isoformat(),
+            },
+            files={"invoice_file": ("scan.pdf", scan, "application/pdf")},
+            follow_redirects=True,
+        )
+        assert resp.status_code == 200, resp.text
+        assert "Invoice INV-PAGES-BIGSCAN registered" in resp.text
+        too_big = small.as_("tier1").post("/v1/invoices", content=b"x" * (65 * 1024))
+        assert too_big.status_code == 413  # the other paths keep the request limit

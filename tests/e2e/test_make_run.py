@@ -1,5 +1,5 @@
 """`make run` on a fresh port: it prints the demo consortium and three curl lines; each works;
-an interrupt stops the server."""
+the console's URL it prints serves the login page; an interrupt stops the server."""
 
 from __future__ import annotations
 
@@ -59,6 +59,14 @@ def test_make_run_serves_the_api_and_its_printed_curl_lines_work(tmp_path: Path)
         assert credit["credit_limit"] > 0 and credit["credit_used"] == 0
         assert registered["transaction"]["status"] == "mined", registered
         assert registered["invoice"]["status"] == "registered"
+        consoles = [ln for ln in log.read_text().splitlines() if ln.startswith("Web console: ")]
+        assert consoles, log.read_text()
+        url = consoles[0].split()[2]
+        assert url == f"http://127.0.0.1:{port}/console"
+        login = subprocess.run(
+            ["curl", "-s", "-L", url], capture_output=True, text=True, timeout=60
+        )
+        assert "Log in to the console" in login.stdout
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

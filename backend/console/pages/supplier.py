@@ -22,11 +22,13 @@ from backend.console.session import SupplierViewer
 from backend.errors import DomainError, InvalidInput
 from backend.runtime import Runtime
 from backend.schemas import (
+    AttachmentKind,
     AttachmentRef,
     FinancingIn,
     InvoiceIn,
     OfferOut,
     PieceOut,
+    ProfileOut,
     QuoteOut,
     SplitIn,
     SplitPart,
@@ -39,12 +41,13 @@ from backend.services.views import root_row
 
 router = APIRouter(prefix=f"{PREFIX}/supplier", include_in_schema=False)
 HOME = f"{PREFIX}/supplier"
+INVOICE_FORM = f"{HOME}/invoices"
 #: The yearly rate a piece is valued at today unless the page is asked for another.
 DEFAULT_RATE_BPS = 600
 MAX_SPLIT_ROWS = 4
 PieceId = Annotated[int, Path(gt=0, lt=2**40)]
 #: The files the invoice form takes, by the attachment kind each is recorded as.
-FILE_KINDS: tuple[tuple[str, str], ...] = (
+FILE_KINDS: tuple[tuple[str, AttachmentKind], ...] = (
     ("invoice_file", "invoice"),
     ("contract_file", "purchase_contract"),
     ("delivery_file", "delivery_note"),
@@ -114,6 +117,11 @@ def home(
         rt=rt, session=session, mirror=mirror, me=me, held=True, root_id=None, limit=500, after=0
     )
     quotes = {p.piece_id: _quote(rt, session, mirror, me, p, rate_bps) for p in pieces}
+    seen_pieces = supplier.list_pieces(
+        rt=rt, session=session, mirror=mirror, me=me, held=False, root_id=None, limit=500, after=0
+    )
+    # what it passed on or sold, as the holders stand now (a split's children, not the parent)
+    gone = [p for p in seen_pieces if p.holder.lower() != me.address and p.status == "active"]
     invoices = supplier.list_invoices(
         rt=rt, session=session, mirror=mirror, me=me, limit=100, after=0
     )
@@ -128,6 +136,7 @@ def home(
         "supplier/home.html",
         {
             "pieces": pieces,
+            "gone": gone,
             "quotes": quotes,
             "rate_bps": rate_bps,
             "invoices": [i for i in invoices if i.seller.lower() == me.address],
@@ -141,7 +150,7 @@ def home(
 # -- invoices ------------------------------------------------------------------------------------
 
 
-def _directory(rt: Runtime, session: Session, mirror: Session, me: Principal) -> list[Any]:
+def _directory(rt: Runtime, session: Session, mirror: Session, me: Principal) -> list[ProfileOut]:
     """The members this supplier may see in the directory, but itself."""
     return [
         p for p in directory.listing(session, mirror, rt, me) if p.address.lower() != me.address
@@ -163,12 +172,11 @@ def new_invoice(
         {
             "members": _directory(rt, session, mirror, seen.member),
             "today": today.isoformat(),
-            "file_kinds": FILE_KINDS,
         },
     )
 
 
-@router.post("/invoices")
+@router.post(INVOICE_FORM.removeprefix(HOME))
 def register_invoice(
     request: Request,
     seen: SupplierViewer,
@@ -185,13 +193,22 @@ def register_invoice(
     """The files first (as POST /v1/attachments), then the invoice naming them (as POST
     /v1/invoices), waiting for the ledger."""
     me = seen.member
-    fen = yuan_to_fen(amount, field="amount")
-    refs = []
+    # the form checked before any file is stored
+    body = build(
+        InvoiceIn,
+        number=number.strip(),
+        seller=me.address,
+        buyer=buyer.strip(),
+        amount=yuan_to_fen(amount, field="amount"),
+        issue_date=issue_date,
+        due_date=due_date,
+    )
     files = {
         "invoice_file": invoice_file,
         "contract_file": contract_file,
         "delivery_file": delivery_file,
     }
+    refs = []
     for field, kind in FILE_KINDS:
         upload = files[field]
         if upload is None or not upload.filename:
@@ -200,17 +217,8 @@ def register_invoice(
         held = attachments.upload(
             rt=ctx.rt, session=ctx.session, me=me, data=data, file_name=upload.filename
         )
-        refs.append(AttachmentRef(sha256=held.sha256, kind=kind))  # type: ignore[arg-type]
-    body = build(
-        InvoiceIn,
-        number=number.strip(),
-        seller=me.address,
-        buyer=buyer.strip(),
-        amount=fen,
-        issue_date=issue_date,
-        due_date=due_date,
-        attachments=refs,
-    )
+        refs.append(AttachmentRef(sha256=held.sha256, kind=kind))
+    body = build(InvoiceIn, **{**body.model_dump(), "attachments": refs})
     doc, req = invoicing.originate(ctx=ctx, me=me, body=body, issue=False)
     out = respond(ctx.rt, req)
     return redirect(
