@@ -126,7 +126,15 @@ _STAFF = sa_select(
     _USERS.c.must_change_password,
 ).where(_USERS.c.id == bindparam("id"))
 #: what a staff user told to change its password may still do
-PASSWORD_CHANGE_PATHS = frozenset({"/v1/staff/me/password", "/v1/staff/me", "/v1/auth/logout"})
+PASSWORD_CHANGE_PATHS = frozenset(
+    {
+        "/v1/staff/me/password",
+        "/v1/staff/me",
+        "/v1/auth/logout",
+        "/console/password",  # the console's own password page and logout
+        "/console/logout",
+    }
+)
 _DENIED = sa_select(_REVOKED.c.jti).where(_REVOKED.c.jti == bindparam("jti"))
 _PRINCIPAL = sa_select(
     _MEMBERS.c.address,

@@ -230,6 +230,16 @@ def print_seeded(console: Console, seeded: Seeded) -> None:
         console.print(people)
     console.print(f"API docs: {seeded.base_url}/docs")
     console.print(f"Web console: {seeded.base_url}/console (log in with an API key above)")
+    if seeded.staff:
+        # the seed's own logins used the codes of the moment it ran: each is good once
+        console.print(
+            "  or as one of the core enterprise's people: staff login with the login, the "
+            "password and the code `scf totp SECRET` prints (a code is good once: wait for "
+            "the next one if the console says it was used)",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
     operator_key = seeded.members["operator"]["api_key"]
     console.print(f"export SCF_API_URL={seeded.base_url} SCF_API_KEY={operator_key}  # scf member")
     console.file.flush()
