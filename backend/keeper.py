@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from backend import metrics
 from backend.models import Alert, FinancingRequest, FinancingStatus, TxRequest, TxStatus
 from backend.runtime import Runtime
-from backend.services import action_log
+from backend.services import action_log, approvals
 from backend.services.attachments import purge_uploads as purge_unused_uploads
 from backend.services.audit import reconciliation
 from backend.services.auth import purge_expired
@@ -213,6 +213,15 @@ def purge_auth(rt: Runtime) -> dict[str, int]:
     return purged
 
 
+def expire_approvals(rt: Runtime) -> int:
+    """End the actions whose approvers did not come before the deadline."""
+    with Session(rt.engine) as session:
+        ended = approvals.expire_lapsed(session)
+    if ended:
+        log.info("pending approvals expired", extra={"requests": ended})
+    return ended
+
+
 def purge_uploads(rt: Runtime) -> dict[str, int]:
     """Delete uploads past their retention, and the bytes that nothing holds any more."""
     before = datetime.now(UTC) - timedelta(hours=rt.settings.upload_retention_hours)
@@ -262,6 +271,7 @@ JOBS: tuple[Job, ...] = (
     Job("recover", lambda s: s.stuck_after_seconds / 2, recover),
     Job("financing", lambda s: s.keeper_interval_seconds, close_moved_financing),
     Job("purge_auth", lambda s: s.auth_purge_interval_seconds, purge_auth),
+    Job("expire_approvals", lambda s: s.auth_purge_interval_seconds, expire_approvals),
     Job("purge_uploads", lambda s: s.upload_purge_interval_seconds, purge_uploads),
     Job("notify", lambda s: s.notify_interval_seconds, notify),
     Job("deliver", lambda s: s.deliver_interval_seconds, deliver_due),

@@ -76,11 +76,14 @@ class ApiKeyBase(SQLModel):
 
 
 class ApiKey(ApiKeyBase, BackendTable, table=True):
-    """A machine client's credential; only a hash of its secret is kept."""
+    """A machine client's credential; only a hash of its secret is kept. A key made by a staff
+    user is that user's (`user_id`) and may do only what the user may; one made by the member's
+    own login (its signed challenge) or its activation code acts as the member."""
 
     __tablename__ = "api_key"
 
     secret_hash: str
+    user_id: str | None = Field(default=None, index=True)
 
 
 class ApiKeyPublic(ApiKeyBase):
@@ -148,6 +151,77 @@ class MemberProfile(BackendTable, table=True):
     contact_email: str | None = None
     contact_phone: str | None = None
     updated_at: datetime = _ts()
+
+
+# -- staff users and approvals ------------------------------------------------------------------
+
+
+class StaffStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class StaffUser(BackendTable, table=True):
+    """A person acting for a member: a login name, a password (Argon2id), a TOTP second factor
+    (its secret sealed under the master key), a permission set and, for money, a limit."""
+
+    __tablename__ = "staff_user"
+
+    id: str = Field(primary_key=True)
+    member: str = Field(index=True)  # lower-case address
+    login: str = Field(unique=True)  # lower-case, unique across the platform
+    display_name: str
+    permissions: list[str] = Field(sa_type=JSONType)
+    amount_limit: int | None = Field(default=None, sa_type=BigInteger)  # fen; None: no limit
+    status: StaffStatus = Field(default=StaffStatus.ACTIVE, sa_type=String(16))
+    password_hash: str
+    must_change_password: bool = True
+    totp_nonce: bytes = Field(sa_type=LargeBinary)
+    totp_ciphertext: bytes = Field(sa_type=LargeBinary)
+    totp_last_step: int | None = Field(default=None, sa_type=BigInteger)  # no code used twice
+    failed_logins: int = 0
+    locked_until: datetime | None = _ts_opt()
+    created_at: datetime = _ts()
+    created_by: str | None = None  # the login name of the admin who made it; None: the operator
+    updated_at: datetime = _ts()
+
+
+class ApprovalPolicy(BackendTable, table=True):
+    """A member's rule for one action: how many approvers besides the maker, above which amount,
+    holding which permission. An action with no row takes the default
+    (`backend.permissions.DEFAULT_POLICIES`)."""
+
+    __tablename__ = "approval_policy"
+
+    member: str = Field(primary_key=True)
+    action: str = Field(primary_key=True)
+    approvers: int
+    above_amount: int = Field(default=0, sa_type=BigInteger)  # fen; policy applies above it
+    approver_permission: str
+    updated_by: str | None = None
+    updated_at: datetime = _ts()
+
+
+class ApprovalDecision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class TxApproval(BackendTable, table=True):
+    """One staff user's decision on a pending request: it covers the action's canonical hash
+    (`backend.txn.actions.approval_hash`), so a changed action is covered by no approval."""
+
+    __tablename__ = "tx_approval"
+    __table_args__ = (UniqueConstraint("request_id", "user_id", name="uq_tx_approval_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True)
+    user_id: str
+    login: str
+    decision: ApprovalDecision = Field(sa_type=String(16))
+    action_hash: str
+    reason: str | None = None
+    at: datetime = _ts()
 
 
 # -- the off-chain action log (tamper-evident) ----------------------------------------------
@@ -288,19 +362,21 @@ class FinancingOffer(BackendTable, table=True):
 
 class TxStatus(StrEnum):
     AWAITING_SIGNATURE = "awaiting_signature"  # non-custodial signer: prepared, client signs
+    PENDING_APPROVAL = "pending_approval"  # under the member's policy: sent once approved
     QUEUED = "queued"
     SIGNED = "signed"  # signed bytes stored, maybe broadcast: only ever re-broadcast
     SENT = "sent"
     MINED = "mined"
     FAILED = "failed"
-    EXPIRED = "expired"  # left unsigned past its deadline; nothing was ever sent
+    EXPIRED = "expired"  # left unsigned or unapproved past its deadline; nothing was sent
+    REJECTED = "rejected"  # an approver (or the maker) turned it down; nothing was sent
 
     #: a worker still has to take it further
     IN_FLIGHT = nonmember((QUEUED, SIGNED, SENT))
     #: nothing more will happen to it
-    FINAL = nonmember((MINED, FAILED, EXPIRED))
-    #: waiting for it is pointless: final, or waiting on the member itself
-    WAIT_ENDS = nonmember((MINED, FAILED, EXPIRED, AWAITING_SIGNATURE))
+    FINAL = nonmember((MINED, FAILED, EXPIRED, REJECTED))
+    #: waiting for it is pointless: final, or waiting on the member's signature or approvers
+    WAIT_ENDS = nonmember((MINED, FAILED, EXPIRED, REJECTED, AWAITING_SIGNATURE, PENDING_APPROVAL))
     #: its nonce is taken: stored signed (maybe broadcast) or mined
     NONCE_TAKEN = nonmember((SIGNED, SENT, MINED))
 
@@ -324,7 +400,11 @@ class TxRequestBase(SQLModel):
     expires_at: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),
-        description="Awaiting a signature: the request expires unsigned at this time.",
+        description="Awaiting a signature or approval: the request expires at this time.",
+    )
+    made_by: str | None = Field(default=None, description="The staff user who made it (login).")
+    approvals_required: int = Field(
+        default=0, description="Approvers its member's policy asked for besides the maker."
     )
 
 
@@ -348,6 +428,8 @@ class TxRequest(TxRequestBase, BackendTable, table=True):
     )
     attempts: int = 0
     claim_token: str | None = None
+    maker_id: str | None = None  # the staff user's id (made_by is the login shown)
+    action_hash: str | None = None  # what its approvals must cover (pending approval only)
     locked_until: datetime | None = _ts_opt()
 
 
@@ -390,6 +472,8 @@ class NotificationKind(StrEnum):
     UNFROZEN = "unfrozen"
     MEMBERSHIP_SUSPENDED = "membership_suspended"
     WEBHOOK_DISABLED = "webhook_disabled"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_REJECTED = "approval_rejected"
 
 
 class NotifyCursor(BackendTable, table=True):

@@ -16,7 +16,8 @@ from pydantic import (
     model_validator,
 )
 
-from backend.models import NotificationKind, TxStatus
+from backend.models import ApprovalDecision, NotificationKind, StaffStatus, TxStatus
+from backend.permissions import MAX_APPROVERS, Permission
 from chain.addresses import parse_address
 
 MAX_AMOUNT = 2**96  # the contracts store piece amounts as uint96
@@ -151,7 +152,12 @@ class TxRequestOut(BaseModel):
         "is fixed only when the signature is accepted (409 NonceNotNext otherwise).",
     )
     expires_at: datetime | None = Field(
-        default=None, description="awaiting_signature only: the request expires unsigned then."
+        default=None,
+        description="awaiting_signature or pending_approval: the request expires then.",
+    )
+    made_by: str | None = Field(default=None, description="The staff user who made it.")
+    approvals_required: int = Field(
+        default=0, description="Approvers its member's policy asks for besides the maker."
     )
     warnings: list[WriteWarning] = Field(
         default_factory=list,
@@ -895,3 +901,122 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
     created_at: datetime
     history: list[AttemptOut]
+
+
+# -- staff users and approvals -------------------------------------------------------------------
+
+LOGIN_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,63}$"
+
+
+class StaffUserIn(Strict):
+    login: str = Field(
+        pattern=LOGIN_PATTERN,
+        description="Lower-case letters, digits, '.', '_' or '-'; unique on the platform.",
+        examples=["core.clerk"],
+    )
+    display_name: str = Field(min_length=1, max_length=100, examples=["Li Wei (AP clerk)"])
+    permissions: list[Permission] = Field(examples=[["view", "payables.confirm"]])
+    amount_limit: int | None = Field(
+        default=None, ge=0, description="Fen: the most one money action of theirs may commit."
+    )
+
+
+class StaffUserPatch(Strict):
+    """What an administrator changes (fields left out stay; amount_limit null: no limit)."""
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    permissions: list[Permission] | None = None
+    amount_limit: int | None = Field(default=None, ge=0)
+    status: StaffStatus | None = None
+
+
+class StaffUserOut(BaseModel):
+    login: str
+    display_name: str
+    member: AddressOut
+    permissions: list[str]
+    amount_limit: int | None
+    status: StaffStatus
+    must_change_password: bool
+    locked_until: datetime | None
+    created_at: datetime
+    created_by: str | None
+
+
+class StaffCredentials(StaffUserOut):
+    """A new user, or one an administrator reset: its first password and its second factor's
+    secret, shown once (neither is readable again)."""
+
+    password: str | None = Field(description="One-time: it must be changed at first login.")
+    totp_secret: str | None = Field(description="Base32, for an authenticator app.")
+    totp_uri: str | None = Field(description="otpauth:// URI of the same (for a QR code).")
+
+
+class StaffResetIn(Strict):
+    password: bool = True
+    totp: bool = False
+
+
+class StaffLoginIn(Strict):
+    login: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    code: str = Field(pattern=r"^[0-9]{6}$", description="The authenticator app's code.")
+
+
+class StaffTokenOut(TokenOut):
+    user: StaffUserOut
+    password_change_required: bool
+
+
+class PasswordChangeIn(Strict):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=12, max_length=256)
+
+
+class PolicyIn(Strict):
+    approvers: int = Field(ge=0, le=MAX_APPROVERS, description="Besides the maker.")
+    above_amount: int = Field(default=0, ge=0, description="Fen: applies above this amount.")
+    approver_permission: Permission | None = Field(
+        default=None, description="What approvers must hold; default: the action's own."
+    )
+
+
+class PolicyOut(BaseModel):
+    action: str
+    approvers: int
+    above_amount: int
+    approver_permission: str
+    default: bool = Field(description="The platform's default (the member set none).")
+
+
+class ApprovalIn(Strict):
+    action_hash: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="The action_hash of the pending request as the approver saw it.",
+    )
+
+
+class RejectionIn(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class DecisionOut(BaseModel):
+    login: str
+    decision: ApprovalDecision
+    reason: str | None
+    at: datetime
+
+
+class PendingOut(BaseModel):
+    """A request under its member's policy, with what an approver needs to decide."""
+
+    request: TxRequestOut
+    action_hash: str | None
+    amount: int | None
+    approvals_required: int
+    approver_permission: str
+    decisions: list[DecisionOut]
+    subject: dict[str, Any] = Field(
+        description="What it acts on: the receivable (invoice, supplier, debtor, amounts, "
+        "dates, documents), the piece, the offer and its price, the counterparty."
+    )

@@ -4,6 +4,7 @@ API keys and encryption of custodial keys."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -15,6 +16,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import jwt
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -153,11 +157,13 @@ def sign_message(account: LocalAccount, message: str) -> str:
 
 @dataclass(frozen=True)
 class TokenClaims:
-    """What a verified bearer token says: whose it is, its id and its expiry."""
+    """What a verified bearer token says: whose it is (the member, and the staff user if a
+    person logged in), its id and its expiry."""
 
     address: str
     jti: str
     expires_at: datetime
+    user_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,18 +175,20 @@ class TokenIssuer:
     def from_master(cls, master: bytes, settings: BackendSettings) -> TokenIssuer:
         return cls(_subkey(master, "token"), timedelta(seconds=settings.token_lifetime_seconds))
 
-    def issue(self, address: str) -> tuple[str, datetime]:
-        """A token for `address` and its expiry; its `jti` (128 random bits) names it on the
-        denylist once its holder logs out."""
+    def issue(self, address: str, *, user_id: str | None = None) -> tuple[str, datetime]:
+        """A token for `address` (and its staff user `user_id`) and its expiry; its `jti` (128
+        random bits) names it on the denylist once its holder logs out."""
         now = datetime.now(UTC)
         expires = now + self.lifetime
-        claims = {
+        claims: dict[str, object] = {
             "sub": address,
             "aud": TOKEN_AUDIENCE,
             "iat": int(now.timestamp()),
             "exp": int(expires.timestamp()),
             "jti": secrets.token_hex(16),
         }
+        if user_id is not None:
+            claims["uid"] = user_id
         return jwt.encode(claims, self.secret, algorithm=TOKEN_ALGORITHM), expires
 
     def verify(self, token: str) -> TokenClaims:
@@ -194,10 +202,12 @@ class TokenIssuer:
             raise Unauthenticated("invalid token", code="InvalidToken") from exc
         if not isinstance(claims.get("jti"), str) or not isinstance(claims.get("sub"), str):
             raise Unauthenticated("invalid token", code="InvalidToken")
+        user_id = claims.get("uid")
         return TokenClaims(
             address=claims["sub"],
             jti=claims["jti"],
             expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            user_id=user_id if isinstance(user_id, str) else None,
         )
 
 
@@ -265,6 +275,63 @@ def hash_secret(secret: str) -> str:
 
 def secret_matches(secret: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+# -- staff passwords and second factors --------------------------------------------------------
+
+#: Argon2id with argon2-cffi's defaults (RFC 9106's low-memory choice: t=3, m=64 MiB, p=4)
+_PASSWORDS = PasswordHasher()
+MIN_PASSWORD_LENGTH = 12
+TOTP_STEP_SECONDS = 30
+TOTP_WINDOW = 1  # steps either side of now: a clock a step off still logs in
+
+
+def hash_password(password: str) -> str:
+    return _PASSWORDS.hash(password)
+
+
+def password_matches(password: str, stored_hash: str) -> bool:
+    try:
+        return _PASSWORDS.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@functools.cache
+def dummy_password_hash() -> str:
+    """Checked for a login name nobody has, so that an unknown name costs what a known one
+    does (made once, when first needed: a hash costs a tenth of a second)."""
+    return _PASSWORDS.hash(secrets.token_urlsafe(16))
+
+
+def new_password() -> str:
+    """A one-time password an administrator hands over (160 random bits)."""
+    return secrets.token_urlsafe(20)
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, *, login: str, issuer: str = "scf-ledger") -> str:
+    """The otpauth:// URI an authenticator app takes (as text or a QR code)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=login, issuer_name=issuer)
+
+
+def totp_code(secret: str, at: datetime | None = None) -> str:
+    """The code for `at` (now): what the authenticator app shows (tests and `scf totp`)."""
+    return str(pyotp.TOTP(secret).at(at or datetime.now(UTC)))
+
+
+def totp_step(secret: str, code: str, *, now: datetime) -> int | None:
+    """The time step whose code `code` is, within the window around `now`; None if none is.
+    The caller refuses a step not after the last one used (a code is good once)."""
+    totp = pyotp.TOTP(secret)
+    current = int(now.timestamp()) // TOTP_STEP_SECONDS
+    for step in range(current - TOTP_WINDOW, current + TOTP_WINDOW + 1):
+        if hmac.compare_digest(str(totp.at(step * TOTP_STEP_SECONDS)), code):
+            return step
+    return None
 
 
 # -- custodial keys ----------------------------------------------------------------------------

@@ -123,6 +123,17 @@ class BackendSettings(BaseSettings):
         "guessing is stopped first, many clients guessing one member's login next).",
     )
     login_lockout_seconds: int = Field(default=900, ge=1, description="How long a lock-out lasts.")
+    staff_lockout_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed logins in a row (a wrong password or code) that lock a staff user "
+        "out for login_lockout_seconds.",
+    )
+    approval_hours: int = Field(
+        default=72,
+        ge=1,
+        description="How long an action waits for its approvers before it expires unsent.",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description='Addresses or networks (JSON list, e.g. ["10.0.0.0/8"]) of the reverse '

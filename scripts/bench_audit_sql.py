@@ -5,7 +5,8 @@
 
 A scratch database (dropped at the end) gets both migration sets, then SYNTHETIC rows made by
 SQL (generate_series), not by a chain: members with directory entries, receivables each split
-in three (one piece sold to a financier), their holdings, and settlement-cash Transfer events.
+in three (one piece sold to a financier), their holdings, and settlement-cash Transfer events
+with the party rows the indexer writes beside them (`ledger_event_party`).
 A role from `scf audit grant-sql` then runs each example query of the page (p50 of
 `--samples`) and a full read of each view.
 """
@@ -118,8 +119,16 @@ def fill(pg: psycopg.Connection[Any], roots: int, transfers: int) -> None:
         " FROM generate_series(0, %(n)s - 1) i",
         {"c": CHAIN, "e": ESCROW, "n": transfers},
     )
+    # what the indexer writes beside each event: a row per distinct non-zero address it names
+    pg.execute(
+        "INSERT INTO ledger_event_party (chain_id, party, event_id, block_number)"
+        " SELECT DISTINCT e.chain_id, v.party, e.id, e.block_number FROM ledger_event e,"
+        " LATERAL (VALUES (e.args ->> 'from'), (e.args ->> 'to')) v(party)"
+        " WHERE v.party <> '0x' || repeat('0', 40)"
+    )
     pg.commit()
-    for table in ("member", "member_profile", "root", "piece", "holding", "ledger_event"):
+    tables = ("member", "member_profile", "root", "piece", "holding", "ledger_event")
+    for table in (*tables, "ledger_event_party"):
         pg.execute(f"ANALYZE {table}")
     pg.commit()
 

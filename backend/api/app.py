@@ -24,6 +24,7 @@ from backend.api.errors import error_response, install_handlers
 from backend.api.headers import SecurityHeaders
 from backend.api.names import NamesBesideAddresses
 from backend.api.routes import (
+    approvals,
     attachments,
     audit,
     auth,
@@ -38,6 +39,7 @@ from backend.api.routes import (
     pieces,
     receivables,
     regulator,
+    staff,
     statements,
     transactions,
 )
@@ -213,6 +215,8 @@ def create_app(
         statements,
         transactions,
         notifications,
+        staff,
+        approvals,
     ):
         app.include_router(module.router)
 

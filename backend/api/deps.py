@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from eth_utils.address import to_checksum_address
 from fastapi import Depends, Header, Query, Request
@@ -17,13 +17,15 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
 from backend.errors import Forbidden, Unauthenticated
-from backend.models import ApiKey, RevokedToken, as_utc
+from backend.models import ApiKey, RevokedToken, StaffStatus, StaffUser, as_utc
+from backend.permissions import Permission, permission_for
 from backend.runtime import Runtime
 from backend.security import secret_matches, split_api_key
 from backend.services.context import (
     Idem,
     IdempotentReplay,
     Principal,
+    StaffRef,
     WriteContext,
     by_key,
     require_same_request,
@@ -110,7 +112,29 @@ _API_KEY = sa_select(
     _KEYS.c.revoked_at,
     _KEYS.c.last_used_at,
     _KEYS.c.expires_at,
+    _KEYS.c.user_id,
 ).where(_KEYS.c.id == bindparam("id"))
+_USERS = StaffUser.__table__  # type: ignore[attr-defined]
+_STAFF = sa_select(
+    _USERS.c.id,
+    _USERS.c.member,
+    _USERS.c.login,
+    _USERS.c.display_name,
+    _USERS.c.permissions,
+    _USERS.c.amount_limit,
+    _USERS.c.status,
+    _USERS.c.must_change_password,
+).where(_USERS.c.id == bindparam("id"))
+#: what a staff user told to change its password may still do
+PASSWORD_CHANGE_PATHS = frozenset(
+    {
+        "/v1/staff/me/password",
+        "/v1/staff/me",
+        "/v1/auth/logout",
+        "/console/password",  # the console's own password page and logout
+        "/console/logout",
+    }
+)
 _DENIED = sa_select(_REVOKED.c.jti).where(_REVOKED.c.jti == bindparam("jti"))
 _PRINCIPAL = sa_select(
     _MEMBERS.c.address,
@@ -164,12 +188,13 @@ def principal_for(request: Request, session: Session, mirror: Session, token: st
                 update(_KEYS).where(_KEYS.c.id == key_id).values(last_used_at=now)
             )
             session.commit()
-        address, claims = key.address, None
+        address, claims, user_id = key.address, None, key.user_id
     else:
         claims = rt.tokens.verify(token)
         if session.connection().execute(_DENIED, {"jti": claims.jti}).first() is not None:
             raise Unauthenticated("this token was logged out: log in again", code="TokenRevoked")
-        address = claims.address
+        address, user_id = claims.address, claims.user_id
+    user = None if user_id is None else _staff(request, session, user_id, address)
     row = (
         mirror.connection()
         .execute(_PRINCIPAL, {"chain_id": rt.chain_id, "address": address.lower()})
@@ -194,7 +219,40 @@ def principal_for(request: Request, session: Session, mirror: Session, token: st
         token=claims,
         suspended=row.status != MemberStatus.ACTIVE,
         source_ip=client,
+        user=user,
     )
+
+
+def _staff(request: Request, session: Session, user_id: str, address: str) -> StaffRef:
+    """The staff user a token or key carries: active, of that member; one told to change its
+    password does only that; reading needs `view`."""
+    row = session.connection().execute(_STAFF, {"id": user_id}).first()
+    if row is None or row.member != address.lower():
+        raise Unauthenticated("unknown staff user", code="InvalidToken")
+    if row.status != StaffStatus.ACTIVE:
+        raise Forbidden(f"{row.login} is disabled: ask an administrator", code="UserDisabled")
+    if row.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise Forbidden(
+            f"{row.login} must change the one-time password first (POST /v1/staff/me/password)",
+            code="PasswordChangeRequired",
+        )
+    user = StaffRef(
+        id=row.id,
+        login=row.login,
+        display_name=row.display_name,
+        permissions=frozenset(row.permissions),
+        amount_limit=row.amount_limit,
+        must_change_password=row.must_change_password,
+    )
+    request.state.user = row.login  # for the access log
+    reading = request.method in ("GET", "HEAD") and request.url.path not in PASSWORD_CHANGE_PATHS
+    if reading and Permission.VIEW not in user.permissions:
+        raise Forbidden(
+            f"{user.display_name} ({user.login}) does not have the permission view",
+            code="MissingPermission",
+            details={"permission": "view", "user": user.login},
+        )
+    return user
 
 
 Authenticated = Annotated[Principal, Depends(authenticate)]
@@ -263,6 +321,18 @@ def require_role(
         return _check(member)
 
     return check
+
+
+def may_do(action: str) -> Any:
+    """A route dependency: a staff user without the permission `action` needs
+    (`backend.permissions`) is refused before anything else is looked at; the amount limit is
+    checked where the amount is known (`backend.services.tx.submit`)."""
+    permission = permission_for(action)
+
+    async def check(member: Authenticated) -> None:
+        member.require(permission)
+
+    return Depends(check)
 
 
 Operator = Annotated[Principal, Depends(require_role(Role.OPERATOR))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path, Query, Response
@@ -33,6 +34,14 @@ AddressQuery = Annotated[
     Query(description="Any case; mixed case must be a correct EIP-55 checksum."),
 ]
 
+#: The action log's filters (`GET /v1/audit/action-log`, `GET /v1/me/action-log`).
+LogUser = Annotated[str | None, Query(max_length=100, description="a staff user's login name")]
+LogAction = Annotated[
+    str | None, Query(max_length=64, pattern=r"^[a-z_.]+$", description="e.g. auth.login")
+]
+Since = Annotated[datetime | None, Query(description="from this moment (ISO 8601, with a zone)")]
+Until = Annotated[datetime | None, Query(description="before this moment")]
+
 
 class Accepted(Response):
     """A write's 202, its model serialised here. Returned as a model, FastAPI would validate it
@@ -61,7 +70,11 @@ __all__ = [
     "BlockQuery",
     "Id40",
     "Limit",
+    "LogAction",
+    "LogUser",
     "RootQuery",
     "RowId",
+    "Since",
+    "Until",
     "accepted",
 ]

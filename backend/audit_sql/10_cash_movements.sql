@@ -3,6 +3,9 @@
 -- into escrow / out of escrow (to or from the Receivables contract: offers, repayments,
 -- payouts, refunds), transfer. The ledger event in the same transaction says why
 -- (audit.events, by tx_hash).
+-- Each side is reached through the indexer's ledger_event_party row of its account (a
+-- transfer's parties are its non-zero from and to): one account's movements are a range of
+-- that table's key, not a scan of every transfer of the ledger.
 CREATE VIEW audit.cash_movements AS
 SELECT e.chain_id,
        e.id AS event_id,
@@ -21,12 +24,13 @@ SELECT e.chain_id,
             WHEN e.args ->> 'to' = s.receivables_address THEN 'into escrow'
             WHEN e.args ->> 'from' = s.receivables_address THEN 'out of escrow'
             ELSE 'transfer' END AS kind
-FROM ledger_event e
-JOIN indexer_state s ON s.chain_id = e.chain_id
+FROM indexer_state s
+JOIN ledger_event_party p ON p.chain_id = s.chain_id
+JOIN ledger_event e ON e.id = p.event_id
 CROSS JOIN LATERAL (VALUES (e.args ->> 'to', e.args ->> 'from', 'in', 1),
                            (e.args ->> 'from', e.args ->> 'to', 'out', -1))
     AS side(account, counterparty, direction, sign)
 LEFT JOIN audit.names an ON an.address = side.account
 LEFT JOIN audit.names cn ON cn.address = side.counterparty
 WHERE e.contract = 'SettlementToken' AND e.event = 'Transfer'
-  AND side.account <> '{{ZERO_ADDRESS}}'
+  AND side.account = p.party::text

@@ -11,11 +11,21 @@ from fastapi.staticfiles import StaticFiles
 
 from backend.api.app import BodyLimit
 from backend.console import errors
-from backend.console.pages import auditor, common, core, financier, operator, regulator, supplier
+from backend.console.pages import (
+    approvals,
+    auditor,
+    common,
+    core,
+    financier,
+    operator,
+    regulator,
+    staff,
+    supplier,
+)
 from backend.console.render import PREFIX
 
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (common, supplier, core, financier, regulator, auditor, operator)
+ROUTERS = (common, staff, approvals, supplier, core, financier, regulator, auditor, operator)
 
 
 #: The console's forms that carry files: their bodies may be as large as an attachment, as

@@ -65,11 +65,16 @@ async def _console_response(request: Request, exc: Exception) -> Response:
     if isinstance(exc, ContractRevert):
         exc = from_revert(exc)
     if isinstance(exc, Unauthenticated):
-        target = f"{PREFIX}/login?next={quote(request.url.path)}&reason={quote(exc.code)}"
+        why = (exc.details or {}).get("reason") or exc.code  # LoginNeeded carries the cause
+        target = f"{PREFIX}/login?next={quote(request.url.path)}&reason={quote(str(why))}"
         response = Response(status_code=303, headers={"Location": target})
         if request.cookies.get(COOKIE):
             clear_session(response)
         return response
+    if isinstance(exc, DomainError) and exc.code == "PasswordChangeRequired":
+        # a one-time password: the staff user chooses its own before any other page
+        target = f"{PREFIX}/password?next={quote(request.url.path)}"
+        return Response(status_code=303, headers={"Location": target})
     if isinstance(exc, DomainError):
         return error_page(
             request, status=status_of(exc), code=exc.code, message=exc.message, details=exc.details

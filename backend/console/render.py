@@ -4,6 +4,7 @@ header's navigation by roles, flash messages, names beside addresses."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -35,6 +36,8 @@ class NavItem:
     path: str
     label: str  # an English msgid, translated in the header
     roles: tuple[Role, ...]  # empty: every member
+    #: besides the roles, whether it applies to this viewer (None: always)
+    when: Callable[[Request, Viewer], bool] | None = None
 
 
 #: The header's links: each party's pages under its own prefix, shown only to its roles.
@@ -76,13 +79,30 @@ STATUS_LABELS: dict[str, str] = {
     "closed": N_("closed"),
     "open": N_("open"),
     "accepted": N_("accepted"),
+    # requests under an approval policy, and staff users
+    "pending_approval": N_("waiting for approval"),
+    "queued": N_("queued"),
+    "mined": N_("done"),
+    "expired": N_("expired"),
+    "failed": N_("failed"),
+    "disabled": N_("disabled"),
 }
 
 
-def nav_for(seen: Viewer | None) -> list[NavItem]:
+#: Links added by pages that apply to some viewers only (the staff pages add theirs).
+EXTRA_NAV: list[NavItem] = []
+
+
+def nav_for(seen: Viewer | None, request: Request | None = None) -> list[NavItem]:
     if seen is None:
         return []
-    return [i for i in NAV if not i.roles or any(seen.has(r) for r in i.roles)]
+    items = [*NAV[:-1], *EXTRA_NAV, NAV[-1]]  # notifications stay last
+    return [
+        i
+        for i in items
+        if (not i.roles or any(seen.has(r) for r in i.roles))
+        and (i.when is None or request is None or i.when(request, seen))
+    ]
 
 
 @pass_context
@@ -154,7 +174,7 @@ def render(
         {
             "request": request,
             "viewer": seen,
-            "nav": nav_for(seen),
+            "nav": nav_for(seen, request),
             "lang": lang,
             "here": request.url.path,
             "flash": unquote(flash) if flash else None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +22,11 @@ from sqlmodel import Session, col, select
 from web3.exceptions import Web3RPCError
 
 from backend.db import insert_new
+from backend.errors import Forbidden, InvalidInput
 from backend.models import ActionLogEntry, ActionLogHead, as_utc, utcnow
+from backend.permissions import Permission
 from backend.runtime import Runtime
+from backend.services.context import Principal
 
 GENESIS = "0" * 64
 
@@ -172,6 +175,38 @@ class LogFilter:
     since: datetime | None = None
     until: datetime | None = None
 
+    def __post_init__(self) -> None:
+        for moment in (self.since, self.until):
+            if moment is not None and moment.tzinfo is None:
+                raise InvalidInput(
+                    "since and until need a time zone (e.g. 2026-12-01T00:00:00Z)",
+                    code="NaiveDateTime",
+                )
+
+
+def own_filter(
+    me: Principal,
+    *,
+    user: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> LogFilter:
+    """What a member reads of the log: its own entries. Its administrators (and the member
+    itself) read all of them; a staff user without `users.admin` only the ones it made: its
+    colleagues' logins and actions are the administrators' to review."""
+    staff = me.user
+    if staff is not None and not me.may(Permission.ADMINISTER):
+        if user is not None and user != staff.login:
+            raise Forbidden(
+                f"{staff.display_name} ({staff.login}) reads only its own entries of the log: "
+                f"{user}'s need the permission {Permission.ADMINISTER}",
+                code="MissingPermission",
+                details={"permission": str(Permission.ADMINISTER), "user": staff.login},
+            )
+        user = staff.login
+    return LogFilter(member=me.address, user=user, action=action, since=since, until=until)
+
 
 def entries(
     session: Session, filt: LogFilter, *, after: int = 0, limit: int | None = None
@@ -194,7 +229,15 @@ def entries(
     return list(session.exec(stmt).all())
 
 
-#: The columns of an entry as the auditors' API and CSV show it.
+def page(
+    session: Session, filt: LogFilter, *, after: int, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of entries as answers show them, and the cursor of the next (None: the last)."""
+    rows = [entry_row(e) for e in entries(session, filt, after=after, limit=limit)]
+    return rows, rows[-1]["seq"] if len(rows) == limit else None
+
+
+#: The columns of an entry as the API and its CSV show it.
 COLUMNS = (
     "seq",
     "at",
@@ -267,6 +310,10 @@ class Verification:
     @property
     def ok(self) -> bool:
         return self.first_break is None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as `scf audit verify-log --json` prints it and the API answers it."""
+        return {"ok": self.ok, **asdict(self)}
 
     def _break(self, seq: int | None, problem: str) -> None:
         if self.first_break is None:

@@ -34,6 +34,7 @@ from backend.errors import (
     NotFound,
 )
 from backend.models import Alert, InvoiceAttachment, InvoiceDocument, Upload, as_utc, utcnow
+from backend.permissions import Permission
 from backend.runtime import Runtime
 from backend.schemas import (
     AttachmentOut,
@@ -137,6 +138,7 @@ def upload(
 ) -> UploadOut:
     """Hold `data` for `me` under its sha-256. The same bytes again refresh the upload (its
     name, its time) and store the bytes again (a lost blob comes back)."""
+    me.require(Permission.PREPARE_INVOICES)
     if not data:
         raise InvalidInput("the file is empty", code="AttachmentEmpty")
     if len(data) > rt.settings.max_attachment_bytes:
@@ -156,6 +158,7 @@ def upload(
     action_log.record(
         session,
         member=me.address,
+        user=me.login,
         action="document.upload",
         result=action_log.OK,
         source_ip=me.source_ip,
@@ -362,6 +365,7 @@ def add_supplementary(
 ) -> AttachmentOut:
     """A file added after registration by a party to the invoice (seller or buyer), from its
     own uploads: recorded off the ledger, marked not covered (the ledger's hash is fixed)."""
+    me.require(Permission.PREPARE_INVOICES)
     doc = Sight.of(rt, session, mirror, me).invoice(invoice_id)
     if me.address not in (doc.seller, doc.buyer):
         # it may see the invoice (a holder, an auditor): no secret is kept by saying so
@@ -386,6 +390,7 @@ def add_supplementary(
     action_log.record(
         session,
         member=me.address,
+        user=me.login,
         action="document.attach",
         result=action_log.OK,
         source_ip=me.source_ip,

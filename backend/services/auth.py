@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from backend.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from backend.models import ApiKey, LoginChallenge, RevokedToken
+from backend.permissions import Permission
 from backend.runtime import Runtime
 from backend.schemas import ApiKeyCreated, ChallengeOut, TokenOut
 from backend.security import (
@@ -21,7 +22,7 @@ from backend.security import (
     recover_signer,
 )
 from backend.services import action_log
-from backend.services.context import Principal
+from backend.services.context import Principal, StaffRef
 
 
 def create_challenge(*, rt: Runtime, session: Session, address: str) -> ChallengeOut:
@@ -104,8 +105,10 @@ def create_api_key(
     name: str,
     expires_at: datetime | None,
     source_ip: str | None = None,
+    user: StaffRef | None = None,
 ) -> ApiKeyCreated:
-    """A new key for `address`, valid until `expires_at` (never, if None)."""
+    """A new key for `address`, valid until `expires_at` (never, if None); made by a staff
+    `user`, the key is that user's and may do only what the user may."""
     if expires_at is not None:
         if expires_at.tzinfo is None:
             raise InvalidInput(
@@ -118,10 +121,12 @@ def create_api_key(
                 details={"expires_at": expires_at.isoformat(timespec="seconds")},
             )
     row, created = new_key(address=address, name=name, expires_at=expires_at)
+    row.user_id = user.id if user is not None else None
     session.add(row)
     action_log.record(
         session,
         member=address,
+        user=user.login if user is not None else None,
         action="api_key.create",
         result=action_log.OK,
         source_ip=source_ip,
@@ -147,13 +152,22 @@ def new_key(
     return row, ApiKeyCreated(id=key_id, name=name, key=key, expires_at=expires_at)
 
 
+def _sees_key(me: Principal, key: ApiKey) -> bool:
+    """A staff user manages its own keys; an administrator, and the member itself, all of the
+    member's."""
+    if key.address != me.address:
+        return False
+    return me.may(Permission.ADMINISTER) or (me.user is not None and key.user_id == me.user.id)
+
+
 def list_api_keys(*, session: Session, me: Principal) -> list[ApiKey]:
-    return list(session.exec(select(ApiKey).where(ApiKey.address == me.address)).all())
+    keys = session.exec(select(ApiKey).where(ApiKey.address == me.address)).all()
+    return [k for k in keys if _sees_key(me, k)]
 
 
 def revoke_api_key(*, session: Session, me: Principal, key_id: str) -> None:
     key = session.get(ApiKey, key_id)
-    if key is None or key.address != me.address:
+    if key is None or not _sees_key(me, key):
         raise NotFound(f"no API key {key_id}")
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
@@ -161,6 +175,7 @@ def revoke_api_key(*, session: Session, me: Principal, key_id: str) -> None:
         action_log.record(
             session,
             member=me.address,
+            user=me.login,
             action="api_key.revoke",
             result=action_log.OK,
             source_ip=me.source_ip,
@@ -178,6 +193,7 @@ def logout(*, session: Session, me: Principal) -> None:
         action_log.record(
             session,
             member=me.address,
+            user=me.login,
             action="auth.logout",
             result=action_log.OK,
             source_ip=me.source_ip,

@@ -64,6 +64,7 @@ def confirm(
         member=me,
         action="root.confirm",
         params={"root_id": root_id},
+        amount=int(root.face_value),
     )
 
 
@@ -82,6 +83,7 @@ def reject(
         member=me,
         action="root.reject",
         params={"root_id": root_id, "reason": reason},
+        amount=int(root.face_value),
     )
 
 

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from backend.errors import InvalidInput, NotFound
 from backend.models import MemberProfile, utcnow
+from backend.permissions import Permission
 from backend.runtime import Runtime
 from backend.schemas import EntryIn, ProfileIn, ProfileOut
 from backend.services import action_log
@@ -134,6 +135,7 @@ def update(
 ) -> ProfileOut:
     """The operator writes an entry. An existing entry keeps its credit code (the ledger's
     entity id); a new one needs the code, and it must hash to the member's entity id."""
+    me.require(Permission.OPERATE)
     profile = session.get(MemberProfile, address.lower())
     if profile is not None:
         if body.credit_code not in (None, profile.credit_code):
@@ -163,6 +165,7 @@ def update(
     action_log.record(
         session,
         member=me.address,
+        user=me.login,
         action="directory.update",
         result=action_log.OK,
         source_ip=me.source_ip,

@@ -23,6 +23,7 @@ from backend.models import (
     as_utc,
     utcnow,
 )
+from backend.permissions import Permission
 from backend.runtime import Runtime
 from backend.schemas import (
     AttemptOut,
@@ -169,6 +170,7 @@ def preferences(session: Session, me: Principal) -> PreferencesOut:
 
 
 def set_preferences(session: Session, me: Principal, body: PreferencesIn) -> PreferencesOut:
+    me.require(Permission.ADMINISTER)
     pref = session.get(NotificationPreference, me.address) or NotificationPreference(
         member=me.address
     )
@@ -209,6 +211,7 @@ def create_endpoint(
     session: Session, rt: Runtime, me: Principal, body: WebhookIn
 ) -> WebhookCreatedOut:
     """A new endpoint and its signing secret, which only this answer shows."""
+    me.require(Permission.ADMINISTER)
     check_webhook_url(body.url, rt.settings)
     endpoint_id = "whe_" + secrets.token_hex(8)
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
@@ -243,6 +246,7 @@ def endpoint(session: Session, me: Principal, endpoint_id: str) -> WebhookOut:
 def update_endpoint(
     session: Session, rt: Runtime, me: Principal, endpoint_id: str, body: WebhookPatch
 ) -> WebhookOut:
+    me.require(Permission.ADMINISTER)
     e = _own_endpoint(session, me, endpoint_id)
     if body.url is not None:
         check_webhook_url(body.url, rt.settings)
@@ -262,6 +266,7 @@ def update_endpoint(
 
 def delete_endpoint(session: Session, me: Principal, endpoint_id: str) -> None:
     """Remove an endpoint; what still waited for it is abandoned (its history stays)."""
+    me.require(Permission.ADMINISTER)
     e = _own_endpoint(session, me, endpoint_id)
     session.execute(
         update(NotificationDelivery)

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, func, select
 
 from backend.errors import Conflict, NotFound, refusal
 from backend.models import Alert, TxRequest
+from backend.permissions import Permission
 from backend.runtime import Runtime
 from backend.schemas import (
     ActivationOut,
@@ -96,6 +97,7 @@ def reissue_activation(
 ) -> ActivationOut:
     """A new activation code for a custodial member that has not activated, or lost its key;
     its earlier unused codes stop working, and activating this one revokes the keys they gave."""
+    me.require(Permission.OPERATE)
     _member(mirror, rt, address)
     if not rt.has_key(address):
         raise Conflict(

@@ -12,6 +12,7 @@ from backend.models import (
     TxRequest,
     TxStatus,
 )
+from backend.permissions import Permission
 from backend.runtime import Runtime
 from backend.schemas import FinancingIn, InvoiceCreated, InvoiceOut, PieceOut, SplitIn
 from backend.services import checks
@@ -257,6 +258,7 @@ def transfer(
 def request_financing(
     *, rt: Runtime, session: Session, mirror: Session, me: Principal, body: FinancingIn
 ) -> FinancingRequest:
+    me.require(Permission.ACCEPT_OFFERS)
     piece = visible_piece(session, mirror, rt, me, body.piece_id)
     root = root_row(mirror, rt, piece.root_id)
     assert root is not None
@@ -293,6 +295,7 @@ def request_financing(
 
 
 def cancel_financing(*, session: Session, me: Principal, request_id: int) -> FinancingRequest:
+    me.require(Permission.ACCEPT_OFFERS)
     fr = session.get(FinancingRequest, request_id)
     if fr is None or fr.requester != me.address:
         raise NotFound(f"no financing request {request_id}")
@@ -327,6 +330,7 @@ def accept_offer(
         member=me,
         action="offer.accept",
         params={"offer_id": offer_id, "piece_id": offer.piece_id},
+        amount=int(offer.price),
     )
 
 

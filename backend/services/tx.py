@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -15,11 +15,12 @@ from sqlmodel import Session, SQLModel
 from backend.db import insert_new
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.models import TxRequest, TxStatus, as_utc
+from backend.permissions import amount_in, permission_for
 from backend.runtime import Runtime
 from backend.schemas import TxRequestOut
-from backend.services import action_log
+from backend.services import action_log, approval_notice, policies
 from backend.services.context import Idem, Principal, WriteContext, by_key, require_same_request
-from backend.txn.actions import WHILE_SUSPENDED, new_request
+from backend.txn.actions import WHILE_SUSPENDED, approval_hash, new_request
 from backend.txn.nonces import provisional_nonce
 from backend.txn.queue import enqueue
 from backend.txn.signed import (
@@ -41,8 +42,14 @@ def submit(
     signer: str | None = None,
     with_request: Callable[[TxRequest], Iterable[SQLModel]] | None = None,
     log: action_log.Logged | None = None,
+    amount: int | None = None,
 ) -> TxRequest:
     """Create (or find, for a repeated Idempotency-Key) the request, run it, maybe wait.
+
+    A staff user needs the action's permission, and for money an amount limit that covers
+    `amount` (what the write commits; by default what its parameters name). A custodial write
+    its member's policy covers is stored pending approval, and sent only once approved
+    (`backend.services.approvals`).
 
     A repeated key was replayed before the checks (`replay_first`), or meets the key's unique
     constraint here (a concurrent first use, or a service that looks keys up only when a check
@@ -52,6 +59,8 @@ def submit(
     idempotency_key = idem.key if idem is not None else None
     signer = (signer or member.address).lower()
     custodial = rt.has_key(signer)
+    amount = amount if amount is not None else amount_in(action, params)
+    member.require(permission_for(action), amount=amount)
     req = new_request(
         member=member.address,
         signer=signer,
@@ -60,6 +69,17 @@ def submit(
         idempotency_key=idempotency_key,
         request_hash=idem.request_hash if idem is not None else None,
     )
+    if member.user is not None:
+        req.made_by, req.maker_id = member.user.login, member.user.id
+    # members that sign themselves approve in their own systems
+    policy = policies.effective(session, member.address, action) if custodial else None
+    pending = policy is not None and policy.applies(amount)
+    if pending:
+        assert policy is not None
+        req.status = TxStatus.PENDING_APPROVAL
+        req.approvals_required = policy.approvers
+        req.action_hash = approval_hash(req)
+        req.expires_at = datetime.now(UTC) + timedelta(hours=rt.settings.approval_hours)
     if not custodial:
         # the member signs: prepare here so that the 202 carries the transaction to sign
         prepare_unsigned(rt, req)
@@ -75,11 +95,24 @@ def submit(
             action_log.record(
                 session,
                 member=member.address,
+                user=member.login,
                 action=log.action,
                 result=action_log.SUBMITTED,
                 source_ip=member.source_ip,
                 target=log.target,
                 details={**log.details, "transaction": req.id},
+            )
+        if pending:
+            approval_notice.notify_requested(ctx, req, amount)
+            action_log.record(
+                session,
+                member=member.address,
+                user=member.login,
+                action="approval.make",
+                result=action_log.OK,
+                source_ip=member.source_ip,
+                target=req.id,
+                details={"action": action, "amount": amount, "approvers": req.approvals_required},
             )
         session.commit()
     except IntegrityError:
@@ -89,6 +122,8 @@ def submit(
         existing = by_key(session, member.address, idem.key)
         assert existing is not None
         return replay(rt, session, existing, idem, wait)
+    if pending:
+        return req
     if custodial:
         enqueue(req.id, batched=True)
         if not wait and not rt.settings.eager:

@@ -611,6 +611,17 @@ def member_list(
     console.print(table)
 
 
+@app.command("totp")
+def totp(
+    secret: Annotated[str, typer.Argument(help="a staff user's TOTP secret (base32)")],
+) -> None:
+    """The current code for a TOTP secret, as an authenticator app would show it (for the
+    demo's staff users; a person uses an app)."""
+    from backend.security import totp_code
+
+    typer.echo(totp_code(secret))
+
+
 @keys_app.command("new")
 def keys_new(
     out: Annotated[
@@ -736,29 +747,45 @@ def config_show(as_json: JsonOut = False) -> None:
 
 @audit_app.command("verify-log")
 def audit_verify_log(
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="ask this running API to check (GET /v1/audit/action-log/verify) instead of "
+            "reading the database and the ledger here; the embedded profile's default is the "
+            "API `make run` started",
+            show_default=False,
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SCF_API_KEY",
+            help="an auditor's or regulator's API key, for the API (default on the embedded "
+            "profile: the demo auditor's, from `make run`'s seed record)",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Check the off-chain action log: every entry's hash, every link to the one before, no gap
     in its sequence, and every anchor of its head that the ledger holds (read from the chain
-    itself). Attaches to the configured deployment (SCF_PROFILE=local|production).
+    itself). Attaches to the configured deployment (SCF_PROFILE=local|production); on the
+    embedded profile, whose chain lives in the memory of the API's process, or with --url,
+    the running API checks and this prints its report.
 
-    Exit codes: 0 intact, 1 a break (the first broken entry is named), 2 cannot check (the
-    embedded profile, whose chain lives only in the API's process; a missing deployment), 3 the
-    ledger or the database cannot be reached."""
+    Exit codes: 0 intact, 1 a break (the first broken entry is named), 2 cannot check (a
+    missing deployment; embedded with no API running or no auditor key; a key refused), 3 the
+    ledger, the database or the API cannot be reached."""
+    settings = BackendSettings()
+    if api_url is not None or settings.embedded:
+        raise typer.Exit(_verify_log_through_api(api_url, api_key, as_json=as_json))
     from sqlmodel import Session
 
     from backend.runtime import build_runtime
     from backend.services import action_log
     from chain.errors import ChainError
 
-    settings = BackendSettings()
-    if settings.embedded:
-        err.print(
-            "cannot verify the log on the embedded profile: its chain lives in the memory of "
-            "the `make run` process and ends with it; verify a deployment that persists "
-            "(SCF_PROFILE=local|production)"
-        )
-        raise typer.Exit(ExitCode.USAGE)
     try:
         rt = build_runtime(settings.model_copy(update={"deploy": False, "run_indexer": False}))
     except ChainError as exc:
@@ -766,17 +793,52 @@ def audit_verify_log(
         raise typer.Exit(ExitCode.UNREACHABLE) from exc
     try:
         with Session(rt.engine) as session:
-            report = action_log.verify_with_ledger(rt, session)
+            report = action_log.verify_with_ledger(rt, session).as_dict()
     finally:
         rt.close()
+    raise typer.Exit(print_log_report(report, as_json=as_json, source=None))
+
+
+def _verify_log_through_api(api_url: str | None, api_key: str | None, *, as_json: bool) -> int:
+    path = "/v1/audit/action-log/verify"
+    if api_url is None:  # the embedded profile: the API `make run` started, if one runs
+        run = EmbeddedRun.running()
+        if run is None:
+            err.print(
+                "cannot verify the log: the embedded profile's chain lives in the memory of the "
+                "API process that `make run` (`scf serve`) starts, and none is running. Start "
+                "`make run` and run this again, give --url of a running API, or verify a "
+                "deployment that persists (SCF_PROFILE=local|production)."
+            )
+            return ExitCode.USAGE
+        api_url = run.api_url
+        api_key = api_key or _auditor_key(run)
+    if api_key is None:
+        err.print(
+            f"cannot verify the log through {api_url}: give an auditor's or regulator's API key "
+            f"(--api-key, SCF_API_KEY) for GET {path}"
+        )
+        return ExitCode.USAGE
+    from backend.tools.client import ApiClient
+
+    token = api_key
+    with httpx.Client(base_url=api_url, timeout=300) as http:
+        body = _call(lambda: ApiClient(http).get(path, token=token))
+    return print_log_report(body, as_json=as_json, source=f"{api_url}{path}")
+
+
+def print_log_report(report: dict[str, Any], *, as_json: bool, source: str | None) -> int:
+    """An action-log check as `scf audit verify-log` prints it; 0 if the log is intact."""
     if as_json:
-        typer.echo(json.dumps(dataclasses.asdict(report), indent=2))
+        typer.echo(json.dumps(report, indent=2))
     else:
         console.print(
-            f"{report.entries} entries (to seq {report.last_seq}), "
-            f"{report.anchors_checked} anchors checked against the ledger"
+            f"{report['entries']} entries (to seq {report['last_seq']}), "
+            f"{report['anchors_checked']} anchors checked against the ledger"
         )
-        for problem in report.problems:
+        if source is not None:
+            console.print(f"(checked by the API, {source})")
+        for problem in report["problems"]:
             err.print(f"BROKEN: {problem}")
-        console.print("intact" if report.ok else f"first break: {report.first_break}")
-    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.FAILED)
+        console.print("intact" if report["ok"] else f"first break: {report['first_break']}")
+    return ExitCode.OK if report["ok"] else ExitCode.FAILED

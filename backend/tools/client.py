@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from eth_account.signers.local import LocalAccount
 
-from backend.security import sign_message
+from backend.security import sign_message, totp_code
 
 
 class ApiCallFailed(Exception):
@@ -89,6 +89,39 @@ class ApiClient:
         )
         return str(body["access_token"])
 
+    def staff_login(self, login: str, password: str, totp_secret: str) -> dict[str, Any]:
+        """Log a staff user in with its password and its authenticator's current code."""
+        body: dict[str, Any] = self.post(
+            "/v1/auth/staff-login",
+            json={"login": login, "password": password, "code": totp_code(totp_secret)},
+            expect=(200,),
+        )
+        return body
+
+    def enrol(self, created: dict[str, Any], *, as_: str, password: str) -> None:
+        """A new staff user's first login: the one-time password replaced by `password`; its
+        token is kept as `as_`."""
+        login = self.staff_login(created["login"], created["password"], created["totp_secret"])
+        token = str(login["access_token"])
+        self.post(
+            "/v1/staff/me/password",
+            token=token,
+            json={"current_password": created["password"], "new_password": password},
+            expect=(204,),
+        )
+        self.tokens[as_] = token
+
+    def approve(self, request: dict[str, Any], *, as_: str) -> dict[str, Any]:
+        """Approve a pending request as exactly what it is now; with wait, once mined."""
+        pending = self.get(f"/v1/approvals/{request['id']}", as_=as_)
+        decided: dict[str, Any] = self.post(
+            f"/v1/approvals/{request['id']}/approve?wait=true",
+            as_=as_,
+            json={"action_hash": pending["action_hash"]},
+        )
+        tx: dict[str, Any] = decided["request"]
+        return tx
+
 
 def mined(tx: dict[str, Any]) -> dict[str, Any]:
     """The transaction request, checked to be mined (raise with the ledger's error if not)."""
@@ -103,6 +136,39 @@ def mined(tx: dict[str, Any]) -> dict[str, Any]:
             },
         )
     return tx
+
+
+#: The demo core enterprise's people: its administrator (made by the operator), an
+#: accounts-payable clerk who prepares, and a treasury manager who approves.
+DEMO_STAFF: dict[str, tuple[str, list[str]]] = {
+    "admin": ("Zhang Min (administrator)", ["view", "users.admin"]),
+    "clerk": ("Li Wei (accounts payable)", ["view", "payables.confirm", "payables.repay"]),
+    "manager": ("Wang Fang (treasury manager)", ["view", "payables.confirm", "payables.repay"]),
+}
+
+
+def demo_staff(
+    api: ApiClient, *, member: str, prefix: str, operator: str, password: Callable[[], str]
+) -> dict[str, dict[str, str]]:
+    """The demo core enterprise's people, logged in (tokens `<prefix>.<role>`), each with a
+    password from `password()`: name → login, display name, password, TOTP secret."""
+    people: dict[str, dict[str, str]] = {}
+    for role, (display, permissions) in DEMO_STAFF.items():
+        body = {"login": f"{prefix}.{role}", "display_name": display, "permissions": permissions}
+        if role == "admin":
+            path, as_ = f"/v1/operator/members/{member}/staff", operator
+        else:
+            path, as_ = "/v1/staff/users", f"{prefix}.admin"
+        created = api.post(path, as_=as_, json=body, expect=(201,))
+        chosen = password()
+        api.enrol(created, as_=f"{prefix}.{role}", password=chosen)
+        people[role] = {
+            "login": created["login"],
+            "display_name": display,
+            "password": chosen,
+            "totp_secret": created["totp_secret"],
+        }
+    return people
 
 
 #: The demo consortium's directory entries: legal name (Chinese, as registered) and short name.

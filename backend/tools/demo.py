@@ -22,6 +22,7 @@ from backend.tools.client import (
     ApiClient,
     Call,
     demo_profile,
+    demo_staff,
     invoice_body,
     mined,
 )
@@ -61,6 +62,7 @@ class Story:
     calls: list[Call] = field(default_factory=list)
     step_no: int = 0
     escrow: str = ""
+    staff: str = ""  # the prefix of the core enterprise's staff logins
 
     # -- output ----------------------------------------------------------------------------
 
@@ -158,6 +160,18 @@ class Story:
                         json={"account": created["address"], "amount": cash},
                     )
                 )
+        self.step("the core enterprise's people: an administrator, a clerk and a manager")
+        demo_staff(
+            self.api,
+            member=self.addresses["core"],
+            prefix=f"demo{self.run.lower()}",
+            operator="operator",
+            password=lambda: secrets.token_urlsafe(12),
+        )
+        self.staff = f"demo{self.run.lower()}"
+        policies = self.api.get("/v1/staff/policies", as_=f"{self.staff}.admin")
+        confirm = next(p for p in policies if p["action"] == "root.confirm")
+        self.check("approvers a confirmation needs", confirm["approvers"], 1)
         self.escrow = str(self.chain()["receivables"])
         start = self.balances()
         for name in CAST:
@@ -179,8 +193,11 @@ class Story:
         root = int(body["invoice"]["root_id"])
         self.check("invoice status", body["invoice"]["status"], "registered")
 
-        self.step("the core enterprise confirms it (确权)")
-        mined(api.post(f"/v1/payables/{root}/confirm?wait=true", as_="core"))
+        self.step("the core enterprise's clerk confirms it (确权); its manager approves")
+        clerk, manager = f"{self.staff}.clerk", f"{self.staff}.manager"
+        made = api.post(f"/v1/payables/{root}/confirm?wait=true", as_=clerk)
+        self.check("the confirmation waits for its approver", made["status"], "pending_approval")
+        mined(api.approve(made, as_=manager))
         credit = api.get("/v1/payables/credit", as_="core")
         self.check("core credit used", credit["credit_used"], FACE)
         self.check("core credit available", credit["available"], CREDIT - FACE)
@@ -231,18 +248,16 @@ class Story:
         self.check("bank cash after the purchase", cash["bank"], CASH - price)
 
         self.step("the core enterprise repays 300,000.00 early")
-        tx = mined(
-            api.post(
-                f"/v1/payables/{root}/repay?wait=true",
-                as_="core",
-                json={"amount": FIRST_INSTALMENT},
-            )
+        made = api.post(
+            f"/v1/payables/{root}/repay?wait=true", as_=clerk, json={"amount": FIRST_INSTALMENT}
         )
+        tx = mined(api.approve(made, as_=manager))
         self.check("repaid so far", tx["result"]["total_repaid"], FIRST_INSTALMENT)
 
         self.step(f"{TENOR_DAYS} days later, at the due date, it repays the rest")
         self.advance_to(due + 1)
-        tx = mined(api.post(f"/v1/payables/{root}/repay?wait=true", as_="core", json={}))
+        made = api.post(f"/v1/payables/{root}/repay?wait=true", as_=clerk, json={})
+        tx = mined(api.approve(made, as_=manager))
         self.check("repaid in total", tx["result"]["total_repaid"], FACE)
 
         self.step("the keeper distributes the repayment to every holder")

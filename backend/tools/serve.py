@@ -9,7 +9,7 @@ import secrets
 import shlex
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from backend.api.routes import ops
 from backend.config import Config
 from backend.console import mount as mount_console
 from backend.keeper import KeeperThread
-from backend.tools.client import ApiCallFailed, ApiClient, demo_profile, mined
+from backend.tools.client import ApiCallFailed, ApiClient, demo_profile, demo_staff, mined
 from chain.connection import dev_account
 from chain.settings import REPO_ROOT
 
@@ -80,6 +80,8 @@ class Seeded:
     receivables: str
     members: dict[str, dict[str, str]]  # name -> {label, address, api_key}
     invoice_number: str
+    #: the core enterprise's people: role -> {login, display_name, password, totp_secret}
+    staff: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +89,7 @@ class Seeded:
             "receivables": self.receivables,
             "members": self.members,
             "invoice_number": self.invoice_number,
+            "staff": self.staff,
         }
 
 
@@ -146,12 +149,21 @@ def seed(
         # the demo members activate at once: the seed plays each of them
         activated = api.post("/v1/auth/activate", json={"code": created["activation"]["code"]})
         members[name] = {"label": label, "address": created["address"], "api_key": activated["key"]}
+    api.tokens["operator"] = token
+    staff = demo_staff(
+        api,
+        member=members["core"]["address"],
+        prefix="core",
+        operator="operator",
+        password=lambda: secrets.token_urlsafe(12),
+    )
     seeded = Seeded(
         base_url=base_url,
         chain_id=chain["chain_id"],
         receivables=chain["receivables"],
         members=members,
         invoice_number=f"INV-TRY-{run}",
+        staff=staff,
     )
     if seed_file is not None:
         seed_file.parent.mkdir(parents=True, exist_ok=True)
@@ -203,8 +215,31 @@ def print_seeded(console: Console, seeded: Seeded) -> None:
     for line in curl_lines(seeded):
         # soft_wrap: a copy-pasted command must be one line
         console.print(line, soft_wrap=True, markup=False, highlight=False)
+    if seeded.staff:
+        people = Table(
+            title="the core enterprise's people (default policy: a confirmation or repayment "
+            "waits for a second person's approval)",
+            title_justify="left",
+        )
+        for column in ("person", "login", "password", "TOTP secret (scf totp SECRET: code)"):
+            people.add_column(column, no_wrap=True)
+        for person in seeded.staff.values():
+            people.add_row(
+                person["display_name"], person["login"], person["password"], person["totp_secret"]
+            )
+        console.print(people)
     console.print(f"API docs: {seeded.base_url}/docs")
     console.print(f"Web console: {seeded.base_url}/console (log in with an API key above)")
+    if seeded.staff:
+        # the seed's own logins used the codes of the moment it ran: each is good once
+        console.print(
+            "  or as one of the core enterprise's people: staff login with the login, the "
+            "password and the code `scf totp SECRET` prints (a code is good once: wait for "
+            "the next one if the console says it was used)",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
     operator_key = seeded.members["operator"]["api_key"]
     console.print(f"export SCF_API_URL={seeded.base_url} SCF_API_KEY={operator_key}  # scf member")
     console.file.flush()

@@ -174,6 +174,22 @@ def action_hash(action: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def approval_hash(req: TxRequest) -> str:
+    """What an approval covers: the member, the signer, the action and its parameters, as
+    canonical JSON. The pipeline sends a request under a policy only while its approvals cover
+    this hash of what it is about to send."""
+    return action_digest(req.member, req.signer, req.action, req.params)
+
+
+def action_digest(member: str, signer: str, action: str, params: dict[str, Any]) -> str:
+    body = json.dumps(
+        {"member": member.lower(), "signer": signer.lower(), "action": action, "params": params},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
 def new_request(
     *,
     member: str,

@@ -33,6 +33,7 @@ from backend import metrics
 from backend.models import TxRequest, TxStatus, as_utc, utcnow
 from backend.runtime import Runtime
 from backend.txn.actions import after_mined, encode_call, result_from_logs
+from backend.txn.approvals import require_covered
 from backend.txn.errors import Transient, failure
 from backend.txn.nonces import signer_locks, stored_floors
 from backend.txn.queue import enqueue
@@ -56,6 +57,8 @@ class _Job:
     signer: str
     action: str
     params: dict[str, Any]
+    member: str = ""
+    approvals_required: int = 0
     account: LocalAccount | None = None
     tx: dict[str, Any] | None = None
     raw: bytes = b""
@@ -238,13 +241,23 @@ class _Dispatcher:
                 attempts=_T.c.attempts + 1,
                 updated_at=now,
             )
-            .returning(_T.c.id, _T.c.signer, _T.c.action, _T.c.params, _T.c.created_at)
+            .returning(
+                _T.c.id,
+                _T.c.signer,
+                _T.c.action,
+                _T.c.params,
+                _T.c.created_at,
+                _T.c.member,
+                _T.c.approvals_required,
+            )
         )
         with rt.engine.begin() as conn:
             rows = sorted(  # a signer's nonces follow the order its requests were made in
                 conn.execute(stmt).all(), key=lambda r: (r.created_at, r.id)
             )
-        return [_Job(r.id, r.signer, r.action, r.params) for r in rows]
+        return [
+            _Job(r.id, r.signer, r.action, r.params, r.member, r.approvals_required) for r in rows
+        ]
 
     # -- send ----------------------------------------------------------------------------
 
@@ -254,6 +267,15 @@ class _Dispatcher:
         ready: list[_Job] = []
         for job in jobs:
             try:
+                require_covered(
+                    rt,
+                    request_id=job.id,
+                    member=job.member,
+                    signer=job.signer,
+                    action=job.action,
+                    params=job.params,
+                    required=job.approvals_required,
+                )
                 job.account = rt.account_for(job.signer)
                 to, data = encode_call(rt, job.action, job.params)
                 job.tx = {

@@ -23,6 +23,7 @@ from backend import metrics
 from backend.models import TxRequest, TxStatus, utcnow
 from backend.runtime import Runtime
 from backend.txn.actions import after_mined, build_call, result_from_logs
+from backend.txn.approvals import require_covered
 from backend.txn.errors import LostClaim, Transient, failure
 from backend.txn.nonces import custodial_signer_lock, stored_floors
 from chain.errors import ChainError, ContractRevert, TransactionFailed
@@ -104,6 +105,15 @@ def _fail(rt: Runtime, req: TxRequest, token: str, exc: Exception) -> TxStatus:
 
 def _send_new(rt: Runtime, req: TxRequest, token: str) -> TxStatus:
     try:
+        require_covered(
+            rt,
+            request_id=req.id,
+            member=req.member,
+            signer=req.signer,
+            action=req.action,
+            params=req.params,
+            required=req.approvals_required,
+        )
         account = rt.account_for(req.signer)
         fn = build_call(rt, req.action, req.params)
         tx = rt.sender.prepare(fn, account=account)

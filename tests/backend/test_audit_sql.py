@@ -595,5 +595,44 @@ def test_the_views_appear_whichever_migrations_run_last() -> None:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def test_a_database_migrated_before_backend_0013_reads_cash_movements_by_party(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """0013 stores the views' functions again: a database whose stored body is older (here:
+    one without audit.cash_movements at all) keeps it through mirror migrations, and has the
+    new view, read through ledger_event_party and its party index, once 0013 has run."""
+    name = f"scf_audit_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    engine = make_engine(_dsn(name))
+
+    def cash_view() -> Any:
+        with psycopg.connect(_dsn(name)) as conn:
+            return conn.execute(
+                "SELECT definition FROM pg_views"
+                " WHERE schemaname = 'audit' AND viewname = 'cash_movements'"
+            ).fetchone()
+
+    try:
+        upgrade_mirror(engine, "0007_cash_movements")
+        older = [s for s in audit_sql.statements() if "audit.cash_movements" not in s]
+        with monkeypatch.context() as m:
+            m.setattr(audit_sql, "statements", lambda: older)
+            upgrade_backend(engine, "0012_staff_users")
+        assert cash_view() is None
+        upgrade_mirror(engine)  # 0008, the party index: the stored body rebuilds the views
+        assert cash_view() is None
+        upgrade_backend(engine)
+        found = cash_view()
+        assert found is not None and "ledger_event_party" in found[0]
+        with psycopg.connect(_dsn(name)) as conn:
+            index = conn.execute("SELECT to_regclass('ix_ledger_event_party_party')").fetchone()
+        assert index == ("ix_ledger_event_party_party",)
+    finally:
+        engine.dispose()
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _names(api: Api) -> dict[str, str]:
     return {p["address"].lower(): p["name"] for p in api.as_("auditor").get("/v1/directory").json()}

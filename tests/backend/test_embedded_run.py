@@ -108,3 +108,84 @@ def test_a_run_record_of_a_finished_process_is_not_a_running_api(record: Path) -
         )
     )
     assert EmbeddedRun.running() is None
+
+
+def test_verify_log_without_a_running_embedded_api_says_why_it_cannot(record: Path) -> None:
+    result = CliRunner().invoke(cli.app, ["audit", "verify-log"])
+    assert result.exit_code == 2, result.output
+    assert "make run" in result.output and "none is running" in result.output
+    assert "--url" in result.output
+
+
+def test_verify_log_with_make_run_going_checks_through_the_running_api(
+    fresh_api: Api, record: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlmodel import Session
+
+    from backend.keeper import anchor_action_log
+    from backend.models import ActionLogEntry
+
+    api = fresh_api
+    _running(api, record, tmp_path)
+    monkeypatch.setattr(cli.httpx, "Client", lambda **kw: contextlib.nullcontext(api.client))
+    anchored = anchor_action_log(api.rt)
+    assert anchored is not None and anchored["status"] == "mined", anchored
+
+    def verify(*args: str) -> tuple[int, dict[str, Any]]:
+        result = CliRunner().invoke(cli.app, ["audit", "verify-log", "--json", *args])
+        return result.exit_code, json.loads(result.stdout)
+
+    code, report = verify()
+    assert code == 0, report
+    assert report["ok"] is True and report["anchors_checked"] == 1
+    assert report["entries"] == report["last_seq"] >= anchored["seq"] >= 6  # the onboardings
+    printed = CliRunner().invoke(cli.app, ["audit", "verify-log"])
+    assert printed.exit_code == 0, printed.output
+    assert "checked by the API, http://testserver/v1/audit/action-log/verify" in printed.output
+    assert printed.output.rstrip().endswith("intact")
+
+    with Session(api.rt.engine) as session:  # someone edits entry 2 in the database
+        edited = session.get(ActionLogEntry, 2)
+        assert edited is not None
+        action, kept = edited.action, edited.details
+        edited.details = {**kept, "amount": 1}
+        session.add(edited)
+        session.commit()
+    code, report = verify()
+    assert code == 1 and report["ok"] is False and report["broken_seq"] == 2
+    assert report["first_break"].startswith(f"entry 2 ({action}) was changed")
+    printed = CliRunner().invoke(cli.app, ["audit", "verify-log"])
+    assert printed.exit_code == 1
+    assert f"BROKEN: entry 2 ({action}) was changed" in printed.output
+
+    with Session(api.rt.engine) as session:  # put back, then entry 3 deleted
+        edited = session.get(ActionLogEntry, 2)
+        assert edited is not None
+        edited.details = kept
+        session.add(edited)
+        session.delete(session.get(ActionLogEntry, 3))
+        session.commit()
+    code, report = verify()
+    assert code == 1 and report["broken_seq"] == 4
+    assert report["first_break"] == "entry 3 is missing (seq jumps to 4)"
+
+
+def test_verify_log_through_a_given_api_needs_an_auditors_or_regulators_key(
+    api: Api, record: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli.httpx, "Client", lambda **kw: contextlib.nullcontext(api.client))
+    monkeypatch.delenv("SCF_API_KEY", raising=False)
+
+    def token(name: str) -> str:
+        return api.headers[name]["Authorization"].removeprefix("Bearer ")
+
+    url = ["audit", "verify-log", "--url", "http://testserver"]
+    result = CliRunner().invoke(cli.app, [*url, "--api-key", token("regulator")])
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith("intact")
+    refused = CliRunner().invoke(cli.app, [*url, "--api-key", token("tier1")])
+    assert refused.exit_code == 2 and "needs the role AUDITOR or REGULATOR" in refused.output
+    keyless = CliRunner().invoke(cli.app, url)
+    assert keyless.exit_code == 2 and "--api-key, SCF_API_KEY" in keyless.output
+    r = api.as_("tier1").get("/v1/audit/action-log/verify")
+    assert r.status_code == 403 and r.json()["code"] == "MissingRole"

@@ -88,6 +88,7 @@ def test_celery_beat_runs_every_keeper_job_on_its_interval() -> None:
         == [
             "anchor_log",
             "deliver",
+            "expire_approvals",
             "financing",
             "notify",
             "purge_auth",

@@ -118,6 +118,7 @@ def create_api_key(body: ApiKeyIn, member: LoggedIn, session: SessionDep) -> Api
         name=body.name,
         expires_at=body.expires_at,
         source_ip=member.source_ip,
+        user=member.user,
     )
 
 

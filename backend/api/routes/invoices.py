@@ -13,6 +13,7 @@ from backend.api.deps import (
     SessionDep,
     Supplier,
     WriteDep,
+    may_do,
 )
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.params import Accepted, After, Limit, RowId, accepted
@@ -31,7 +32,13 @@ router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 ACCEPTED = status.HTTP_202_ACCEPTED
 
 
-@router.post("/invoices", response_model=InvoiceCreated, status_code=ACCEPTED, tags=["supplier"])
+@router.post(
+    "/invoices",
+    response_model=InvoiceCreated,
+    status_code=ACCEPTED,
+    tags=["supplier"],
+    dependencies=[may_do("root.register")],
+)
 def register_invoice(
     body: InvoiceIn,
     me: Supplier,
@@ -44,7 +51,11 @@ def register_invoice(
 
 
 @router.post(
-    "/invoices/batch", response_model=InvoiceBatchOut, status_code=ACCEPTED, tags=["supplier"]
+    "/invoices/batch",
+    response_model=InvoiceBatchOut,
+    status_code=ACCEPTED,
+    tags=["supplier"],
+    dependencies=[may_do("root.register")],
 )
 def register_invoices(body: InvoiceBatchIn, me: Supplier, ctx: ServiceReplayWriteDep) -> Accepted:
     """Register many invoices in one request (an ERP's upload), each as `POST /v1/invoices`
@@ -56,7 +67,11 @@ def register_invoices(body: InvoiceBatchIn, me: Supplier, ctx: ServiceReplayWrit
 
 
 @router.post(
-    "/invoices/reclaim-key", response_model=TxRequestOut, status_code=ACCEPTED, tags=["supplier"]
+    "/invoices/reclaim-key",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+    tags=["supplier"],
+    dependencies=[may_do("root.reclaim_key")],
 )
 def reclaim_invoice_key(body: ReclaimKeyIn, me: Supplier, ctx: WriteDep) -> Accepted:
     """Take back this supplier's invoice number from a receivable another supplier registered

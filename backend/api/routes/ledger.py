@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import CurrentMember, MirrorDep, Operator, RuntimeDep, WriteDep
+from backend.api.deps import CurrentMember, MirrorDep, Operator, RuntimeDep, WriteDep, may_do
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.params import Accepted, accepted
 from backend.schemas import CashIn, LedgerOut, TxRequestOut
@@ -23,7 +23,11 @@ def settings(me: CurrentMember, mirror: MirrorDep, rt: RuntimeDep) -> LedgerOut:
 
 
 @router.post(
-    "/operator/cash/mint", response_model=TxRequestOut, status_code=ACCEPTED, tags=["operator"]
+    "/operator/cash/mint",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+    tags=["operator"],
+    dependencies=[may_do("cash.mint")],
 )
 def mint(
     body: CashIn,
@@ -44,7 +48,11 @@ def mint(
 
 
 @router.post(
-    "/operator/cash/burn", response_model=TxRequestOut, status_code=ACCEPTED, tags=["operator"]
+    "/operator/cash/burn",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+    tags=["operator"],
+    dependencies=[may_do("cash.burn")],
 )
 def burn(
     body: CashIn,
@@ -65,7 +73,11 @@ def burn(
 
 
 @router.post(
-    "/operator/pause", response_model=TxRequestOut, status_code=ACCEPTED, tags=["operator"]
+    "/operator/pause",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+    tags=["operator"],
+    dependencies=[may_do("ledger.pause")],
 )
 def pause(
     me: Operator,
@@ -75,7 +87,11 @@ def pause(
 
 
 @router.post(
-    "/operator/unpause", response_model=TxRequestOut, status_code=ACCEPTED, tags=["operator"]
+    "/operator/unpause",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+    tags=["operator"],
+    dependencies=[may_do("ledger.unpause")],
 )
 def unpause(
     me: Operator,

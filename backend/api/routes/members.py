@@ -13,6 +13,7 @@ from backend.api.deps import (
     ServiceReplayWriteDep,
     SessionDep,
     WriteDep,
+    may_do,
 )
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.params import Accepted, AddressPath, Limit, accepted
@@ -33,7 +34,11 @@ ACCEPTED = status.HTTP_202_ACCEPTED
 
 
 @router.post(
-    "/operator/members", response_model=MemberCreated, status_code=ACCEPTED, tags=["operator"]
+    "/operator/members",
+    response_model=MemberCreated,
+    status_code=ACCEPTED,
+    tags=["operator"],
+    dependencies=[may_do("member.add")],
 )
 def onboard(
     body: MemberIn,
@@ -68,6 +73,7 @@ def reissue_activation(
     response_model=TxRequestOut,
     status_code=ACCEPTED,
     tags=["operator"],
+    dependencies=[may_do("member.roles")],
 )
 def set_roles(
     address: AddressPath,
@@ -91,6 +97,7 @@ def set_roles(
     response_model=TxRequestOut,
     status_code=ACCEPTED,
     tags=["operator"],
+    dependencies=[may_do("member.suspend")],
 )
 def set_status(
     address: AddressPath,
@@ -115,6 +122,7 @@ def set_status(
     response_model=TxRequestOut,
     status_code=ACCEPTED,
     tags=["operator"],
+    dependencies=[may_do("member.credit_limit")],
 )
 def set_credit_limit(
     address: AddressPath,

@@ -14,6 +14,7 @@ from backend.api.deps import (
     RuntimeDep,
     SessionDep,
     WriteDep,
+    may_do,
 )
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.params import Accepted, After, Id40, Limit, accepted
@@ -39,7 +40,13 @@ def quote(
     )
 
 
-@router.post("/offers", response_model=TxRequestOut, status_code=ACCEPTED, tags=["financier"])
+@router.post(
+    "/offers",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+    tags=["financier"],
+    dependencies=[may_do("offer.post")],
+)
 def post_offer(
     body: OfferIn,
     me: Financier,
@@ -54,6 +61,7 @@ def post_offer(
     response_model=TxRequestOut,
     status_code=ACCEPTED,
     tags=["financier"],
+    dependencies=[may_do("offer.cancel")],
 )
 def cancel_offer(
     offer_id: Id40,
@@ -94,6 +102,7 @@ def get_offer(
     response_model=TxRequestOut,
     status_code=ACCEPTED,
     tags=["supplier"],
+    dependencies=[may_do("offer.accept")],
 )
 def accept_offer(
     offer_id: Id40,

@@ -13,6 +13,7 @@ from backend.api.deps import (
     RuntimeDep,
     ServiceReplayWriteDep,
     WriteDep,
+    may_do,
 )
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.params import Accepted, After, Id40, Limit, accepted
@@ -64,7 +65,12 @@ def credit(me: Debtor, rt: RuntimeDep, mirror: MirrorDep) -> CreditOut:
     return svc.credit(rt=rt, mirror=mirror, me=me)
 
 
-@router.post("/payables", response_model=InvoiceCreated, status_code=ACCEPTED)
+@router.post(
+    "/payables",
+    response_model=InvoiceCreated,
+    status_code=ACCEPTED,
+    dependencies=[may_do("root.issue")],
+)
 def issue(
     body: InvoiceIn,
     me: CoreEnterprise,
@@ -75,7 +81,12 @@ def issue(
     return Accepted(supplier.created(ctx, doc, req))
 
 
-@router.post("/payables/{root_id}/confirm", response_model=TxRequestOut, status_code=ACCEPTED)
+@router.post(
+    "/payables/{root_id}/confirm",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+    dependencies=[may_do("root.confirm")],
+)
 def confirm(
     root_id: Id40,
     me: CoreEnterprise,
@@ -85,7 +96,12 @@ def confirm(
     return accepted(ctx.rt, svc.confirm(ctx=ctx, me=me, root_id=root_id))
 
 
-@router.post("/payables/{root_id}/reject", response_model=TxRequestOut, status_code=ACCEPTED)
+@router.post(
+    "/payables/{root_id}/reject",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+    dependencies=[may_do("root.reject")],
+)
 def reject(
     root_id: Id40,
     body: RejectIn,
@@ -103,7 +119,12 @@ def reject(
     )
 
 
-@router.post("/payables/{root_id}/repay", response_model=TxRequestOut, status_code=ACCEPTED)
+@router.post(
+    "/payables/{root_id}/repay",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+    dependencies=[may_do("root.repay")],
+)
 def repay(
     root_id: Id40,
     body: RepayIn,

@@ -6,7 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from backend.api.deps import CurrentMember, Holder, MirrorDep, RuntimeDep, SessionDep, WriteDep
+from backend.api.deps import (
+    CurrentMember,
+    Holder,
+    MirrorDep,
+    RuntimeDep,
+    SessionDep,
+    WriteDep,
+    may_do,
+)
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.params import Accepted, After, Id40, Limit, RootQuery, accepted
 from backend.schemas import HoldingOut, PieceOut, SplitIn, TransferIn, TxRequestOut
@@ -48,7 +56,11 @@ def get_piece(
 
 
 @router.post(
-    "/pieces/{piece_id}/split", response_model=TxRequestOut, status_code=ACCEPTED, tags=["supplier"]
+    "/pieces/{piece_id}/split",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+    tags=["supplier"],
+    dependencies=[may_do("piece.split")],
 )
 def split(
     piece_id: Id40,
@@ -73,6 +85,7 @@ def split(
     response_model=TxRequestOut,
     status_code=ACCEPTED,
     tags=["supplier"],
+    dependencies=[may_do("piece.transfer")],
 )
 def transfer(
     piece_id: Id40,
@@ -93,7 +106,11 @@ def transfer(
 
 
 @router.post(
-    "/pieces/{piece_id}/claim", response_model=TxRequestOut, status_code=ACCEPTED, tags=["supplier"]
+    "/pieces/{piece_id}/claim",
+    response_model=TxRequestOut,
+    status_code=ACCEPTED,
+    tags=["supplier"],
+    dependencies=[may_do("piece.claim")],
 )
 def claim(
     piece_id: Id40,

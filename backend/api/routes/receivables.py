@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import Operator, Supplier, WriteDep
+from backend.api.deps import Operator, Supplier, WriteDep, may_do
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.params import Accepted, Id40, accepted
 from backend.schemas import ReasonIn, TxRequestOut
@@ -20,6 +20,7 @@ ACCEPTED = status.HTTP_202_ACCEPTED
     response_model=TxRequestOut,
     status_code=ACCEPTED,
     tags=["supplier"],
+    dependencies=[may_do("root.cancel")],
 )
 def cancel_invoice(
     root_id: Id40,
@@ -35,6 +36,7 @@ def cancel_invoice(
     response_model=TxRequestOut,
     status_code=ACCEPTED,
     tags=["supplier"],
+    dependencies=[may_do("root.refuse")],
 )
 def refuse_payable(
     root_id: Id40,
@@ -54,6 +56,7 @@ def refuse_payable(
     response_model=TxRequestOut,
     status_code=ACCEPTED,
     tags=["operator"],
+    dependencies=[may_do("root.close")],
 )
 def close_receivable(
     root_id: Id40,

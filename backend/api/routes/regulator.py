@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import Regulator, WriteDep
+from backend.api.deps import Regulator, WriteDep, may_do
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.params import Id40
 from backend.schemas import ReasonIn, TxRequestOut
@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1/regulator", tags=["regulator"], responses=ERROR_R
     "/{kind}/{target}/{action}",
     response_model=TxRequestOut,
     status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[may_do("root.freeze")],
 )
 def freeze(
     kind: Literal["roots", "pieces"],

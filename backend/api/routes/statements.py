@@ -1,4 +1,5 @@
-"""/v1/me: the logged-in member's own cash, account statement, remittance advice and holdings.
+"""/v1/me: the logged-in member's own cash, account statement, remittance advice, holdings and
+action log.
 
 A report's form is `?format=json|csv|pdf`, or else the Accept header (text/csv,
 application/pdf; anything else is JSON)."""
@@ -15,12 +16,21 @@ from sqlmodel import Session
 from backend.api.deps import CurrentMember, MirrorDep, RuntimeDep, SessionDep
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.names import addresses, with_names
-from backend.api.params import DB_INT, BlockQuery
+from backend.api.params import (
+    DB_INT,
+    After,
+    BlockQuery,
+    Limit,
+    LogAction,
+    LogUser,
+    Since,
+    Until,
+)
 from backend.runtime import Runtime
 from backend.schemas import CashOut, HoldingOut, RemittanceOut, StatementOut
-from backend.services import cash, financier
+from backend.services import action_log, cash, financier
 from backend.services import statements as svc
-from backend.services.audit import holdings_block
+from backend.services.audit import holdings_block, to_csv
 from backend.services.directory import names_for
 from backend.services.statement_pdf import statement_pdf
 
@@ -183,3 +193,27 @@ def my_holdings(me: CurrentMember, rt: RuntimeDep, mirror: MirrorDep) -> list[Ho
     """The pieces it holds: face amount, price paid where it bought, days to maturity, the
     debtor, paid out so far (the same answer as /v1/holdings, for any member)."""
     return financier.holdings(rt=rt, mirror=mirror, me=me)
+
+
+@router.get("/action-log", responses={200: {"content": {"text/csv": {}}}})
+def my_action_log(
+    request: Request,
+    me: CurrentMember,
+    session: SessionDep,
+    user: LogUser = None,
+    action: LogAction = None,
+    since: Since = None,
+    until: Until = None,
+    cursor: After = 0,
+    limit: Limit = 100,
+    format: Annotated[Literal["json", "csv"] | None, Query()] = None,
+) -> Response:
+    """Its own entries of the off-chain action log, oldest first: its logins (refused ones
+    too), API keys, uploads, its people's actions. Another member's never; the whole log is
+    the auditors' (`/v1/audit/action-log`). A staff user without `users.admin` reads only its
+    own entries (another user's: 403 MissingPermission). `next_cursor` pages on."""
+    filt = action_log.own_filter(me, user=user, action=action, since=since, until=until)
+    rows, nxt = action_log.page(session, filt, after=cursor, limit=limit)
+    if _form(request, format, ("json", "csv")) == "csv":
+        return _file(to_csv(rows, action_log.COLUMNS), "csv", "action-log")
+    return JSONResponse({"items": rows, "next_cursor": nxt})

@@ -27,9 +27,9 @@ REASONS = {
     "InvalidToken": N_("That login is not valid: log in again."),
 }
 
-#: The staff login (login name, password and a 6-digit code → a bearer token) is wired by
-#: `backend.services.staff`; until then its form is not shown.
-STAFF_LOGIN = False
+#: The staff login (login name, password and a 6-digit code → a bearer token): its form posts to
+#: `backend.console.pages.staff`.
+STAFF_LOGIN = True
 
 
 def _login_page(
@@ -81,9 +81,7 @@ def login(
     return response
 
 
-# The staff login goes here: POST /console/login/staff with `login`, `password` and `code`
-# (6 digits) → the bearer token `backend.services.staff` issues, kept by `set_session` like a
-# pasted key. The form is in common/login.html behind `staff_login`.
+# The staff login, POST /console/login/staff, is in `backend.console.pages.staff`.
 
 
 @router.post("/logout")

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from backend.api.deps import MirrorDep, RuntimeDep, SessionDep
 from backend.console import i18n, pictures
 from backend.console.forms import ConsoleWrite, build, yuan_to_fen
+from backend.console.pages.approvals import written
 from backend.console.render import PREFIX, language, redirect, render, tr
 from backend.console.session import CoreViewer, DebtorViewer
 from backend.schemas import InvoiceAttachmentsOut, InvoiceOut, RejectIn, RootOut
@@ -103,10 +104,9 @@ def _calendar(request: Request, payables: list[RootOut], *, now: int) -> Markup:
 
 @router.post("/payables/{root_id}/confirm")
 def confirm(request: Request, root_id: RootId, seen: CoreViewer, ctx: ConsoleWrite) -> Response:
-    respond(ctx.rt, svc.confirm(ctx=ctx, me=seen.member, root_id=root_id))
-    return redirect(
-        HOME, flash=tr(request, "Receivable %(id)s confirmed: it is now payable.", id=root_id)
-    )
+    out = respond(ctx.rt, svc.confirm(ctx=ctx, me=seen.member, root_id=root_id))
+    done = tr(request, "Receivable %(id)s confirmed: it is now payable.", id=root_id)
+    return redirect(HOME, flash=written(request, out, done))
 
 
 @router.post("/payables/{root_id}/reject")
@@ -118,8 +118,9 @@ def reject(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     body = build(RejectIn, reason=reason.strip())
-    respond(ctx.rt, svc.reject(ctx=ctx, me=seen.member, root_id=root_id, reason=body.reason))
-    return redirect(HOME, flash=tr(request, "Receivable %(id)s rejected.", id=root_id))
+    out = respond(ctx.rt, svc.reject(ctx=ctx, me=seen.member, root_id=root_id, reason=body.reason))
+    done = tr(request, "Receivable %(id)s rejected.", id=root_id)
+    return redirect(HOME, flash=written(request, out, done))
 
 
 @router.post("/payables/{root_id}/repay")
@@ -132,5 +133,6 @@ def repay(
 ) -> Response:
     """An instalment, or (left empty) everything still owed, as POST /v1/payables/{id}/repay."""
     fen = yuan_to_fen(amount, field="amount") if amount.strip() else None
-    respond(ctx.rt, svc.repay(ctx=ctx, me=seen.member, root_id=root_id, amount=fen))
-    return redirect(HOME, flash=tr(request, "Repayment of receivable %(id)s sent.", id=root_id))
+    out = respond(ctx.rt, svc.repay(ctx=ctx, me=seen.member, root_id=root_id, amount=fen))
+    done = tr(request, "Repayment of receivable %(id)s sent.", id=root_id)
+    return redirect(HOME, flash=written(request, out, done))

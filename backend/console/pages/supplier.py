@@ -16,6 +16,7 @@ from sqlmodel import Session
 from backend.api.deps import MirrorDep, RuntimeDep, SessionDep
 from backend.api.routes import statements
 from backend.console.forms import ConsoleWrite, build, percent_to_bps, yuan_to_fen
+from backend.console.pages.approvals import written
 from backend.console.render import PREFIX, redirect, render, tr
 from backend.console.session import SupplierViewer
 from backend.errors import DomainError, InvalidInput
@@ -312,8 +313,9 @@ def split_piece(
     if rest > 0:
         parts.append({"to": me.address, "amount": rest})
     body = build(SplitIn, parts=[build(SplitPart, **p) for p in parts])
-    respond(ctx.rt, supplier.split(ctx=ctx, me=me, piece_id=piece_id, body=body))
-    return redirect(HOME, flash=tr(request, "Piece %(id)s split.", id=piece_id))
+    out = respond(ctx.rt, supplier.split(ctx=ctx, me=me, piece_id=piece_id, body=body))
+    done = tr(request, "Piece %(id)s split.", id=piece_id)
+    return redirect(HOME, flash=written(request, out, done))
 
 
 @router.post("/pieces/{piece_id}/transfer")
@@ -330,8 +332,9 @@ def transfer_piece(
             details={"fields": [{"field": "to", "msg": "choose a member"}]},
         )
     req = supplier.transfer(ctx=ctx, me=seen.member, piece_id=piece_id, to=to.strip().lower())
-    respond(ctx.rt, req)
-    return redirect(HOME, flash=tr(request, "Piece %(id)s passed on.", id=piece_id))
+    out = respond(ctx.rt, req)
+    done = tr(request, "Piece %(id)s passed on.", id=piece_id)
+    return redirect(HOME, flash=written(request, out, done))
 
 
 @router.post("/pieces/{piece_id}/financing")
@@ -386,10 +389,9 @@ def accept_offer(
     ctx: ConsoleWrite,
 ) -> Response:
     req = supplier.accept_offer(ctx=ctx, me=seen.member, offer_id=offer_id)
-    respond(ctx.rt, req)
-    return redirect(
-        f"{HOME}/cash", flash=tr(request, "Offer %(id)s accepted: the piece is sold.", id=offer_id)
-    )
+    out = respond(ctx.rt, req)
+    done = tr(request, "Offer %(id)s accepted: the piece is sold.", id=offer_id)
+    return redirect(f"{HOME}/cash", flash=written(request, out, done))
 
 
 # -- cash ----------------------------------------------------------------------------------------
