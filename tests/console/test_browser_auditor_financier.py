@@ -44,6 +44,9 @@ def financing_asked(server: ConsoleServer, *, face_yuan: int, passed_yuan: int) 
     tier1, tier2 = server.address("tier1"), server.address("tier2")
     number = f"INV-PICTURES-{secrets.token_hex(3).upper()}"
     with server.http("tier1") as t1, server.http("core") as core, server.http("tier2") as t2:
+        # the seed gives the core enterprise people and a policy that its confirmations take a
+        # second person: here it confirms with its own key and nobody approves
+        _ok(core.put("/v1/staff/policies/root.confirm", json={"approvers": 0}), 200)
         body = invoice_body(tier1, server.address("core"), number, face_yuan * YUAN)
         root = _ok(t1.post("/v1/invoices?wait=true", json=body))["invoice"]["root_id"]
         _ok(core.post(f"/v1/payables/{root}/confirm?wait=true"))
@@ -51,7 +54,8 @@ def financing_asked(server: ConsoleServer, *, face_yuan: int, passed_yuan: int) 
             {"to": tier1, "amount": (face_yuan - passed_yuan) * YUAN},
             {"to": tier2, "amount": passed_yuan * YUAN},
         ]
-        split = _ok(t1.post(f"/v1/pieces/{root}/split?wait=true", json={"parts": parts}))
+        whole = _ok(t1.get(f"/v1/pieces?root_id={root}&held=true"), 200)[0]["piece_id"]
+        split = _ok(t1.post(f"/v1/pieces/{whole}/split?wait=true", json={"parts": parts}))
         kept, passed = split["result"]["child_ids"]
         asked = t2.post(
             "/v1/financing-requests",

@@ -16,11 +16,12 @@ from backend.api.deps import MirrorDep, RuntimeDep, SessionDep
 from backend.api.routes import statements
 from backend.console import i18n, pictures
 from backend.console.forms import ConsoleWrite, build, percent_to_bps
+from backend.console.pages.approvals import written
 from backend.console.render import PREFIX, language, names, redirect, render, tr
 from backend.console.session import FinancierViewer, Viewer
 from backend.errors import Conflict
 from backend.models import FinancingRequest, FinancingStatus
-from backend.schemas import FinancingOut, HoldingOut, OfferIn, OfferOut
+from backend.schemas import FinancingOut, HoldingOut, OfferIn, OfferOut, TxRequestOut
 from backend.services import financier
 from backend.services.common import chain_now
 from backend.services.context import Idem, WriteContext
@@ -109,7 +110,8 @@ def home(
 
 def _post(
     ctx: WriteContext, seen: Viewer, *, piece_id: int, rate: str, financing_request_id: int | None
-) -> OfferOut | None:
+) -> tuple[TxRequestOut, OfferOut | None]:
+    """The offer posted, or none yet when it waits for the member's approvers."""
     body = build(
         OfferIn,
         piece_id=piece_id,
@@ -120,10 +122,11 @@ def _post(
     answer = respond(ctx.rt, financier.post_offer(ctx=ctx, me=seen.member, body=body))
     offer_id = (answer.result or {}).get("offer_id")
     if offer_id is None:
-        return None
-    return financier.get_offer(
+        return answer, None
+    offer = financier.get_offer(
         rt=ctx.rt, session=ctx.session, mirror=ctx.mirror, me=seen.member, offer_id=int(offer_id)
     )
+    return answer, offer
 
 
 @router.post("/offers")
@@ -136,10 +139,10 @@ def post_offer(
     financing_request_id: Annotated[int | None, Form(gt=0, lt=2**31)] = None,
 ) -> Response:
     """An offer on a piece at a yearly discount rate; its price goes into escrow."""
-    offer = _post(
+    out, offer = _post(
         ctx, seen, piece_id=piece_id, rate=rate, financing_request_id=financing_request_id
     )
-    flash = (
+    done = (
         tr(
             request,
             "Offer %(id)s posted: %(price)s for piece %(piece)s, held in escrow.",
@@ -150,7 +153,7 @@ def post_offer(
         if offer
         else tr(request, "Offer posted.")
     )
-    return redirect(HOME, flash=flash)
+    return redirect(HOME, flash=written(request, out, done))
 
 
 def _second_write(ctx: WriteContext) -> WriteContext:
@@ -192,24 +195,24 @@ def change_offer(
             },
         )
     respond(ctx.rt, financier.cancel_offer(ctx=ctx, me=seen.member, offer_id=offer_id))
-    offer = _post(
+    out, offer = _post(
         _second_write(ctx),
         seen,
         piece_id=old.piece_id,
         rate=rate,
         financing_request_id=old.financing_request_id,
     )
-    flash = (
-        tr(
+    if offer is not None:
+        flash = tr(
             request,
             "Offer %(old)s withdrawn and offer %(id)s posted at %(price)s.",
             old=offer_id,
             id=offer.offer_id,
             price=pictures.money(offer.price),
         )
-        if offer
-        else tr(request, "Offer posted.")
-    )
+    else:  # the new offer waits for the member's approvers
+        withdrawn = tr(request, "Offer %(old)s withdrawn.", old=offer_id)
+        flash = f"{withdrawn} {written(request, out, tr(request, 'Offer posted.'))}"
     return redirect(HOME, flash=flash)
 
 
@@ -217,10 +220,9 @@ def change_offer(
 def withdraw_offer(
     request: Request, offer_id: OfferId, seen: FinancierViewer, ctx: ConsoleWrite
 ) -> Response:
-    respond(ctx.rt, financier.cancel_offer(ctx=ctx, me=seen.member, offer_id=offer_id))
-    return redirect(
-        HOME, flash=tr(request, "Offer %(id)s withdrawn: its escrow is refunded.", id=offer_id)
-    )
+    out = respond(ctx.rt, financier.cancel_offer(ctx=ctx, me=seen.member, offer_id=offer_id))
+    done = tr(request, "Offer %(id)s withdrawn: its escrow is refunded.", id=offer_id)
+    return redirect(HOME, flash=written(request, out, done))
 
 
 @router.get("/cash")
