@@ -37,15 +37,17 @@ CHART_WIDTH = 560
 
 
 def by_debtor(holdings: list[HoldingOut]) -> list[dict[str, Any]]:
-    """The portfolio per debtor: what its pieces are still owed, and how many, largest first."""
-    per: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+    """The portfolio per debtor: what its pieces are still owed and on how many receivables,
+    largest first."""
+    owed: defaultdict[str, int] = defaultdict(int)
+    roots: defaultdict[str, set[int]] = defaultdict(set)
     for h in holdings:
         if h.expected > 0:
-            per[h.debtor.lower()][0] += h.expected
-            per[h.debtor.lower()][1] += 1
+            owed[h.debtor.lower()] += h.expected
+            roots[h.debtor.lower()].add(h.piece.root_id)
     return [
-        {"debtor": d, "outstanding": v[0], "receivables": v[1]}
-        for d, v in sorted(per.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        {"debtor": d, "outstanding": v, "receivables": len(roots[d])}
+        for d, v in sorted(owed.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
 
 
