@@ -5,14 +5,17 @@ repaying (in instalments) and what it owes next week and next month."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request, Response
+from markupsafe import Markup
 
 from backend.api.deps import MirrorDep, RuntimeDep, SessionDep
+from backend.console import i18n, pictures
 from backend.console.forms import ConsoleWrite, build, yuan_to_fen
 from backend.console.pages.approvals import written
-from backend.console.render import PREFIX, redirect, render, tr
+from backend.console.render import PREFIX, language, redirect, render, tr
 from backend.console.session import CoreViewer, DebtorViewer
 from backend.schemas import InvoiceAttachmentsOut, InvoiceOut, RejectIn, RootOut
 from backend.services import attachments, supplier
@@ -79,19 +82,24 @@ def home(
             "next_week": owed_within(owed, now=now, days=7),
             "next_month": owed_within(owed, now=now, days=30),
             "now": now,
-            "calendar": _calendar(owed),
+            "calendar": _calendar(request, owed, now=now),
         },
     )
 
 
-def _calendar(payables: list[RootOut]) -> object | None:
-    """The payables as a calendar picture, once `backend.console.pictures` draws one."""
-    try:
-        from backend.console import pictures  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    draw = getattr(pictures, "calendar", None)
-    return None if draw is None else draw(payables)
+def _calendar(request: Request, payables: list[RootOut], *, now: int) -> Markup:
+    """The month of the next payable still ahead (this month when none is) as a calendar of
+    what falls due each day."""
+    today = datetime.fromtimestamp(now, UTC).date()
+    ahead = [p.due_date for p in payables if p.due_date >= now]
+    month = datetime.fromtimestamp(min(ahead), UTC).date() if ahead else today
+    return pictures.calendar(
+        [(p.due_date, p.outstanding) for p in payables],
+        year=month.year,
+        month=month.month,
+        today=now,
+        _=i18n.translations(language(request)).gettext,
+    )
 
 
 @router.post("/payables/{root_id}/confirm")
