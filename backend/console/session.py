@@ -4,6 +4,8 @@ carries (an HMAC of that credential under the master key's "console-csrf" subkey
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -64,6 +66,30 @@ def set_session(request: Request, response: Response, credential: str) -> None:
         secure=secure,
         path="/console",
     )
+
+
+#: Before a session there is no credential to sign: the login forms carry a random token that
+#: must equal this cookie's (double submit), so another site cannot log a browser into an
+#: account of its choosing (login CSRF).
+LOGIN_COOKIE = "scf_login"
+LOGIN_FIELD = "login_csrf"
+
+
+def login_token(request: Request) -> str:
+    """The login forms' token: the browser's, or a new one."""
+    return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+
+
+def keep_login_token(request: Request, response: Response, token: str) -> None:
+    secure = runtime_of(request).settings.public_url.startswith("https://")
+    response.set_cookie(
+        LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/console"
+    )
+
+
+def login_token_matches(request: Request, sent: str) -> bool:
+    kept = request.cookies.get(LOGIN_COOKIE)
+    return kept is not None and bool(sent) and hmac.compare_digest(kept, sent)
 
 
 def clear_session(response: Response) -> None:

@@ -4,6 +4,7 @@ login form, and the CSRF token a page carries."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -14,9 +15,25 @@ def key_of(api: Api, who: str) -> str:
     return api.headers[who]["Authorization"].removeprefix("Bearer ")
 
 
-def browser(api: Api) -> TestClient:
+class ConsoleClient(TestClient):
+    """A client with its own cookie jar that sends the login forms as a browser does: with the
+    login token the login page gave it (a form already carrying one is sent as it is)."""
+
+    def post(self, url: Any, *args: Any, data: Any = None, **kw: Any) -> Any:
+        if str(url).startswith("/console/login") and isinstance(data, dict):
+            data = {"login_csrf": self.login_token(), **data}
+        return super().post(url, *args, data=data, **kw)
+
+    def login_token(self) -> str:
+        page = self.get("/console/login")
+        found = re.search(r'name="login_csrf" value="([^"]+)"', page.text)
+        assert found, "the login page carries no login token"
+        return found.group(1)
+
+
+def browser(api: Api, **kw: Any) -> ConsoleClient:
     """A client of its own (its own cookie jar) on the same app."""
-    return TestClient(api.client.app, base_url="http://127.0.0.1:8000")
+    return ConsoleClient(api.client.app, base_url="http://127.0.0.1:8000", **kw)
 
 
 def logged_in(api: Api, who: str) -> TestClient:

@@ -9,10 +9,10 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
 from tests.backend.conftest import YUAN, Api, make_api
 from tests.backend.test_story import Financed, originate_and_finance
+from tests.console.clients import browser
 from tests.console.test_session import csrf_of, logged_in
 
 
@@ -87,7 +87,7 @@ def test_the_tree_page_draws_the_receivable_and_lists_its_pieces(
     assert f'aria-label="Provenance of receivable #{f.root}: 3 pieces on 2 levels"' in html
     assert f'data-piece="{f.passed}"' in html and f'data-piece="{f.kept}"' in html
     assert "Pujiang Commercial Bank" in html  # the bank, as the sold piece's holder
-    zh = TestClient(api.client.app, base_url="http://127.0.0.1:8000", cookies={"scf_lang": "zh"})
+    zh = browser(api, cookies={"scf_lang": "zh"})
     key = api.headers["auditor"]["Authorization"].removeprefix("Bearer ")
     assert zh.post("/console/login", data={"api_key": key}).status_code == 200
     html = zh.get(f"/console/auditor/roots/{f.root}").text

@@ -144,3 +144,28 @@ def test_the_api_still_answers_json(api: Api) -> None:
     assert resp.status_code == 401
     assert resp.json()["code"] == "Unauthenticated"
     assert api.client.get("/v1/no-such").json()["code"] == "NotFound"
+
+
+def test_a_login_form_from_elsewhere_is_refused(api: Api) -> None:
+    """Login CSRF: another site's form (no token, or one that is not this browser's) cannot log
+    the browser into an account of its choosing."""
+    c = browser(api)
+    key = key_of(api, "tier1")
+    for token in ("", "forged-token"):
+        resp = c.post(
+            "/console/login", data={"api_key": key, "login_csrf": token}, follow_redirects=False
+        )
+        assert resp.status_code == 403 and "LoginFormExpired" in resp.text
+        assert "scf_console=" not in resp.headers.get("set-cookie", "")
+    mine = c.login_token()
+    resp = c.post(
+        "/console/login", data={"api_key": key, "login_csrf": mine}, follow_redirects=False
+    )
+    assert resp.status_code == 303 and resp.headers["set-cookie"].startswith("scf_console=")
+    # the staff login takes the same token
+    other = browser(api)
+    resp = other.post(
+        "/console/login/staff",
+        data={"login": "x", "password": "y", "code": "123456", "login_csrf": mine},
+    )
+    assert resp.status_code == 403 and "LoginFormExpired" in resp.text

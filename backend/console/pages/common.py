@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 
@@ -11,7 +11,15 @@ from backend.api.routes import attachments
 from backend.console import i18n
 from backend.console.i18n import N_
 from backend.console.render import PREFIX, local_path, redirect, render, tr
-from backend.console.session import ActiveViewer, AnyViewer, clear_session, set_session
+from backend.console.session import (
+    ActiveViewer,
+    AnyViewer,
+    clear_session,
+    keep_login_token,
+    login_token,
+    login_token_matches,
+    set_session,
+)
 from backend.errors import Unauthenticated
 from backend.services import auth, directory, inbox
 
@@ -32,14 +40,31 @@ REASONS = {
 STAFF_LOGIN = True
 
 
+def login_page(request: Request, context: dict[str, Any], *, status_code: int = 200) -> Response:
+    """The login page, its forms carrying the browser's login token (`session.LOGIN_COOKIE`)."""
+    token = login_token(request)
+    page = render(
+        request,
+        "common/login.html",
+        {"staff_login": STAFF_LOGIN, "login_csrf": token, **context},
+        status_code=status_code,
+    )
+    keep_login_token(request, page, token)
+    return page
+
+
+#: a login form sent without the token its page gave (another site's form, or an old page)
+LOGIN_FORM_EXPIRED = N_(
+    "This login form has expired or did not come from this console: log in again."
+)
+
+
 def _login_page(
     request: Request, *, next_path: str, error: str | None = None, code: str | None = None
 ) -> Response:
-    return render(
-        request,
-        "common/login.html",
-        {"next": next_path, "error": error, "code": code, "staff_login": STAFF_LOGIN},
-        status_code=401 if error else 200,
+    status = 403 if code == "LoginFormExpired" else 401 if error else 200
+    return login_page(
+        request, {"next": next_path, "error": error, "code": code}, status_code=status
     )
 
 
@@ -50,11 +75,7 @@ def login_form(
     reason: Annotated[str | None, Query()] = None,
 ) -> Response:
     note = REASONS.get(reason or "") if reason else None
-    return render(
-        request,
-        "common/login.html",
-        {"next": local_path(next), "notice": note, "staff_login": STAFF_LOGIN},
-    )
+    return login_page(request, {"next": local_path(next), "notice": note})
 
 
 @router.post("/login")
@@ -64,10 +85,15 @@ def login(
     mirror: MirrorDep,
     api_key: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
+    login_csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """An API key pasted once: if the API would take it, the session cookie holds it."""
     credential = api_key.strip()
     target = local_path(next)
+    if not login_token_matches(request, login_csrf):
+        return _login_page(
+            request, next_path=target, error=LOGIN_FORM_EXPIRED, code="LoginFormExpired"
+        )
     if not credential:
         return _login_page(
             request, next_path=target, error=N_("Paste your API key."), code="ApiKeyMissing"

@@ -15,8 +15,16 @@ from backend.api.deps import MirrorDep, RuntimeDep, SessionDep, client_of, runti
 from backend.api.errors import status_of
 from backend.console.forms import build, yuan_to_fen
 from backend.console.i18n import N_
+from backend.console.pages.common import LOGIN_FORM_EXPIRED, login_page
 from backend.console.render import EXTRA_NAV, PREFIX, NavItem, local_path, redirect, render, tr
-from backend.console.session import COOKIE, ActiveViewer, AnyViewer, Viewer, set_session
+from backend.console.session import (
+    COOKIE,
+    ActiveViewer,
+    AnyViewer,
+    Viewer,
+    login_token_matches,
+    set_session,
+)
 from backend.errors import DomainError, Forbidden, InvalidInput, TooManyRequests, Unauthenticated
 from backend.models import StaffStatus
 from backend.permissions import APPROVABLE, MAX_APPROVERS, Permission
@@ -52,6 +60,7 @@ LOGIN_REFUSALS = {
     "UserDisabled": N_("This user is disabled: ask an administrator."),
     "NotMember": N_("This user's member is not on the ledger."),
     "InvalidInput": N_("Type your login name, your password and the 6-digit code."),
+    "LoginFormExpired": LOGIN_FORM_EXPIRED,
 }
 
 #: What each permission lets a user do, as the staff page explains it.
@@ -103,14 +112,12 @@ EXTRA_NAV.append(NavItem(STAFF, N_("Staff"), (), when=_staff_nav))
 
 def _refused(request: Request, exc: DomainError, *, next_path: str, login: str) -> Response:
     status = status_of(exc)
-    page = render(
+    page = login_page(
         request,
-        "common/login.html",
         {
             "next": next_path,
             "error": LOGIN_REFUSALS.get(exc.code, exc.message),
             "code": exc.code,
-            "staff_login": True,
             "login_name": login,
         },
         status_code=status,
@@ -153,6 +160,7 @@ def staff_login(
     password: Annotated[str, Form()] = "",
     code: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
+    login_csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Login name, password and the authenticator's code → a bearer token in a new session
     cookie, refused as POST /v1/auth/staff-login refuses (the page says why)."""
@@ -160,6 +168,8 @@ def staff_login(
     name = login.strip()
     client = client_of(request)
     try:
+        if not login_token_matches(request, login_csrf):
+            raise Forbidden(LOGIN_FORM_EXPIRED, code="LoginFormExpired")
         body = build(StaffLoginIn, login=name, password=password, code=code.strip())
         rt.limiter.check_lockout(client)
         rt.limiter.hit(
