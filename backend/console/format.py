@@ -82,6 +82,35 @@ def percent(bps: int | float | None) -> str:
     return f"{float(bps) / 100:.2f}%"
 
 
+#: ledger event arguments that are amounts of money (fen), shown as money in the explorer
+MONEY_ARGS = frozenset(
+    {
+        "faceValue",
+        "amount",
+        "amounts",
+        "price",
+        "value",
+        "creditUsed",
+        "creditLimit",
+        "totalRepaid",
+        "outstanding",
+        "remainder",
+        "paid",
+    }
+)
+
+
+def event_arg(name: str, value: Any) -> str:
+    """A ledger event's argument as a person reads it: amounts as money, lists joined."""
+    if name in MONEY_ARGS and isinstance(value, int):
+        return money(value)
+    if name in MONEY_ARGS and isinstance(value, list):
+        return ", ".join(money(v) if isinstance(v, int) else str(v) for v in value)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 FILTERS: dict[str, Any] = {
     "money": money,
     "date": as_date,

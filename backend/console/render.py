@@ -135,6 +135,7 @@ def environment(lang: str) -> Environment:
     env.filters.update(fmt.FILTERS)
     env.filters["addr"] = _address
     env.globals["translate"] = i18n.translations(lang).gettext
+    env.globals["event_arg"] = fmt.event_arg
     env.globals["csrf_field"] = _csrf_field
     env.globals["languages"] = i18n.LANGUAGES
     env.globals["role_labels"] = ROLE_LABELS
@@ -152,10 +153,11 @@ def tr(request: Request, message: str, **values: object) -> str:
     return text % values if values else text
 
 
-def names(request: Request) -> dict[str, str]:
-    """Every directory name; a page shows only those of the addresses it shows."""
+def names(request: Request, lang: str) -> dict[str, str]:
+    """Every directory name; a page shows only those of the addresses it shows. A Chinese page
+    names members by their registered (legal) names, an English one by their short names."""
     with Session(runtime_of(request).engine) as session:
-        return directory.all_names(session)
+        return directory.all_names(session, legal=lang == "zh")
 
 
 def render(
@@ -178,7 +180,7 @@ def render(
             "lang": lang,
             "here": request.url.path,
             "flash": unquote(flash) if flash else None,
-            "names": names(request) if seen is not None else {},
+            "names": names(request, lang) if seen is not None else {},
             **(context or {}),
         }
     )

@@ -47,9 +47,11 @@ _generation = itertools.count()
 generation = next(_generation)
 
 
-def all_names(session: Session) -> dict[str, str]:
-    """Every lower-case address in the directory → its display name."""
-    return {p.address: display_name(p) for p in session.exec(select(MemberProfile))}
+def all_names(session: Session, *, legal: bool = False) -> dict[str, str]:
+    """Every lower-case address in the directory → its display name (its legal name, as
+    registered, with `legal`: what a Chinese page shows)."""
+    rows = session.exec(select(MemberProfile))
+    return {p.address: p.legal_name if legal else display_name(p) for p in rows}
 
 
 def record(session: Session, address: str, body: ProfileIn, credit_code: str) -> MemberProfile:

@@ -91,3 +91,12 @@ def test_csrf_tokens_belong_to_one_credential() -> None:
     assert not signer.matches("scf_a_c", token)
     assert not signer.matches("scf_a_b", token[:-1] + ("0" if token[-1] != "0" else "1"))
     assert not CsrfSigner.from_master(b"\x02" * 32).matches("scf_a_b", token)
+
+
+def test_ledger_event_amounts_read_as_money() -> None:
+    from backend.console.format import event_arg
+
+    assert event_arg("faceValue", 80_000_000) == "¥800,000.00"
+    assert event_arg("amounts", [50_000_000, 30_000_000]) == "¥500,000.00, ¥300,000.00"
+    assert event_arg("childIds", [2, 3]) == "2, 3"
+    assert event_arg("rootId", 1) == "1"

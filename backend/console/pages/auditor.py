@@ -79,7 +79,7 @@ def _members(session: Session) -> list[dict[str, str]]:
 @router.get("")
 def home(request: Request, seen: AuditorViewer, rt: RuntimeDep, mirror: MirrorDep) -> Response:
     _ = gettext(request)
-    known = names(request)
+    known = names(request, language(request))
     aging = audit.aging(rt=rt, mirror=mirror)
     exposure = audit.exposure(rt=rt, mirror=mirror)
     charts = {
@@ -129,7 +129,9 @@ def root_page(
     request: Request, root_id: Id40, seen: AuditorViewer, rt: RuntimeDep, mirror: MirrorDep
 ) -> Response:
     tree = audit.root_tree(rt=rt, mirror=mirror, root_id=root_id)
-    picture: Markup = pictures.provenance_tree(tree, names=names(request), _=gettext(request))
+    picture: Markup = pictures.provenance_tree(
+        tree, names=names(request, language(request)), _=gettext(request)
+    )
     return render(
         request,
         "auditor/root.html",

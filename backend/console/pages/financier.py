@@ -78,7 +78,7 @@ def home(
     held = financier.holdings(rt=rt, mirror=mirror, me=me)
     now = chain_now(rt)
     days = {r.id: days_to_maturity(now=now, due_date=r.due_date) for r in requests if r.due_date}
-    known = names(request)
+    known = names(request, language(request))
     debtors = by_debtor(held)
     ladder = pictures.maturity_ladder(
         [(h.due_date, h.expected) for h in held if h.expected > 0],
