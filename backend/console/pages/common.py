@@ -10,7 +10,7 @@ from backend.api.deps import MirrorDep, RuntimeDep, SessionDep, principal_for
 from backend.api.routes import attachments
 from backend.console import i18n
 from backend.console.i18n import N_
-from backend.console.render import PREFIX, local_path, redirect, render, tr
+from backend.console.render import PREFIX, language, local_path, names, redirect, render, tr
 from backend.console.session import (
     ActiveViewer,
     AnyViewer,
@@ -21,7 +21,7 @@ from backend.console.session import (
     set_session,
 )
 from backend.errors import Unauthenticated
-from backend.services import auth, directory, inbox
+from backend.services import auth, inbox
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -143,7 +143,7 @@ def home_bare() -> Response:
 
 @router.get("/")
 def home(request: Request, seen: AnyViewer, session: SessionDep) -> Response:
-    profile = directory.names_for(session, [seen.member.address])
+    my_name = names(request, language(request)).get(seen.member.address)
     latest = (
         []
         if seen.member.suspended
@@ -152,7 +152,7 @@ def home(request: Request, seen: AnyViewer, session: SessionDep) -> Response:
     return render(
         request,
         "common/home.html",
-        {"me": seen.member, "my_name": profile.get(seen.member.address), "unread": latest},
+        {"me": seen.member, "my_name": my_name, "unread": latest},
     )
 
 
