@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from eth_account.signers.local import LocalAccount
 
-from backend.security import sign_message, totp_code
+from backend.security import TOTP_STEP_SECONDS, sign_message, totp_code
 
 
 class ApiCallFailed(Exception):
@@ -89,11 +89,15 @@ class ApiClient:
         )
         return str(body["access_token"])
 
-    def staff_login(self, login: str, password: str, totp_secret: str) -> dict[str, Any]:
-        """Log a staff user in with its password and its authenticator's current code."""
+    def staff_login(
+        self, login: str, password: str, totp_secret: str, *, at: datetime | None = None
+    ) -> dict[str, Any]:
+        """Log a staff user in with its password and its authenticator's code (for `at`, by
+        default now)."""
+        code = totp_code(totp_secret, at)
         body: dict[str, Any] = self.post(
             "/v1/auth/staff-login",
-            json={"login": login, "password": password, "code": totp_code(totp_secret)},
+            json={"login": login, "password": password, "code": code},
             expect=(200,),
         )
         return body
@@ -101,7 +105,14 @@ class ApiClient:
     def enrol(self, created: dict[str, Any], *, as_: str, password: str) -> None:
         """A new staff user's first login: the one-time password replaced by `password`; its
         token is kept as `as_`."""
-        login = self.staff_login(created["login"], created["password"], created["totp_secret"])
+        # the previous step's code (the server takes one step either side): the person's
+        # current code stays unused, so it logs in at once with what its app shows
+        login = self.staff_login(
+            created["login"],
+            created["password"],
+            created["totp_secret"],
+            at=datetime.now(UTC) - timedelta(seconds=TOTP_STEP_SECONDS),
+        )
         token = str(login["access_token"])
         self.post(
             "/v1/staff/me/password",
