@@ -174,9 +174,9 @@ def test_a_supplier_cannot_confirm_through_the_core_pages(api: Api) -> None:
 
 def test_the_statement_files_are_the_apis(api: Api) -> None:
     c = logged_in(api, "tier1")
-    pdf = c.get("/console/supplier/statement?format=pdf")
+    pdf = c.get("/console/statement?format=pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    csv = c.get("/console/supplier/statement?format=csv")
+    csv = c.get("/console/statement?format=csv")
     assert csv.headers["content-type"].startswith("text/csv")
     same = api.as_("tier1").get("/v1/me/statement?format=csv")
     assert csv.text == same.text

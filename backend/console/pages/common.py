@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 
 from backend.api.deps import MirrorDep, RuntimeDep, SessionDep, principal_for
-from backend.api.routes import attachments
+from backend.api.routes import attachments, statements
 from backend.console import i18n
 from backend.console.i18n import N_
 from backend.console.render import PREFIX, language, local_path, names, redirect, render, tr
@@ -190,4 +190,29 @@ def invoice_file(
         rt=rt,
         session=session,
         mirror=mirror,
+    )
+
+
+@router.get("/statement")
+def statement_file(
+    request: Request,
+    seen: ActiveViewer,
+    rt: RuntimeDep,
+    session: SessionDep,
+    mirror: MirrorDep,
+    format: Annotated[Literal["pdf", "csv"], Query()] = "pdf",
+) -> Response:
+    """The member's statement: the file GET /v1/me/statement serves, for the console's
+    session (whose cookie does not reach /v1)."""
+    return statements.my_statement(
+        request,
+        me=seen.member,
+        rt=rt,
+        session=session,
+        mirror=mirror,
+        from_date=None,
+        to_date=None,
+        from_block=None,
+        to_block=None,
+        format=format,
     )

@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import defaultdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Query, Request, Response
+from fastapi import APIRouter, Form, Path, Request, Response
 
 from backend.api.deps import MirrorDep, RuntimeDep, SessionDep
 from backend.api.routes import statements
@@ -252,28 +252,4 @@ def cash_page(
         request,
         "financier/cash.html",
         {"cash": position, "statement": json.loads(bytes(answer.body))},
-    )
-
-
-@router.get("/statement")
-def statement_file(
-    request: Request,
-    seen: FinancierViewer,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    format: Annotated[Literal["pdf", "csv"], Query()] = "pdf",
-) -> Response:
-    """The file GET /v1/me/statement serves, for the console's session."""
-    return statements.my_statement(
-        request,
-        me=seen.member,
-        rt=rt,
-        session=session,
-        mirror=mirror,
-        from_date=None,
-        to_date=None,
-        from_block=None,
-        to_block=None,
-        format=format,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 from sqlmodel import Session
@@ -420,27 +420,3 @@ def cash_page(
     )
     payouts = json.loads(bytes(answer.body))
     return render(request, "supplier/cash.html", {"cash": position, "payouts": payouts})
-
-
-@router.get("/statement")
-def statement_file(
-    request: Request,
-    seen: SupplierViewer,
-    rt: RuntimeDep,
-    session: SessionDep,
-    mirror: MirrorDep,
-    format: Annotated[Literal["pdf", "csv"], Query()] = "pdf",
-) -> Response:
-    """The file GET /v1/me/statement serves, for the console's session."""
-    return statements.my_statement(
-        request,
-        me=seen.member,
-        rt=rt,
-        session=session,
-        mirror=mirror,
-        from_date=None,
-        to_date=None,
-        from_block=None,
-        to_block=None,
-        format=format,
-    )
