@@ -5,9 +5,10 @@ very file its /v1/audit route serves."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from markupsafe import Markup
 from sqlmodel import Session
 
@@ -151,6 +152,40 @@ def root_csv(root_id: Id40, seen: AuditorViewer, rt: RuntimeDep, mirror: MirrorD
     )
 
 
+@dataclass(frozen=True)
+class EventFilters:
+    """The explorer's event filters, checked once for the page and its CSV alike."""
+
+    from_block: int | None
+    to_block: int | None
+    contract: str | None
+    event: str | None
+    party: str | None
+
+    def query(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def event_filters(
+    from_block: Typed = None,
+    to_block: Typed = None,
+    contract: Typed = None,
+    event: Typed = None,
+    party: Typed = None,
+) -> EventFilters:
+    return EventFilters(
+        from_block=_block(from_block, "from_block"),
+        to_block=_block(to_block, "to_block"),
+        contract=(contract or "").strip() or None,
+        event=_event(event),
+        party=_address(party, "party"),
+    )
+
+
+Filters = Annotated[EventFilters, Depends(event_filters)]
+Cursor = Annotated[int, Query(ge=0, lt=2**63)]
+
+
 @router.get("/events")
 def events_page(
     request: Request,
@@ -158,37 +193,28 @@ def events_page(
     rt: RuntimeDep,
     mirror: MirrorDep,
     session: SessionDep,
-    from_block: Typed = None,
-    to_block: Typed = None,
-    contract: Typed = None,
-    event: Typed = None,
-    party: Typed = None,
-    cursor: Annotated[int, Query(ge=0, lt=2**63)] = 0,
+    filters: Filters,
+    cursor: Cursor = 0,
 ) -> Response:
-    first, last = _block(from_block, "from_block"), _block(to_block, "to_block")
-    name, who = _event(event), _address(party, "party")
-    kind = (contract or "").strip() or None
     items, nxt = audit.events(
         rt=rt,
         mirror=mirror,
-        from_block=first,
-        to_block=last,
-        contract=kind,
-        event=name,
-        party=who,
+        from_block=filters.from_block,
+        to_block=filters.to_block,
+        contract=filters.contract,
+        event=filters.event,
+        party=filters.party,
         after=cursor,
         limit=PAGE,
     )
-    filters = {"from_block": first, "to_block": last, "contract": kind, "event": name, "party": who}
-    query = {k: v for k, v in filters.items() if v is not None}
     return render(
         request,
         "auditor/events.html",
         {
             "items": items,
             "next_cursor": nxt,
-            "filters": filters,
-            "query": query,
+            "filters": asdict(filters),
+            "query": filters.query(),
             "cursor": cursor,
             "members": _members(session),
             "contracts": ("Receivables", "SettlementToken", "MemberRegistry"),
@@ -198,26 +224,18 @@ def events_page(
 
 @router.get("/events.csv")
 def events_csv(
-    seen: AuditorViewer,
-    rt: RuntimeDep,
-    mirror: MirrorDep,
-    from_block: Typed = None,
-    to_block: Typed = None,
-    contract: Typed = None,
-    event: Typed = None,
-    party: Typed = None,
-    cursor: Annotated[int, Query(ge=0, lt=2**63)] = 0,
+    seen: AuditorViewer, rt: RuntimeDep, mirror: MirrorDep, filters: Filters, cursor: Cursor = 0
 ) -> Response:
     """The page of events the explorer shows, as GET /v1/audit/events?format=csv gives it."""
     return audit_routes.events(
         me=seen.member,
         rt=rt,
         mirror=mirror,
-        from_block=_block(from_block, "from_block"),
-        to_block=_block(to_block, "to_block"),
-        contract=(contract or "").strip() or None,
-        event=_event(event),
-        party=_address(party, "party"),
+        from_block=filters.from_block,
+        to_block=filters.to_block,
+        contract=filters.contract,
+        event=filters.event,
+        party=filters.party,
         cursor=cursor,
         limit=PAGE,
         format="csv",
